@@ -1,0 +1,29 @@
+#pragma once
+// Names of WebSocket close codes (RFC 6455 §7.4.1 and the IANA registry).
+
+#include <cstdint>
+
+namespace wsbridge {
+
+inline const char* close_code_meaning(std::uint16_t code) {
+  switch (code) {
+    case 1000: return "normal closure";
+    case 1001: return "going away";
+    case 1002: return "protocol error";
+    case 1003: return "unsupported data";
+    case 1005: return "no status code";
+    case 1006: return "abnormal closure";
+    case 1007: return "invalid payload data";
+    case 1008: return "policy violation";
+    case 1009: return "message too big";
+    case 1010: return "mandatory extension";
+    case 1011: return "internal server error";
+    case 1012: return "service restart";
+    case 1013: return "try again later";
+    case 1014: return "bad gateway";
+    case 1015: return "TLS handshake failure";
+    default: return code >= 4000 && code <= 4999 ? "application-defined" : "unknown code";
+  }
+}
+
+}  // namespace wsbridge

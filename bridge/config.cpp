@@ -1,0 +1,170 @@
+#include "bridge/config.hpp"
+
+#include <boost/program_options.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
+#include <cmath>
+#include <sstream>
+
+#include "bridge/limits.hpp"
+
+namespace po = boost::program_options;
+
+namespace wsbridge {
+namespace {
+
+const char* usage_line = "usage: wsbridge [options] ws://HOST[:PORT][/PATH]";
+
+std::string lowercase(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+bool parse_seconds(const std::string& name, double value, std::chrono::milliseconds& out,
+                   std::string* err, bool zero_ok = false) {
+  if (!(value > 0 || (zero_ok && value == 0)) || !std::isfinite(value) || value > 86400) {
+    *err = "--" + name + ": expected a number of seconds " + (zero_ok ? "from 0" : "above 0") + " to 86400";
+    return false;
+  }
+  out = std::chrono::milliseconds(static_cast<long long>(std::llround(value * 1000)));
+  return true;
+}
+
+}  // namespace
+
+bool parse_ws_url(const std::string& url, ws_target& out, std::string* err) {
+  auto parsed = boost::urls::parse_uri(url);
+  if (!parsed) {
+    // The common mistake is leaving out the scheme ("localhost:8080/chat").
+    if (url.find("://") == std::string::npos)
+      *err = "invalid URL '" + url + "': expected ws://HOST[:PORT][/PATH] (maybe you meant ws://" +
+             url + " ?)";
+    else
+      *err = "invalid URL '" + url + "': " + parsed.error().message();
+    return false;
+  }
+  const boost::urls::url_view u = *parsed;
+  const std::string scheme = lowercase(std::string(u.scheme()));
+  if (scheme == "ws") out.tls = false;
+  else if (scheme == "wss") out.tls = true;
+  else {
+    *err = "invalid URL '" + url + "': scheme must be ws or wss, not " + scheme;
+    if (scheme == "http" || scheme == "https")
+      *err += " (maybe you meant " + std::string(scheme == "http" ? "ws" : "wss") + "://...?)";
+    return false;
+  }
+  if (!u.has_authority() || u.encoded_host().empty()) {
+    *err = "invalid URL '" + url + "': no host";
+    return false;
+  }
+  if (u.has_userinfo()) {
+    *err = "invalid URL '" + url + "': user info in the URL is not supported";
+    return false;
+  }
+  if (u.has_fragment()) {  // RFC 6455 §3: fragment identifiers MUST NOT be used
+    *err = "invalid URL '" + url + "': a WebSocket URL cannot have a #fragment";
+    return false;
+  }
+  if (u.host_type() == boost::urls::host_type::ipvfuture) {
+    *err = "invalid URL '" + url + "': unsupported host";
+    return false;
+  }
+  out.host = std::string(u.host_address());
+  if (u.has_port()) {
+    if (u.port().empty() || u.port_number() == 0) {
+      *err = "invalid URL '" + url + "': port must be 1-65535";
+      return false;
+    }
+    out.port = std::string(u.port());
+    out.host_header = std::string(u.encoded_host_and_port());
+  } else {
+    out.port = out.tls ? "443" : "80";
+    out.host_header = std::string(u.encoded_host());
+  }
+  out.resource = std::string(u.encoded_target());
+  if (out.resource.empty() || out.resource[0] != '/') out.resource.insert(0, "/");
+  return true;
+}
+
+parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
+                                 std::string* text) {
+  double connect_timeout = std::chrono::duration<double>(limits::default_connect_timeout).count();
+  double close_timeout = std::chrono::duration<double>(limits::default_close_timeout).count();
+  double linger = std::chrono::duration<double>(limits::default_linger).count();
+  std::string role;
+
+  po::options_description visible("Options");
+  visible.add_options()
+      ("help,h", "show this help and exit")
+      ("version,V", "show the version and exit")
+      ("verbose,v", "describe the connection on stderr")
+      ("connect-timeout", po::value(&connect_timeout)->value_name("SECONDS"),
+       "give up connecting after this long (default 30)")
+      ("close-timeout", po::value(&close_timeout)->value_name("SECONDS"),
+       "wait this long for the server's answer to our Close (default 5)")
+      ("linger", po::value(&linger)->value_name("SECONDS"),
+       "at end of input, close once the server has been quiet this long (default 0.5; 0: at once)")
+      ("max-size", po::value(&cfg.max_message)->value_name("BYTES"),
+       "largest message accepted from the server (default 16 MiB)");
+  po::options_description hidden;
+  hidden.add_options()
+      ("url", po::value(&cfg.url))
+      ("role", po::value(&role));
+  po::options_description all;
+  all.add(visible).add(hidden);
+  po::positional_options_description positional;
+  positional.add("url", 1);
+
+  cfg.max_message = limits::default_max_message;
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    *text = std::string(e.what()) + " (see wsbridge --help)";
+    return parse_outcome::error;
+  }
+
+  if (vm.count("help")) {
+    std::ostringstream os;
+    os << usage_line << "\n\n"
+       << "Connects to a WebSocket server. On a terminal, lines you type are sent and\n"
+          "messages received are shown above your input. With stdin or stdout a pipe,\n"
+          "each input line is sent as a text message and each message received is\n"
+          "written as a line; at end of input wsbridge closes the connection cleanly.\n\n"
+       << visible << "\n"
+       << "Exit status: 0 closed normally, 2 usage, 3 cannot connect, 4 handshake failed,\n"
+          "5 closed abnormally or with an error code, 6 input not fully delivered,\n"
+          "7 a wsbridge process died, 1 other errors, 128+N interrupted by signal N.\n";
+    *text = os.str();
+    return parse_outcome::help;
+  }
+  if (vm.count("version")) {
+    *text = std::string("wsbridge ") + WSBRIDGE_VERSION + "\n";
+    return parse_outcome::version;
+  }
+  cfg.verbose = vm.count("verbose") > 0;
+  if (role.empty()) cfg.role = process_role::supervisor;
+  else if (role == "netproc") cfg.role = process_role::netproc;
+  else if (role == "ioproc") cfg.role = process_role::ioproc;
+  else {
+    *text = "unknown role " + role;
+    return parse_outcome::error;
+  }
+  if (cfg.url.empty()) {
+    *text = std::string("missing URL; ") + usage_line;
+    return parse_outcome::error;
+  }
+  if (!parse_seconds("connect-timeout", connect_timeout, cfg.connect_timeout, text) ||
+      !parse_seconds("close-timeout", close_timeout, cfg.close_timeout, text) ||
+      !parse_seconds("linger", linger, cfg.linger, text, /*zero_ok=*/true))
+    return parse_outcome::error;
+  if (cfg.max_message == 0 || cfg.max_message > limits::max_ipc_payload) {
+    *text = "--max-size: expected 1 to " + std::to_string(limits::max_ipc_payload) + " bytes";
+    return parse_outcome::error;
+  }
+  if (!parse_ws_url(cfg.url, cfg.target, text)) return parse_outcome::error;
+  return parse_outcome::run;
+}
+
+}  // namespace wsbridge

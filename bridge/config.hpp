@@ -1,0 +1,49 @@
+#pragma once
+// The command line, parsed once by the supervisor and again, identically, by each
+// child role (the supervisor re-executes itself with the same arguments plus a hidden
+// --role), so there is no second serialisation of the options to keep in step.
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+namespace wsbridge {
+
+/// A ws:// URL taken apart for the client (Boost.URL does the parsing).
+struct ws_target {
+  bool tls = false;          ///< wss://
+  std::string host;          ///< for the resolver: a name or a bare IP literal ("::1")
+  std::string port;          ///< always set: explicit, or 80 / 443
+  std::string host_header;   ///< Host: header value ("[::1]:8080", "example.com")
+  std::string resource;      ///< path and query, at least "/"
+};
+
+/// Parses `url`. Returns false and fills *err with a one-line explanation (with a
+/// suggestion where one helps, e.g. a missing scheme).
+bool parse_ws_url(const std::string& url, ws_target& out, std::string* err);
+
+enum class process_role { supervisor, netproc, ioproc };
+
+struct config {
+  process_role role = process_role::supervisor;
+  std::string url;
+  ws_target target;
+  std::chrono::milliseconds connect_timeout{};
+  std::chrono::milliseconds close_timeout{};
+  std::chrono::milliseconds linger{};  ///< quiet time after end of input before Close
+  std::size_t max_message = 0;
+  bool verbose = false;
+};
+
+enum class parse_outcome {
+  run,      ///< cfg is complete
+  help,     ///< *text holds the help
+  version,  ///< *text holds the version line
+  error,    ///< *text holds a one-line error
+};
+
+/// Parses argv with Boost.Program_options.
+parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
+                                 std::string* text);
+
+}  // namespace wsbridge

@@ -1,0 +1,43 @@
+#pragma once
+// Small POSIX helpers: an owning descriptor and EINTR-safe whole reads and writes.
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+
+namespace wsbridge {
+
+/// Owns a file descriptor; -1 when empty.
+class unique_fd {
+ public:
+  unique_fd() = default;
+  explicit unique_fd(int fd) : fd_(fd) {}
+  unique_fd(unique_fd&& o) noexcept : fd_(o.release()) {}
+  unique_fd& operator=(unique_fd&& o) noexcept;
+  unique_fd(const unique_fd&) = delete;
+  unique_fd& operator=(const unique_fd&) = delete;
+  ~unique_fd() { reset(); }
+
+  int get() const { return fd_; }
+  int release() { int f = fd_; fd_ = -1; return f; }
+  void reset(int fd = -1);
+  explicit operator bool() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
+/// Writes all of `data`, retrying on EINTR and short writes. Returns 0 or the errno.
+int write_all(int fd, std::string_view data);
+
+/// One read(2), retried on EINTR. Returns bytes read, 0 at EOF, -errno on error.
+ssize_t read_some(int fd, char* buf, std::size_t len);
+
+/// Creates a pipe whose both ends are close-on-exec. Returns false and fills *err.
+bool make_pipe(unique_fd& read_end, unique_fd& write_end, std::string* err);
+
+/// "Broken pipe" style text for an errno.
+std::string errno_text(int err);
+
+}  // namespace wsbridge

@@ -1,0 +1,118 @@
+#include "bridge/ipc.hpp"
+
+#include <cstring>
+
+namespace wsbridge::ipc {
+
+const char* to_string(frame_type t) {
+  switch (t) {
+    case frame_type::text: return "text";
+    case frame_type::binary: return "binary";
+    case frame_type::input_end: return "input_end";
+    case frame_type::opened: return "opened";
+    case frame_type::closed: return "closed";
+    case frame_type::close_request: return "close_request";
+    case frame_type::ping: return "ping";
+    case frame_type::pong: return "pong";
+    case frame_type::send_failed: return "send_failed";
+  }
+  return "unknown";
+}
+
+void append_header(std::string& out, frame_type type, std::size_t payload_size) {
+  const auto n = static_cast<std::uint32_t>(payload_size);
+  const char h[header_size] = {static_cast<char>(n >> 24), static_cast<char>(n >> 16),
+                               static_cast<char>(n >> 8), static_cast<char>(n),
+                               static_cast<char>(type)};
+  out.append(h, header_size);
+}
+
+void append_frame(std::string& out, frame_type type, std::string_view payload) {
+  append_header(out, type, payload.size());
+  out.append(payload);
+}
+
+frame_decoder::frame_decoder(std::size_t max_payload) : max_payload_(max_payload) {}
+
+std::span<char> frame_decoder::prepare(std::size_t min) {
+  const std::size_t held = end_ - begin_;
+  if (held == 0) begin_ = end_ = 0;
+  const std::size_t want = std::max(min, need_ > held ? need_ - held : 0);
+  if (buf_.size() - end_ < want) {
+    // Move the partial frame to the front before growing, so the buffer stays
+    // about one frame plus one read large.
+    if (begin_ > 0) {
+      std::memmove(buf_.data(), buf_.data() + begin_, held);
+      begin_ = 0;
+      end_ = held;
+    }
+    if (buf_.size() - end_ < want) buf_.resize(end_ + want);
+  }
+  return {buf_.data() + end_, buf_.size() - end_};
+}
+
+void frame_decoder::commit(std::size_t n) { end_ += n; }
+
+frame_decoder::result frame_decoder::next(frame& out, std::string* err) {
+  const std::size_t held = end_ - begin_;
+  if (held < header_size) return result::need_more;
+  const auto* p = reinterpret_cast<const unsigned char*>(buf_.data() + begin_);
+  const std::size_t len = (std::size_t{p[0]} << 24) | (std::size_t{p[1]} << 16) |
+                          (std::size_t{p[2]} << 8) | std::size_t{p[3]};
+  const std::uint8_t type = p[4];
+  if (type == 0 || type > max_frame_type) {
+    if (err) *err = "unknown frame type " + std::to_string(type);
+    return result::error;
+  }
+  if (len > max_payload_) {
+    if (err) *err = "frame of " + std::to_string(len) + " bytes exceeds the limit of " +
+                    std::to_string(max_payload_);
+    return result::error;
+  }
+  if (held < header_size + len) {
+    need_ = header_size + len;
+    return result::need_more;
+  }
+  need_ = 0;
+  out.type = static_cast<frame_type>(type);
+  out.payload = std::string_view(buf_.data() + begin_ + header_size, len);
+  begin_ += header_size + len;
+  return result::frame;
+}
+
+std::string encode_close(const close_info& c) {
+  std::string s;
+  s.push_back(static_cast<char>(c.code >> 8));
+  s.push_back(static_cast<char>(c.code & 0xff));
+  s.push_back(c.by_server ? 1 : 0);
+  s.append(c.reason.substr(0, limits::max_close_reason));
+  return s;
+}
+
+bool decode_close(std::string_view payload, close_info& out, std::string* err) {
+  if (payload.size() < 3 || payload.size() > 3 + limits::max_close_reason ||
+      static_cast<unsigned char>(payload[2]) > 1) {
+    if (err) *err = "malformed close payload";
+    return false;
+  }
+  out.code = static_cast<std::uint16_t>((static_cast<unsigned char>(payload[0]) << 8) |
+                                        static_cast<unsigned char>(payload[1]));
+  out.by_server = payload[2] == 1;
+  out.reason.assign(payload.substr(3));
+  return true;
+}
+
+std::string encode_u64(std::uint64_t v) {
+  std::string s(8, '\0');
+  for (int i = 7; i >= 0; --i, v >>= 8) s[i] = static_cast<char>(v & 0xff);
+  return s;
+}
+
+bool decode_u64(std::string_view payload, std::uint64_t& out) {
+  if (payload.size() != 8) return false;
+  out = 0;
+  for (unsigned char c : payload) out = (out << 8) | c;
+  return true;
+}
+
+}  // namespace wsbridge::ipc

@@ -1,0 +1,93 @@
+#pragma once
+// The one IPC codec that the supervisor, netproc, ioproc and the tests share.
+//
+// A frame on a pipe is   u32 payload length (big-endian) | u8 type | payload.
+// The length is checked against a hard cap before anything is allocated, unknown
+// types are errors, and each reader also rejects known types that are out of place
+// in its state (see the `accepts` tables in netproc and ioproc): anything unexpected
+// is fatal, as in OpenSSH's monitor.
+
+#include "bridge/limits.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace wsbridge::ipc {
+
+enum class frame_type : std::uint8_t {
+  text = 1,           ///< a text message (ioproc <-> netproc)
+  binary = 2,         ///< a binary message (ioproc <-> netproc)
+  input_end = 3,      ///< ioproc -> netproc: input ended; close once everything is sent
+  opened = 4,         ///< netproc -> ioproc: handshake done; payload: what was negotiated
+  closed = 5,         ///< netproc -> ioproc: nothing more will come; payload: close_info
+  close_request = 6,  ///< supervisor or ioproc -> netproc: start the closing handshake
+  ping = 7,           ///< ioproc -> netproc: send a ping with this payload
+  pong = 8,           ///< netproc -> ioproc: a pong arrived; payload: its data
+  send_failed = 9,    ///< netproc -> ioproc: messages that could not be sent; payload: count
+};
+inline constexpr std::uint8_t max_frame_type = 9;
+
+inline constexpr std::size_t header_size = 5;
+
+/// Name of a frame type for error messages ("text", "closed", ...).
+const char* to_string(frame_type t);
+
+/// A decoded frame. `payload` points into the decoder's buffer and stays valid
+/// until the next call to frame_decoder::prepare().
+struct frame {
+  frame_type type{};
+  std::string_view payload;
+};
+
+/// Appends one frame to `out`. Several frames appended to one buffer go out in one
+/// write, which is what makes small messages cheap. The caller keeps payloads within
+/// limits::max_ipc_payload.
+void append_frame(std::string& out, frame_type type, std::string_view payload);
+
+/// Appends only the header; the caller appends exactly `payload_size` bytes after it.
+void append_header(std::string& out, frame_type type, std::size_t payload_size);
+
+/// Incremental decoder for a byte stream of frames that arrives in arbitrary pieces.
+class frame_decoder {
+ public:
+  explicit frame_decoder(std::size_t max_payload = limits::max_ipc_payload);
+
+  /// Returns writable space of at least `min` bytes (more if a frame in progress
+  /// needs it). Invalidates views returned by next().
+  std::span<char> prepare(std::size_t min = limits::read_chunk);
+  /// Marks `n` bytes of the space from prepare() as filled.
+  void commit(std::size_t n);
+
+  enum class result { frame, need_more, error };
+  /// Decodes the next complete frame. On error, fills *err; the stream is then unusable.
+  result next(frame& out, std::string* err);
+
+  /// True when no partial frame is buffered (an EOF here is a clean end).
+  bool empty() const { return begin_ == end_; }
+
+ private:
+  std::vector<char> buf_;
+  std::size_t begin_ = 0;  ///< first undecoded byte
+  std::size_t end_ = 0;    ///< one past the last received byte
+  std::size_t max_payload_;
+  std::size_t need_ = 0;   ///< bytes the frame at begin_ needs in all, 0 if unknown
+};
+
+/// Payload of `closed` and `close_request`.
+struct close_info {
+  std::uint16_t code = 0;     ///< 0: no close code (connection lost or never opened)
+  bool by_server = false;     ///< the server sent its Close first
+  std::string reason;
+};
+std::string encode_close(const close_info& c);
+bool decode_close(std::string_view payload, close_info& out, std::string* err);
+
+/// Payload of `send_failed`, `opened`-style counters: a u64, big-endian.
+std::string encode_u64(std::uint64_t v);
+bool decode_u64(std::string_view payload, std::uint64_t& out);
+
+}  // namespace wsbridge::ipc

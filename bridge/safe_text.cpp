@@ -1,0 +1,86 @@
+#include "bridge/safe_text.hpp"
+
+#include <cstdint>
+#include <cstdio>
+
+namespace wsbridge {
+namespace {
+
+void append_hex_byte(std::string& out, unsigned char c) {
+  static const char digits[] = "0123456789abcdef";
+  out += "\\x";
+  out += digits[c >> 4];
+  out += digits[c & 15];
+}
+
+void append_codepoint_escape(std::string& out, std::uint32_t cp) {
+  char buf[12];
+  std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(cp));
+  out += buf;
+}
+
+/// Length of the valid UTF-8 sequence at s (1..4) and its code point, or 0 if invalid
+/// (overlong forms, surrogates and values above U+10FFFF are invalid, RFC 3629).
+std::size_t decode_utf8(std::string_view s, std::uint32_t& cp) {
+  const auto b0 = static_cast<unsigned char>(s[0]);
+  std::size_t len;
+  std::uint32_t min;
+  if (b0 < 0x80) { cp = b0; return 1; }
+  if ((b0 & 0xe0) == 0xc0) { len = 2; cp = b0 & 0x1f; min = 0x80; }
+  else if ((b0 & 0xf0) == 0xe0) { len = 3; cp = b0 & 0x0f; min = 0x800; }
+  else if ((b0 & 0xf8) == 0xf0) { len = 4; cp = b0 & 0x07; min = 0x10000; }
+  else return 0;
+  if (s.size() < len) return 0;
+  for (std::size_t i = 1; i < len; ++i) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    if ((b & 0xc0) != 0x80) return 0;
+    cp = (cp << 6) | (b & 0x3f);
+  }
+  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+  return len;
+}
+
+bool is_bidi_control(std::uint32_t cp) {
+  return (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+}  // namespace
+
+void append_safe_text(std::string& out, std::string_view in, bool keep_newlines) {
+  while (!in.empty()) {
+    const auto c = static_cast<unsigned char>(in[0]);
+    if (c >= 0x20 && c < 0x7f) {  // printable ASCII: the common case, copied as is
+      out += static_cast<char>(c);
+      in.remove_prefix(1);
+      continue;
+    }
+    std::uint32_t cp = 0;
+    const std::size_t len = decode_utf8(in, cp);
+    if (len == 0) {
+      append_hex_byte(out, c);
+      in.remove_prefix(1);
+      continue;
+    }
+    if (cp < 0x20 || cp == 0x7f) {
+      if (keep_newlines && (cp == '\n' || cp == '\t')) out += static_cast<char>(cp);
+      else if (cp == '\n') out += "\\n";
+      else if (cp == '\r') out += "\\r";
+      else if (cp == '\t') out += "\\t";
+      else append_hex_byte(out, c);
+    } else if ((cp >= 0x80 && cp <= 0x9f) || is_bidi_control(cp)) {
+      append_codepoint_escape(out, cp);
+    } else {
+      out.append(in.substr(0, len));
+    }
+    in.remove_prefix(len);
+  }
+}
+
+std::string safe_text(std::string_view in, bool keep_newlines) {
+  std::string out;
+  out.reserve(in.size());
+  append_safe_text(out, in, keep_newlines);
+  return out;
+}
+
+}  // namespace wsbridge

@@ -1,0 +1,20 @@
+#pragma once
+// Makes untrusted text (messages, close reasons, HTTP error text from a server) safe
+// to show on a terminal. Tools that printed such text raw have had CVEs
+// (kubectl CVE-2021-25743, git CVE-2024-52005).
+
+#include <string>
+#include <string_view>
+
+namespace wsbridge {
+
+/// Decodes UTF-8 and escapes everything a terminal could act on: C0 controls
+/// (including \r, and \n and \t unless `keep_newlines`), DEL, C1 (U+0080..U+009F),
+/// the bidi overrides U+202A..U+202E and U+2066..U+2069, and invalid UTF-8 bytes.
+/// Escapes look like \x1b, \r, \u202e, so nothing is silently lost.
+std::string safe_text(std::string_view in, bool keep_newlines = false);
+
+/// Appends safe_text(in) to out (no temporary for the hot path).
+void append_safe_text(std::string& out, std::string_view in, bool keep_newlines = false);
+
+}  // namespace wsbridge

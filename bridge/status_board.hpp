@@ -1,0 +1,82 @@
+#pragma once
+// The status board: a page of shared memory (Boost.Interprocess) where netproc
+// publishes the true connection state and counters the moment they change, and
+// ioproc publishes how much input it has read. The supervisor and ioproc read it at
+// any time without asking anyone: there is no event loop whose turn must come first
+// (the stale-OPEN failure of python-websockets that motivated wsbridge).
+//
+// Every field is a lock-free atomic. The close reason is written before the state
+// becomes `closed` (release), and read after seeing `closed` (acquire).
+
+#include <atomic>
+#include <boost/interprocess/file_mapping.hpp>
+#include <boost/interprocess/mapped_region.hpp>
+#include <cstdint>
+#include <string>
+
+#include "bridge/limits.hpp"
+
+namespace wsbridge {
+
+enum class connection_state : std::uint32_t {
+  starting = 0,     ///< netproc not running yet
+  resolving = 1,
+  connecting = 2,
+  tls_handshake = 3,
+  upgrading = 4,    ///< HTTP upgrade request sent
+  open = 5,
+  closing = 6,      ///< a Close frame was sent or received, handshake not finished
+  closed = 7,       ///< closing handshake done or connection lost
+  failed = 8,       ///< never opened
+};
+
+const char* to_string(connection_state s);
+
+struct status_board {
+  static constexpr std::uint32_t magic_value = 0x77736272;  // "wsbr"
+
+  std::atomic<std::uint32_t> magic{magic_value};
+  std::atomic<connection_state> state{connection_state::starting};
+  // Written by netproc.
+  std::atomic<std::uint64_t> messages_sent{0};
+  std::atomic<std::uint64_t> bytes_sent{0};
+  std::atomic<std::uint64_t> messages_received{0};
+  std::atomic<std::uint64_t> bytes_received{0};
+  std::atomic<std::uint32_t> opened{0};           ///< the handshake succeeded at some point
+  std::atomic<std::uint32_t> close_code{0};       ///< valid once state is closed
+  std::atomic<std::uint32_t> closed_by_server{0}; ///< valid once state is closed
+  std::atomic<std::uint32_t> close_reason_size{0};
+  char close_reason[limits::max_close_reason]{};
+  // Written by ioproc.
+  std::atomic<std::uint64_t> input_messages{0};   ///< messages framed from input
+  std::atomic<std::uint64_t> output_messages{0};  ///< messages written to stdout
+  std::atomic<std::uint32_t> input_ended{0};      ///< stdin reached EOF
+
+  /// netproc: publish the close, then the state (release).
+  void publish_close(std::uint16_t code, bool by_server, const std::string& reason);
+  std::string reason() const;
+};
+
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
+static_assert(std::atomic<connection_state>::is_always_lock_free);
+
+/// Maps a status board that lives in a memory file descriptor. The supervisor creates
+/// it (create()), the children inherit the descriptor and attach() to it.
+class status_board_mapping {
+ public:
+  /// Creates a new zeroed board in a memfd. Returns false and fills *err.
+  bool create(std::string* err);
+  /// Maps the board behind an inherited descriptor. Returns false and fills *err.
+  bool attach(int fd, std::string* err);
+
+  status_board* get() const { return board_; }
+  int fd() const { return fd_; }
+
+ private:
+  bool map(std::string* err);
+  int fd_ = -1;
+  boost::interprocess::mapped_region region_;
+  status_board* board_ = nullptr;
+};
+
+}  // namespace wsbridge

@@ -1,0 +1,223 @@
+#include "bridge/supervisor.hpp"
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <poll.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "bridge/exit_codes.hpp"
+#include "bridge/fd_util.hpp"
+#include "bridge/ipc.hpp"
+#include "bridge/limits.hpp"
+#include "bridge/process_spawn.hpp"
+#include "bridge/status_board.hpp"
+
+namespace wsbridge {
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+/// Saves the terminal's settings at start and puts them back on every exit path of
+/// the supervisor, whatever a child did to them (a crashed ioproc cannot restore).
+class terminal_guard {
+ public:
+  terminal_guard() { saved_ = ::isatty(STDIN_FILENO) && ::tcgetattr(STDIN_FILENO, &termios_) == 0; }
+  ~terminal_guard() { restore(); }
+  void restore() {
+    if (!saved_) return;
+    // Called from the foreground normally; ignore SIGTTOU in case we were put in the
+    // background meanwhile, or tcsetattr would stop us.
+    auto old = ::signal(SIGTTOU, SIG_IGN);
+    ::tcsetattr(STDIN_FILENO, TCSADRAIN, &termios_);
+    ::signal(SIGTTOU, old);
+  }
+
+ private:
+  struct termios termios_ {};
+  bool saved_ = false;
+};
+
+struct child {
+  const char* name;                  ///< "network process", for messages
+  pid_t pid = -1;                    ///< -1 once reaped (or never started)
+  std::optional<int> status;         ///< waitpid status once reaped
+  bool killed_by_us = false;         ///< a signal we sent is not a crash
+  unique_fd control;                 ///< our end of its control pipe
+};
+
+class supervisor {
+ public:
+  supervisor(const config& cfg, const std::vector<std::string>& args) : cfg_(cfg), args_(args) {}
+  int run();
+
+ private:
+  bool start(std::string* err);
+  void on_signal(int sig);
+  void reap();
+  void kill_child(child& c, int sig);
+  void kill_all(int sig);
+  int exit_status() const;
+  void report_child_end(const child& c) const;
+
+  const config& cfg_;
+  const std::vector<std::string>& args_;
+  terminal_guard terminal_;
+  status_board_mapping board_;
+  child net_{"network process", -1, {}, false, {}};
+  child io_{"terminal process", -1, {}, false, {}};
+  unique_fd signals_;
+  int interrupted_by_ = 0;                 ///< first interrupting signal, 0 if none
+  bool child_crashed_ = false;
+  std::optional<clock::time_point> deadline_;  ///< when survivors get SIGKILL
+};
+
+int supervisor::run() {
+  std::string err;
+  if (!start(&err)) {
+    std::fprintf(stderr, "wsbridge: %s\n", err.c_str());
+    kill_all(SIGKILL);
+  }
+  while (net_.pid > 0 || io_.pid > 0) {
+    int timeout_ms = -1;
+    if (deadline_) {
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline_ - clock::now());
+      timeout_ms = static_cast<int>(std::max<long long>(0, left.count()));
+    }
+    pollfd p{signals_.get(), POLLIN, 0};
+    const int r = ::poll(&p, 1, timeout_ms);
+    if (r < 0 && errno != EINTR) break;
+    if (r > 0) {
+      signalfd_siginfo si;
+      while (::read(signals_.get(), &si, sizeof si) == sizeof si) on_signal(static_cast<int>(si.ssi_signo));
+    }
+    if (deadline_ && clock::now() >= *deadline_) {
+      deadline_.reset();
+      kill_all(SIGKILL);
+    }
+    reap();
+  }
+  terminal_.restore();
+  return err.empty() ? exit_status() : exit_failure;
+}
+
+bool supervisor::start(std::string* err) {
+  // Every signal we act on is blocked and read from a signalfd, so none is lost
+  // between checks and no handler runs at an awkward moment (tini's approach).
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : {SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&set, s);
+  ::sigprocmask(SIG_BLOCK, &set, nullptr);
+  signals_.reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!signals_) {
+    *err = "signalfd: " + errno_text(errno);
+    return false;
+  }
+  // A child that goes away must show up as EPIPE, not kill us.
+  ::signal(SIGPIPE, SIG_IGN);
+
+  if (!board_.create(err)) return false;
+  unique_fd io_to_net_r, io_to_net_w, net_to_io_r, net_to_io_w, net_ctl_r, io_ctl_r;
+  if (!make_pipe(io_to_net_r, io_to_net_w, err) || !make_pipe(net_to_io_r, net_to_io_w, err) ||
+      !make_pipe(net_ctl_r, net_.control, err) || !make_pipe(io_ctl_r, io_.control, err))
+    return false;
+
+  child_spec net_spec{"netproc", args_, {io_to_net_r.get(), net_to_io_w.get(), net_ctl_r.get(), board_.fd()},
+                      SIGKILL};
+  net_.pid = spawn_child(net_spec, err);
+  if (net_.pid < 0) return false;
+  // ioproc gets SIGTERM rather than SIGKILL when we die, so it can restore the terminal.
+  child_spec io_spec{"ioproc", args_, {net_to_io_r.get(), io_to_net_w.get(), io_ctl_r.get(), board_.fd()},
+                     SIGTERM};
+  io_.pid = spawn_child(io_spec, err);
+  return io_.pid >= 0;
+  // The children's pipe ends close here as the unique_fds go out of scope: from now
+  // on, EOF on a pipe means the process at the other end has gone.
+}
+
+void supervisor::on_signal(int sig) {
+  if (sig == SIGCHLD) return;  // reap() runs after every wake-up
+  if (interrupted_by_ != 0) {  // a second interrupt: end everything now
+    kill_all(SIGKILL);
+    return;
+  }
+  interrupted_by_ = sig;
+  const auto state = board_.get()->state.load(std::memory_order_acquire);
+  if (state == connection_state::open && net_.pid > 0) {
+    // Tell the server why we leave (Close 1000), but wait only a short grace.
+    std::string frame;
+    ipc::append_frame(frame, ipc::frame_type::close_request, ipc::encode_close({1000, false, ""}));
+    write_all(net_.control.get(), frame);
+  } else {
+    // Nothing to say to the server before the connection is open, and a closing
+    // connection has already said it: stop now.
+    kill_child(net_, SIGKILL);
+    kill_child(io_, SIGTERM);
+  }
+  deadline_ = clock::now() + limits::interrupt_grace;
+}
+
+void supervisor::reap() {
+  for (;;) {
+    int status = 0;
+    const pid_t pid = ::waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) return;
+    child* c = pid == net_.pid ? &net_ : pid == io_.pid ? &io_ : nullptr;
+    if (!c) continue;
+    c->pid = -1;
+    c->status = status;
+    c->control.reset();
+    report_child_end(*c);
+    child& other = c == &net_ ? io_ : net_;
+    if (WIFSIGNALED(status) && !c->killed_by_us) {
+      child_crashed_ = true;
+      kill_child(other, SIGKILL);
+    } else if (c == &io_ && other.pid > 0 && !deadline_) {
+      // ioproc is done (input and output finished, or stdout closed): netproc now
+      // closes the connection; give it the close timeout and a little more.
+      deadline_ = clock::now() + cfg_.close_timeout + std::chrono::seconds(1);
+    }
+  }
+}
+
+void supervisor::report_child_end(const child& c) const {
+  if (!c.status || !WIFSIGNALED(*c.status) || c.killed_by_us) return;
+  const int sig = WTERMSIG(*c.status);
+  std::fprintf(stderr, "wsbridge: %s killed by signal %d (%s)\n", c.name, sig, ::strsignal(sig));
+}
+
+void supervisor::kill_child(child& c, int sig) {
+  if (c.pid <= 0) return;
+  c.killed_by_us = true;
+  ::kill(c.pid, sig);  // ESRCH: already gone, and reap() will see it
+}
+
+void supervisor::kill_all(int sig) {
+  kill_child(net_, sig);
+  kill_child(io_, sig);
+}
+
+int supervisor::exit_status() const {
+  if (interrupted_by_ != 0) return 128 + interrupted_by_;
+  if (child_crashed_) return exit_process_died;
+  for (const child* c : {&net_, &io_}) {
+    if (c->status && WIFEXITED(*c->status) && WEXITSTATUS(*c->status) != 0)
+      return WEXITSTATUS(*c->status);
+  }
+  return exit_ok;
+}
+
+}  // namespace
+
+int run_supervisor(const config& cfg, const std::vector<std::string>& args) {
+  supervisor s(cfg, args);
+  return s.run();
+}
+
+}  // namespace wsbridge

@@ -1,0 +1,490 @@
+#include "netproc/session.hpp"
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <cstdio>
+#include <deque>
+#include <memory>
+#include <openssl/rand.h>
+#include <string>
+#include <unistd.h>
+
+#include "bridge/exit_codes.hpp"
+#include "bridge/ipc.hpp"
+#include "bridge/limits.hpp"
+#include "bridge/process_spawn.hpp"
+#include "bridge/safe_text.hpp"
+#include "netproc/write_coalescer.hpp"
+
+namespace wsbridge::netproc {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using beast::error_code;
+
+using socket_stream = write_coalescer<beast::tcp_stream>;
+using ws_stream = websocket::stream<socket_stream>;
+
+/// Prints one "wsbridge: ..." line on stderr. `detail` may come from the server and
+/// is made terminal-safe.
+void report(const std::string& step, const std::string& detail) {
+  std::fprintf(stderr, "wsbridge: %s: %s\n", step.c_str(), safe_text(detail).c_str());
+}
+
+std::string seconds_text(std::chrono::milliseconds d) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%gs", static_cast<double>(d.count()) / 1000.0);
+  return buf;
+}
+
+/// A masked client Close frame (RFC 6455 §5.5.1, masking §5.3), written by us rather
+/// than by Beast's async_close; see write_coalescer.hpp for why.
+std::string make_close_frame(std::uint16_t code, std::string_view reason) {
+  std::string payload;
+  payload.push_back(static_cast<char>(code >> 8));
+  payload.push_back(static_cast<char>(code & 0xff));
+  payload.append(reason.substr(0, limits::max_close_reason));
+  unsigned char key[4];
+  if (RAND_bytes(key, sizeof key) != 1) key[0] = key[1] = key[2] = key[3] = 0x5a;
+  std::string frame;
+  frame.push_back(static_cast<char>(0x88));
+  frame.push_back(static_cast<char>(0x80 | payload.size()));
+  frame.append(reinterpret_cast<const char*>(key), sizeof key);
+  for (std::size_t i = 0; i < payload.size(); ++i)
+    frame.push_back(static_cast<char>(payload[i] ^ key[i % 4]));
+  return frame;
+}
+
+struct outgoing {
+  bool binary = false;
+  std::string data;
+};
+
+class session : public std::enable_shared_from_this<session> {
+ public:
+  session(net::io_context& ioc, const config& cfg, status_board& board)
+      : cfg_(cfg),
+        board_(board),
+        resolver_(ioc),
+        ws_(ioc),
+        from_io_(ioc, child_fd::peer_in),
+        to_io_(ioc, child_fd::peer_out),
+        control_(ioc, child_fd::control_in),
+        close_timer_(ioc),
+        linger_timer_(ioc) {}
+
+  void run() {
+    ws_.next_layer().on_flushed([self = shared_from_this()] { self->on_socket_flushed(); });
+    do_control_read();
+    do_io_read();  // input read before the connection opens is queued, not dropped
+    set_state(connection_state::resolving);
+    resolver_.async_resolve(cfg_.target.host, cfg_.target.port,
+                            beast::bind_front_handler(&session::on_resolve, shared_from_this()));
+  }
+
+ private:
+  // ---- connecting --------------------------------------------------------------
+
+  void on_resolve(error_code ec, tcp::resolver::results_type results) {
+    if (ec) return fail_before_open("resolve", cfg_.target.host + ": " + ec.message(), exit_connect_failed);
+    set_state(connection_state::connecting);
+    beast::get_lowest_layer(ws_).expires_after(cfg_.connect_timeout);
+    beast::get_lowest_layer(ws_).async_connect(
+        results, beast::bind_front_handler(&session::on_connect, shared_from_this()));
+  }
+
+  void on_connect(error_code ec, tcp::endpoint ep) {
+    const std::string where = cfg_.target.host + ":" + cfg_.target.port;
+    if (ec == beast::error::timeout)
+      return fail_before_open("connect", where + ": timed out after " + seconds_text(cfg_.connect_timeout),
+                              exit_connect_failed);
+    if (ec) return fail_before_open("connect", where + ": " + ec.message(), exit_connect_failed);
+    // The tcp_stream deadline and the websocket timeouts do not mix (beast #1726).
+    beast::get_lowest_layer(ws_).expires_never();
+    ws_.set_option(websocket::stream_base::timeout{
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(limits::handshake_timeout),
+        websocket::stream_base::none(), false});
+    ws_.set_option(websocket::stream_base::decorator([](websocket::request_type& req) {
+      req.set(http::field::user_agent, std::string("wsbridge/") + WSBRIDGE_VERSION);
+    }));
+    ws_.read_message_max(cfg_.max_message);
+    if (cfg_.verbose)
+      std::fprintf(stderr, "wsbridge: connected to %s port %u\n", ep.address().to_string().c_str(), ep.port());
+    set_state(connection_state::upgrading);
+    ws_.async_handshake(response_, cfg_.target.host_header, cfg_.target.resource,
+                        beast::bind_front_handler(&session::on_handshake, shared_from_this()));
+  }
+
+  void on_handshake(error_code ec) {
+    if (ec == websocket::error::upgrade_declined) {
+      std::string what = "server answered HTTP " + std::to_string(response_.result_int());
+      if (!response_.reason().empty()) what += " " + std::string(response_.reason());
+      if (auto loc = response_.find(http::field::location); loc != response_.end())
+        what += " (Location: " + std::string(loc->value()) + ")";
+      return fail_before_open("handshake", what, exit_handshake_rejected);
+    }
+    if (ec == beast::error::timeout)
+      return fail_before_open("handshake", "no answer to the upgrade request within " +
+                                               seconds_text(limits::handshake_timeout), exit_handshake_rejected);
+    if (ec) return fail_before_open("handshake", ec.message(), exit_handshake_rejected);
+
+    // From here on the timeout bounds closing handshakes the server starts.
+    ws_.set_option(websocket::stream_base::timeout{
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(cfg_.close_timeout),
+        websocket::stream_base::none(), false});
+    board_.opened.store(1, std::memory_order_relaxed);
+    set_state(connection_state::open);
+    std::string info = std::string(response_[http::field::sec_websocket_protocol]) + "\n" +
+                       std::string(response_[http::field::sec_websocket_extensions]);
+    ipc::append_frame(to_io_pending_, ipc::frame_type::opened, info);
+    flush_to_io();
+    do_ws_read();
+    do_ws_write();
+  }
+
+  void fail_before_open(const std::string& step, const std::string& detail, int status) {
+    report(step, detail);
+    finish(status, {}, connection_state::failed);
+  }
+
+  // ---- server -> ioproc ----------------------------------------------------------
+
+  void do_ws_read() {
+    ws_reading_ = true;
+    ws_.async_read(read_buffer_, beast::bind_front_handler(&session::on_ws_read, shared_from_this()));
+  }
+
+  void on_ws_read(error_code ec, std::size_t n) {
+    ws_reading_ = false;
+    if (finishing_) return;
+    if (ec == websocket::error::closed) return on_close_handshake_done();
+    if (ec) return on_lost("read", ec);
+    const auto type = ws_.got_text() ? ipc::frame_type::text : ipc::frame_type::binary;
+    ipc::append_header(to_io_pending_, type, n);
+    const auto data = read_buffer_.cdata();
+    to_io_pending_.append(static_cast<const char*>(data.data()), data.size());
+    read_buffer_.consume(read_buffer_.size());
+    board_.messages_received.fetch_add(1, std::memory_order_relaxed);
+    board_.bytes_received.fetch_add(n, std::memory_order_relaxed);
+    if (lingering_) start_linger();  // the server is still talking: keep listening
+    flush_to_io();
+    // Backpressure: a slow stdout consumer stops us reading the socket, and TCP
+    // then slows the server. Reading resumes in on_io_written().
+    if (io_backlog() < limits::max_receive_backlog) do_ws_read();
+  }
+
+  std::size_t io_backlog() const { return to_io_pending_.size() + to_io_writing_.size(); }
+
+  void flush_to_io() {
+    if (io_writing_ || to_io_pending_.empty()) return;
+    io_writing_ = true;
+    to_io_writing_.swap(to_io_pending_);
+    net::async_write(to_io_, net::buffer(to_io_writing_),
+                     beast::bind_front_handler(&session::on_io_written, shared_from_this()));
+  }
+
+  void on_io_written(error_code ec, std::size_t) {
+    io_writing_ = false;
+    to_io_writing_.clear();
+    if (ec) {
+      // ioproc has gone (its output was closed or it died); the supervisor knows.
+      if (finishing_) exit_now();
+      return on_io_gone();
+    }
+    if (finishing_) {
+      if (to_io_pending_.empty()) exit_now();
+      flush_to_io();
+      return;
+    }
+    flush_to_io();
+    if (!ws_reading_ && state_ >= connection_state::open && io_backlog() < limits::max_receive_backlog)
+      do_ws_read();
+  }
+
+  // ---- ioproc -> server ----------------------------------------------------------
+
+  void do_io_read() {
+    if (io_reading_ || io_gone_) return;
+    io_reading_ = true;
+    auto space = from_io_decoder_.prepare();
+    from_io_.async_read_some(net::buffer(space.data(), space.size()),
+                             beast::bind_front_handler(&session::on_io_read, shared_from_this()));
+  }
+
+  void on_io_read(error_code ec, std::size_t n) {
+    io_reading_ = false;
+    if (ec) return on_io_gone();
+    from_io_decoder_.commit(n);
+    ipc::frame f;
+    std::string err;
+    for (;;) {
+      const auto r = from_io_decoder_.next(f, &err);
+      if (r == ipc::frame_decoder::result::need_more) break;
+      if (r == ipc::frame_decoder::result::error) return protocol_error("from terminal process: " + err);
+      on_io_frame(f);
+    }
+    if (queued_bytes_ < limits::max_send_queue) do_io_read();
+    do_ws_write();
+  }
+
+  /// The dispatch table for frames from ioproc: what is accepted in which state.
+  void on_io_frame(const ipc::frame& f) {
+    switch (f.type) {
+      case ipc::frame_type::text:
+      case ipc::frame_type::binary:
+        if (input_ended_ || close_requested_) break;  // out of state: fatal below
+        queued_bytes_ += f.payload.size();
+        queue_.push_back({f.type == ipc::frame_type::binary, std::string(f.payload)});
+        return;
+      case ipc::frame_type::input_end:
+        if (input_ended_) break;
+        input_ended_ = true;
+        return;
+      case ipc::frame_type::close_request: {
+        ipc::close_info c;
+        std::string err;
+        if (!ipc::decode_close(f.payload, c, &err)) protocol_error("from terminal process: " + err);
+        request_close(c.code, c.reason);
+        return;
+      }
+      default:
+        break;
+    }
+    protocol_error(std::string("unexpected ") + ipc::to_string(f.type) + " frame from the terminal process");
+  }
+
+  void do_ws_write() {
+    if (ws_writing_ || state_ != connection_state::open || finishing_) return;
+    if (close_requested_) return start_close();
+    if (queue_.empty()) {
+      if (input_ended_ && !lingering_) start_linger();
+      return;
+    }
+    // Keep at most this much accepted but not yet taken by the kernel; the flush
+    // callback resumes us.
+    if (ws_.next_layer().backlog() >= limits::max_send_queue) return;
+    ws_writing_ = true;
+    ws_.binary(queue_.front().binary);
+    ws_.async_write(net::buffer(queue_.front().data),
+                    beast::bind_front_handler(&session::on_ws_write, shared_from_this()));
+  }
+
+  void on_ws_write(error_code ec, std::size_t) {
+    ws_writing_ = false;
+    if (finishing_) return;
+    // A failed write means the connection is going; the read side reports why.
+    if (ec) return;
+    const std::size_t size = queue_.front().data.size();
+    queued_bytes_ -= size;
+    queue_.pop_front();
+    // Counted as sent only once the kernel has the bytes (on_socket_flushed).
+    unflushed_.push_back({ws_.next_layer().accepted(), size});
+    if (queued_bytes_ < limits::max_send_queue / 2) do_io_read();
+    do_ws_write();
+  }
+
+  void on_socket_flushed() {
+    const std::uint64_t flushed = ws_.next_layer().flushed();
+    std::uint64_t messages = 0, bytes = 0;
+    while (!unflushed_.empty() && unflushed_.front().end_offset <= flushed) {
+      ++messages;
+      bytes += unflushed_.front().size;
+      unflushed_.pop_front();
+    }
+    if (messages) {
+      board_.messages_sent.fetch_add(messages, std::memory_order_relaxed);
+      board_.bytes_sent.fetch_add(bytes, std::memory_order_relaxed);
+    }
+    do_ws_write();
+  }
+
+  void on_io_gone() {
+    if (io_gone_) return;
+    io_gone_ = true;
+    // ioproc ended (stdout closed, or it died): nobody can read what the server sends.
+    // Say goodbye if we can; the supervisor bounds how long that may take.
+    if (state_ == connection_state::open) {
+      request_close(1001, "");  // going away
+    } else if (state_ < connection_state::open) {
+      exit_now();
+    }
+  }
+
+  // ---- supervisor -> netproc -----------------------------------------------------
+
+  void do_control_read() {
+    auto space = control_decoder_.prepare(4096);
+    control_.async_read_some(net::buffer(space.data(), space.size()),
+                             beast::bind_front_handler(&session::on_control_read, shared_from_this()));
+  }
+
+  void on_control_read(error_code ec, std::size_t n) {
+    // EOF: the supervisor is gone. PR_SET_PDEATHSIG normally kills us first; this is
+    // the robust second signal (OpenSSH: EOF from the monitor means exit).
+    if (ec) ::_exit(exit_process_died);
+    control_decoder_.commit(n);
+    ipc::frame f;
+    std::string err;
+    for (;;) {
+      const auto r = control_decoder_.next(f, &err);
+      if (r == ipc::frame_decoder::result::need_more) break;
+      ipc::close_info c;
+      if (r == ipc::frame_decoder::result::error || f.type != ipc::frame_type::close_request ||
+          !ipc::decode_close(f.payload, c, &err))
+        return protocol_error("from supervisor: " + (err.empty() ? "unexpected frame" : err));
+      request_close(c.code, c.reason);
+    }
+    do_control_read();
+  }
+
+  // ---- closing -------------------------------------------------------------------
+
+  /// The user wants to close now (Ctrl+C, /close, or stdout gone): whatever is still
+  /// queued is not sent.
+  void request_close(std::uint16_t code, std::string reason) {
+    if (close_requested_) return;
+    close_requested_ = true;
+    close_code_ = code;
+    close_reason_ = std::move(reason);
+    if (state_ < connection_state::open) return finish(exit_ok, {}, connection_state::failed);
+    do_ws_write();  // starts the close now, or after the write in flight
+  }
+
+  /// All input is sent: close once the server has been quiet for --linger.
+  void start_linger() {
+    lingering_ = true;
+    if (cfg_.linger.count() == 0) return start_close();
+    linger_timer_.expires_after(cfg_.linger);
+    linger_timer_.async_wait([self = shared_from_this()](error_code ec) {
+      if (!ec && !self->finishing_) self->start_close();
+    });
+  }
+
+  void start_close() {
+    if (close_sent_) return;
+    close_sent_ = true;
+    linger_timer_.cancel();
+    set_state(connection_state::closing);
+    ws_.next_layer().write_raw(make_close_frame(close_code_, close_reason_));
+    ws_.next_layer().drop_close_frames();
+    close_timer_.expires_after(cfg_.close_timeout);
+    close_timer_.async_wait([self = shared_from_this()](error_code ec) {
+      if (ec || self->finishing_) return;
+      report("close", "the server did not answer our Close within " + seconds_text(self->cfg_.close_timeout));
+      self->finish(exit_closed_abnormally, {1006, false, ""}, connection_state::closed);
+    });
+    // Reading goes on: messages the server sends before its Close are delivered.
+    if (!ws_reading_ && io_backlog() < limits::max_receive_backlog) do_ws_read();
+  }
+
+  void on_close_handshake_done() {
+    const auto& r = ws_.reason();
+    const bool by_server = !close_sent_;
+    int status = exit_ok;
+    if (by_server && r.code != websocket::close_code::normal && r.code != websocket::close_code::going_away)
+      status = exit_closed_abnormally;
+    finish(status, {static_cast<std::uint16_t>(r.code), by_server, std::string(r.reason.data(), r.reason.size())},
+           connection_state::closed);
+  }
+
+  void on_lost(const char* step, error_code ec) {
+    std::string what = ec.message();
+    if (ec == net::error::eof || ec == beast::error::timeout)
+      what = "the server closed the connection without a Close frame";
+    report("connection lost", std::string(step) + ": " + what);
+    finish(exit_closed_abnormally, {1006, true, ""}, connection_state::closed);
+  }
+
+  [[noreturn]] void protocol_error(const std::string& what) {
+    report("network process", "internal protocol error " + what);
+    ::_exit(exit_failure);
+  }
+
+  /// Publishes the end on the board, tells ioproc (after every message before it),
+  /// and exits once that is written.
+  void finish(int status, const ipc::close_info& info, connection_state final_state) {
+    if (finishing_) return;
+    finishing_ = true;
+    exit_status_ = status;
+    close_timer_.cancel();
+    board_.publish_close(info.code, info.by_server, info.reason);
+    if (final_state != connection_state::closed) set_state(final_state);
+    ipc::append_frame(to_io_pending_, ipc::frame_type::closed, ipc::encode_close(info));
+    if (io_gone_) exit_now();
+    flush_to_io();
+  }
+
+  [[noreturn]] void exit_now() {
+    // Leaving with _exit: no destructor may run while Beast operations are in flight
+    // (beast #2747); the kernel closes the socket.
+    std::fflush(stderr);
+    ::_exit(exit_status_);
+  }
+
+  void set_state(connection_state s) {
+    state_ = s;
+    board_.state.store(s, std::memory_order_release);
+  }
+
+  const config& cfg_;
+  status_board& board_;
+  tcp::resolver resolver_;
+  ws_stream ws_;
+  net::posix::stream_descriptor from_io_;
+  net::posix::stream_descriptor to_io_;
+  net::posix::stream_descriptor control_;
+  net::steady_timer close_timer_;
+  net::steady_timer linger_timer_;
+  websocket::response_type response_;
+  beast::flat_buffer read_buffer_;
+
+  connection_state state_ = connection_state::starting;
+  ipc::frame_decoder from_io_decoder_;
+  ipc::frame_decoder control_decoder_{4096};
+  std::deque<outgoing> queue_;        ///< read from ioproc, not yet given to Beast
+  std::size_t queued_bytes_ = 0;      ///< payload bytes in queue_
+  struct unflushed_message {
+    std::uint64_t end_offset;         ///< write_coalecer::accepted() after its last byte
+    std::size_t size;
+  };
+  std::deque<unflushed_message> unflushed_;  ///< given to Beast, not yet to the kernel
+  std::string to_io_pending_;         ///< frames for ioproc, gathering
+  std::string to_io_writing_;         ///< frames for ioproc, in the write in flight
+
+  bool ws_reading_ = false;
+  bool ws_writing_ = false;
+  bool io_reading_ = false;
+  bool io_writing_ = false;
+  bool io_gone_ = false;
+  bool input_ended_ = false;
+  bool close_requested_ = false;
+  bool close_sent_ = false;
+  bool lingering_ = false;     ///< input all sent; waiting for the server to go quiet
+  bool finishing_ = false;
+  std::uint16_t close_code_ = 1000;
+  std::string close_reason_;
+  int exit_status_ = exit_ok;
+};
+
+}  // namespace
+
+int run_session(const config& cfg, status_board& board) {
+  net::io_context ioc{1};
+  auto s = std::make_shared<session>(ioc, cfg, board);
+  s->run();
+  ioc.run();
+  return exit_failure;  // every path ends in _exit; running out of work is a bug
+}
+
+}  // namespace wsbridge::netproc

@@ -1,0 +1,14 @@
+#pragma once
+// One WebSocket connection and the pipes around it. The Beast types stay inside
+// session.cpp so that only one translation unit instantiates them.
+
+#include "bridge/config.hpp"
+#include "bridge/status_board.hpp"
+
+namespace wsbridge::netproc {
+
+/// Connects, bridges frames between the pipes and the socket, closes, and ends the
+/// process. Returns only if the event loop runs out of work.
+int run_session(const config& cfg, status_board& board);
+
+}  // namespace wsbridge::netproc

@@ -1,0 +1,170 @@
+#pragma once
+// A stream layer that sits under beast::websocket::stream and gathers the bytes of
+// many writes into one buffer, handed to the next layer with one write in flight.
+//
+// Why it exists:
+// - Speed: Beast makes one socket write per frame; with this layer a burst of small
+//   messages becomes one send() (issue: performance).
+// - Correct closing: Beast's async_close takes over the read side after sending Close
+//   and discards every message that arrives before the server's Close (see
+//   beast/websocket/impl/close.hpp, "Read until receiving a close frame"). wsbridge
+//   must deliver those messages, so the session writes the Close frame itself through
+//   write_raw(), in order after all message bytes, keeps reading with async_read, and
+//   asks this layer to drop the second Close that Beast's read would send in reply.
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <boost/beast/websocket/teardown.hpp>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace wsbridge::netproc {
+
+template <class NextLayer>
+class write_coalescer {
+ public:
+  using executor_type = typename NextLayer::executor_type;
+  using error_code = boost::beast::error_code;
+
+  template <class... Args>
+  explicit write_coalescer(Args&&... args) : next_(std::forward<Args>(args)...) {}
+
+  executor_type get_executor() noexcept { return next_.get_executor(); }
+  NextLayer& next_layer() noexcept { return next_; }
+  const NextLayer& next_layer() const noexcept { return next_; }
+
+  template <class MutableBufferSequence, class ReadToken>
+  auto async_read_some(const MutableBufferSequence& buffers, ReadToken&& token) {
+    return next_.async_read_some(buffers, std::forward<ReadToken>(token));
+  }
+
+  /// Accepts all of `buffers` into the gathering buffer and completes at once (posted,
+  /// never inline). The caller (the session) bounds how much it writes ahead.
+  template <class ConstBufferSequence, class WriteToken>
+  auto async_write_some(const ConstBufferSequence& buffers, WriteToken&& token) {
+    return boost::asio::async_initiate<WriteToken, void(error_code, std::size_t)>(
+        [this](auto handler, const ConstBufferSequence& b) {
+          std::size_t n = boost::asio::buffer_size(b);
+          error_code ec = error_;
+          if (!ec && !(drop_close_frames_ && first_byte(b) == close_frame_byte)) {
+            append(b);
+            start_flush();
+          }
+          if (ec) n = 0;
+          auto ex = boost::asio::get_associated_executor(handler, get_executor());
+          boost::asio::post(ex, [h = std::move(handler), ec, n]() mutable { std::move(h)(ec, n); });
+        },
+        token, buffers);
+  }
+
+  /// Appends bytes written by the session itself, in order after all accepted so far.
+  void write_raw(std::string_view bytes) {
+    pending_.append(bytes);
+    accepted_ += bytes.size();
+    start_flush();
+  }
+
+  /// From now on, writes that start a Close frame are acknowledged and dropped.
+  void drop_close_frames() { drop_close_frames_ = true; }
+
+  std::uint64_t accepted() const { return accepted_; }  ///< bytes taken in, in all
+  std::uint64_t flushed() const { return flushed_; }    ///< bytes the next layer took
+  std::uint64_t backlog() const { return accepted_ - flushed_; }
+
+  /// Called after each completed write to the next layer.
+  void on_flushed(std::function<void()> cb) { on_flushed_ = std::move(cb); }
+
+  /// Completes once everything accepted so far has been written (or writing failed).
+  template <class Token>
+  auto async_flush(Token&& token) {
+    return boost::asio::async_initiate<Token, void(error_code)>(
+        [this](auto handler) {
+          if (error_ || (pending_.empty() && !flushing_)) {
+            auto ex = boost::asio::get_associated_executor(handler, get_executor());
+            boost::asio::post(ex, [h = std::move(handler), ec = error_]() mutable { std::move(h)(ec); });
+            return;
+          }
+          flush_waiters_.emplace_back(std::move(handler));
+        },
+        token);
+  }
+
+ private:
+  static constexpr unsigned char close_frame_byte = 0x88;  // FIN | opcode 8 (RFC 6455 §5.2)
+
+  template <class Buffers>
+  static unsigned char first_byte(const Buffers& b) {
+    for (auto it = boost::asio::buffer_sequence_begin(b); it != boost::asio::buffer_sequence_end(b); ++it)
+      if (boost::asio::const_buffer c(*it); c.size() > 0) return *static_cast<const unsigned char*>(c.data());
+    return 0;
+  }
+
+  template <class Buffers>
+  void append(const Buffers& b) {
+    for (auto it = boost::asio::buffer_sequence_begin(b); it != boost::asio::buffer_sequence_end(b); ++it) {
+      boost::asio::const_buffer c(*it);
+      pending_.append(static_cast<const char*>(c.data()), c.size());
+      accepted_ += c.size();
+    }
+  }
+
+  void start_flush() {
+    if (flushing_ || pending_.empty() || error_) return;
+    flushing_ = true;
+    writing_.swap(pending_);
+    boost::asio::async_write(next_, boost::asio::buffer(writing_), [this](error_code ec, std::size_t n) {
+      flushing_ = false;
+      flushed_ += n;
+      writing_.clear();
+      if (ec) error_ = ec;
+      if (on_flushed_) on_flushed_();
+      if (!error_ && !pending_.empty()) {
+        start_flush();
+        return;
+      }
+      auto waiters = std::move(flush_waiters_);
+      flush_waiters_.clear();
+      for (auto& w : waiters) std::move(w)(error_);
+    });
+  }
+
+  NextLayer next_;
+  std::string pending_;  ///< accepted, waiting for the next write
+  std::string writing_;  ///< the one write in flight
+  bool flushing_ = false;
+  bool drop_close_frames_ = false;
+  error_code error_;     ///< first write error; every later write fails with it
+  std::uint64_t accepted_ = 0;
+  std::uint64_t flushed_ = 0;
+  std::function<void()> on_flushed_;
+  std::vector<boost::asio::any_completion_handler<void(error_code)>> flush_waiters_;
+};
+
+// Beast's customization points for closing a websocket's next layer (found by ADL):
+// flush what we hold, then tear down the layer below as usual.
+template <class NextLayer>
+void teardown(boost::beast::role_type role, write_coalescer<NextLayer>& s,
+              boost::beast::error_code& ec) {
+  using boost::beast::websocket::teardown;
+  teardown(role, s.next_layer(), ec);
+}
+
+template <class NextLayer, class TeardownHandler>
+void async_teardown(boost::beast::role_type role, write_coalescer<NextLayer>& s,
+                    TeardownHandler&& handler) {
+  s.async_flush([&s, role, h = std::forward<TeardownHandler>(handler)](boost::beast::error_code) mutable {
+    using boost::beast::websocket::async_teardown;
+    async_teardown(role, s.next_layer(), std::move(h));
+  });
+}
+
+}  // namespace wsbridge::netproc

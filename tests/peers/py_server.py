@@ -1,0 +1,66 @@
+#!/usr/bin/python3
+"""WebSocket test server on python3-websockets (Debian's, 10.x).
+
+Prints "PORT <n>" on stdout once listening on 127.0.0.1 with an ephemeral port, then
+serves until killed. Behaviours (--mode):
+  echo                 send every message back
+  flood N              send N messages "msg <i>", then close 1000
+  close-after K CODE   echo; after K messages received, close with CODE "reason <K>"
+  sink                 count messages; print "RECEIVED <n>" on stdout at each close
+"""
+import argparse
+import asyncio
+import sys
+
+import websockets
+
+
+def parse():
+    p = argparse.ArgumentParser()
+    p.add_argument("mode", choices=["echo", "flood", "close-after", "sink"])
+    p.add_argument("args", nargs="*")
+    p.add_argument("--max-size", type=int, default=64 * 1024 * 1024)
+    return p.parse_args()
+
+
+async def main():
+    opts = parse()
+
+    async def handler(ws, path=None):
+        if opts.mode == "echo":
+            async for m in ws:
+                await ws.send(m)
+        elif opts.mode == "flood":
+            n = int(opts.args[0])
+            for i in range(n):
+                await ws.send(f"msg {i}")
+            await ws.close(1000, "flood done")
+        elif opts.mode == "close-after":
+            k, code = int(opts.args[0]), int(opts.args[1])
+            count = 0
+            async for m in ws:
+                count += 1
+                await ws.send(m)
+                if count >= k:
+                    await ws.close(code, f"reason {k}")
+                    break
+        elif opts.mode == "sink":
+            count = 0
+            try:
+                async for _ in ws:
+                    count += 1
+            finally:
+                print(f"RECEIVED {count}", flush=True)
+
+    async with websockets.serve(handler, "127.0.0.1", 0, max_size=opts.max_size,
+                                compression=None) as server:
+        port = server.sockets[0].getsockname()[1]
+        print(f"PORT {port}", flush=True)
+        await asyncio.Future()
+
+
+if __name__ == "__main__":
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        sys.exit(0)
