@@ -45,6 +45,10 @@ bool parse_ws_url(const std::string& url, ws_target& out, std::string* err) {
   }
   const boost::urls::url_view u = *parsed;
   const std::string scheme = lowercase(std::string(u.scheme()));
+  if (url.find("://") == std::string::npos) {  // "localhost:8080" parses as scheme "localhost"
+    *err = "invalid URL '" + url + "': expected ws://HOST[:PORT][/PATH] (maybe you meant ws://" + url + " ?)";
+    return false;
+  }
   if (scheme == "ws") out.tls = false;
   else if (scheme == "wss") out.tls = true;
   else {
@@ -71,7 +75,8 @@ bool parse_ws_url(const std::string& url, ws_target& out, std::string* err) {
   }
   out.host = std::string(u.host_address());
   if (u.has_port()) {
-    if (u.port().empty() || u.port_number() == 0) {
+    const std::string port(u.port());
+    if (port.empty() || port.size() > 5 || std::stoul(port) == 0 || std::stoul(port) > 65535) {
       *err = "invalid URL '" + url + "': port must be 1-65535";
       return false;
     }

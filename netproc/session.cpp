@@ -137,6 +137,9 @@ class session : public std::enable_shared_from_this<session> {
     if (ec == beast::error::timeout)
       return fail_before_open("handshake", "no answer to the upgrade request within " +
                                                seconds_text(limits::handshake_timeout), exit_handshake_rejected);
+    if (ec.category() == error_code(http::error::bad_value).category())
+      return fail_before_open("handshake", "the server's answer is not valid HTTP (" + ec.message() + ")",
+                              exit_handshake_rejected);
     if (ec) return fail_before_open("handshake", ec.message(), exit_handshake_rejected);
 
     // From here on the timeout bounds closing handshakes the server starts.

@@ -1,0 +1,137 @@
+"""Shared fixtures for wsbridge's integration tests.
+
+Every test runs the real `wsbridge` binary (path in $WSBRIDGE) against real servers
+started here on 127.0.0.1 with ephemeral ports. Nothing sleeps to synchronise: helpers
+wait for a condition with a deadline.
+"""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PEERS = os.path.join(os.path.dirname(HERE), "peers")
+WSBRIDGE = os.environ.get("WSBRIDGE", os.path.join(os.path.dirname(os.path.dirname(HERE)), "build", "wsbridge"))
+PYTHON = "/usr/bin/python3"  # Debian's, which has python3-websockets
+
+# Exit statuses (bridge/exit_codes.hpp, README "Exit codes").
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_CONNECT, EXIT_HANDSHAKE = 0, 1, 2, 3, 4
+EXIT_ABNORMAL, EXIT_UNDELIVERED, EXIT_PROCESS_DIED = 5, 6, 7
+
+
+def wait_for(predicate, timeout=10.0, what="condition"):
+    """Polls `predicate` until it returns a true value; fails the test at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.01)
+
+
+class Server:
+    """A server process that prints 'PORT <n>' when it listens."""
+
+    def __init__(self, argv):
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if not line.startswith("PORT "):
+            self.proc.kill()
+            raise RuntimeError(f"server {argv} did not start: {line!r} {self.proc.stderr.read()}")
+        self.port = int(line.split()[1])
+        self.url = f"ws://127.0.0.1:{self.port}/"
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+    def stdout_lines(self):
+        """Reads what the server printed after PORT (once it has been stopped)."""
+        self.stop()
+        return self.proc.stdout.read().splitlines()
+
+
+@pytest.fixture
+def servers():
+    started = []
+
+    def start(kind, *args):
+        if kind == "python":
+            argv = [PYTHON, os.path.join(PEERS, "py_server.py"), *map(str, args)]
+        elif kind == "node":
+            argv = ["node", os.path.join(PEERS, "node_server.js"), *map(str, args)]
+        elif kind == "hostile":
+            argv = [PYTHON, os.path.join(PEERS, "hostile_server.py"), *map(str, args)]
+        else:
+            raise ValueError(kind)
+        s = Server(argv)
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        s.stop()
+
+
+def children_of(pid):
+    """PIDs whose parent is `pid` (from /proc)."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(name))
+    return out
+
+
+def role_pids(marker):
+    """PIDs of wsbridge child processes whose command line contains `marker` (the URL)."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if any(a.startswith(b"--role=") for a in argv) and any(marker.encode() in a for a in argv):
+            out.append(int(name))
+    return out
+
+
+def role_of(pid):
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        argv = f.read().split(b"\0")
+    for a in argv:
+        if a.startswith(b"--role="):
+            return a[len(b"--role="):].decode()
+    return None
+
+
+def assert_no_processes_left(marker, timeout=5.0):
+    wait_for(lambda: not role_pids(marker), timeout, f"wsbridge children for {marker} to be gone")
+
+
+def run_wsbridge(args, input_bytes=b"", timeout=60):
+    """Runs wsbridge to completion; returns CompletedProcess with bytes stdout/stderr."""
+    return subprocess.run([WSBRIDGE, *args], input=input_bytes, capture_output=True, timeout=timeout)
+
+
+def free_port():
+    """A port on 127.0.0.1 that nothing listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -1,0 +1,86 @@
+"""Bad input and failed connections: one clear line on stderr and a documented status."""
+import pytest
+
+from conftest import (EXIT_CONNECT, EXIT_HANDSHAKE, EXIT_OK, EXIT_USAGE, free_port,
+                      run_wsbridge)
+
+
+def one_line(stderr):
+    lines = stderr.decode().splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_refused_connection_names_the_step_and_exits_3():
+    port = free_port()
+    r = run_wsbridge([f"ws://127.0.0.1:{port}/"])
+    assert r.returncode == EXIT_CONNECT
+    assert one_line(r.stderr) == f"wsbridge: connect: 127.0.0.1:{port}: Connection refused"
+
+
+def test_unknown_host_names_the_resolve_step_and_exits_3():
+    r = run_wsbridge(["ws://no-such-host.invalid/"])
+    assert r.returncode == EXIT_CONNECT
+    assert one_line(r.stderr).startswith("wsbridge: resolve: no-such-host.invalid: ")
+
+
+def test_http_403_is_a_rejected_handshake(servers):
+    server = servers("hostile", "http", 403)
+    r = run_wsbridge([server.url])
+    assert r.returncode == EXIT_HANDSHAKE
+    assert one_line(r.stderr) == "wsbridge: handshake: server answered HTTP 403 Forbidden"
+
+
+def test_http_302_shows_its_location(servers):
+    server = servers("hostile", "http", 302, "http://example.test/elsewhere")
+    r = run_wsbridge([server.url])
+    assert r.returncode == EXIT_HANDSHAKE
+    assert one_line(r.stderr) == ("wsbridge: handshake: server answered HTTP 302 Found "
+                                  "(Location: http://example.test/elsewhere)")
+
+
+def test_location_from_the_server_is_escaped(servers):
+    # A C1 control (CSI, U+009B) and a bidi override (U+202E) pass HTTP's parser as
+    # obs-text; neither may reach the terminal.
+    server = servers("hostile", "http", 302, "http://x/\u009b2J\u202etxt.exe")
+    r = run_wsbridge([server.url])
+    assert r.returncode == EXIT_HANDSHAKE
+    line = one_line(r.stderr)
+    assert "\u009b" not in line and "\u202e" not in line
+    assert line.endswith("(Location: http://x/\\u009b2J\\u202etxt.exe)")
+
+
+def test_garbage_instead_of_http_is_a_failed_handshake(servers):
+    server = servers("hostile", "garbage")
+    r = run_wsbridge([server.url])
+    assert r.returncode == EXIT_HANDSHAKE
+    assert one_line(r.stderr).startswith("wsbridge: handshake: the server's answer is not valid HTTP")
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("localhost:8080/chat", "maybe you meant ws://localhost:8080/chat"),
+    ("http://127.0.0.1/", "scheme must be ws or wss"),
+    ("ws://", "no host"),
+    ("ws://127.0.0.1:99999/", "invalid URL"),
+    ("ws://127.0.0.1/#frag", "cannot have a #fragment"),
+])
+def test_malformed_url_is_a_usage_error(url, expected):
+    r = run_wsbridge([url])
+    assert r.returncode == EXIT_USAGE
+    line = one_line(r.stderr)
+    assert line.startswith("wsbridge: ") and expected in line, line
+
+
+def test_unknown_option_and_missing_url_are_usage_errors():
+    r = run_wsbridge(["--frobnicate", "ws://127.0.0.1/"])
+    assert r.returncode == EXIT_USAGE and "frobnicate" in one_line(r.stderr)
+    r = run_wsbridge([])
+    assert r.returncode == EXIT_USAGE and "missing URL" in one_line(r.stderr)
+
+
+def test_help_and_version_follow_the_conventions():
+    r = run_wsbridge(["--help"])
+    assert r.returncode == EXIT_OK and r.stderr == b""
+    assert r.stdout.startswith(b"usage: wsbridge") and b"--close-timeout" in r.stdout
+    r = run_wsbridge(["--version"])
+    assert r.returncode == EXIT_OK and r.stdout.startswith(b"wsbridge ")

@@ -1,0 +1,70 @@
+"""Pipe mode: every input line reaches the server, every message reaches stdout."""
+import re
+import subprocess
+
+import pytest
+
+from conftest import (EXIT_OK, EXIT_UNDELIVERED, WSBRIDGE, assert_no_processes_left,
+                      run_wsbridge)
+
+LINES = b"".join(b"line %d \xc3\xa9 payload\n" % i for i in range(100_000))
+
+
+@pytest.mark.parametrize("kind", ["python", "node"])
+def test_100000_lines_come_back_byte_exact_and_in_order(servers, kind):
+    server = servers(kind, "echo")
+    r = run_wsbridge([server.url], LINES)
+    assert r.returncode == EXIT_OK, r.stderr
+    assert r.stdout == LINES
+    assert r.stderr == b""
+    assert_no_processes_left(server.url)
+
+
+def test_crlf_input_lines_lose_only_their_line_ending(servers):
+    server = servers("node", "echo")
+    r = run_wsbridge([server.url], b"one\r\ntwo\r\n\r\nlast without newline")
+    assert r.returncode == EXIT_OK, r.stderr
+    assert r.stdout == b"one\ntwo\n\nlast without newline\n"
+
+
+@pytest.mark.parametrize("kind", ["python", "node"])
+def test_server_that_sends_1000_messages_and_closes_has_all_1000_on_stdout(servers, kind):
+    server = servers(kind, "flood", 1000)
+    # stdin stays open and silent: the server, not the end of input, ends the session.
+    p = subprocess.Popen([WSBRIDGE, server.url], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == EXIT_OK, err
+    assert out.decode().splitlines() == [f"msg {i}" for i in range(1000)]
+    assert b'wsbridge: connection closed by server: 1000 (normal closure) "flood done"' in err
+    assert_no_processes_left(server.url)
+
+
+def test_server_closing_while_input_flows_is_reported_and_unsent_lines_counted(servers):
+    server = servers("python", "close-after", 100, 1001)
+    r = run_wsbridge([server.url], LINES)
+    assert r.returncode == EXIT_UNDELIVERED, r.stderr
+    err = r.stderr.decode()
+    assert 'wsbridge: connection closed by server: 1001 (going away) "reason 100"' in err
+    m = re.search(r"wsbridge: (\d+) input lines were not sent: the connection closed first", err)
+    assert m, err
+    # Every line the server echoed was sent; the count covers the rest of what was read.
+    echoed = r.stdout.splitlines()
+    assert echoed == LINES.splitlines()[:100]
+    assert 0 < int(m.group(1)) <= 100_000 - 100
+    assert_no_processes_left(server.url)
+
+
+def test_input_before_the_connection_opens_is_queued_not_dropped(servers):
+    server = servers("node", "echo")
+    # The whole input is in the pipe and at EOF before the handshake can finish.
+    r = run_wsbridge([server.url], b"early 1\nearly 2\n")
+    assert r.returncode == EXIT_OK, r.stderr
+    assert r.stdout == b"early 1\nearly 2\n"
+
+
+def test_end_of_input_closes_cleanly_with_1000(servers):
+    server = servers("python", "sink")
+    r = run_wsbridge(["--linger", "0", server.url], b"a\nb\nc\n")
+    assert r.returncode == EXIT_OK, r.stderr
+    assert server.stdout_lines() == ["RECEIVED 3"]

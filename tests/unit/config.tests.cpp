@@ -1,0 +1,80 @@
+#include <catch2/catch.hpp>
+
+#include "bridge/config.hpp"
+
+using namespace wsbridge;
+
+TEST_CASE("ws and wss URLs are taken apart", "[config]") {
+  ws_target t;
+  std::string err;
+  SECTION("defaults") {
+    REQUIRE(parse_ws_url("ws://example.com", t, &err));
+    CHECK_FALSE(t.tls);
+    CHECK(t.host == "example.com");
+    CHECK(t.port == "80");
+    CHECK(t.host_header == "example.com");
+    CHECK(t.resource == "/");
+  }
+  SECTION("port, path and query") {
+    REQUIRE(parse_ws_url("wss://example.com:8443/chat?room=1", t, &err));
+    CHECK(t.tls);
+    CHECK(t.port == "8443");
+    CHECK(t.host_header == "example.com:8443");
+    CHECK(t.resource == "/chat?room=1");
+  }
+  SECTION("IPv6 literal") {
+    REQUIRE(parse_ws_url("ws://[::1]:9000/x", t, &err));
+    CHECK(t.host == "::1");
+    CHECK(t.host_header == "[::1]:9000");
+  }
+  SECTION("scheme is case-insensitive") {
+    REQUIRE(parse_ws_url("WS://h/", t, &err));
+  }
+}
+
+TEST_CASE("bad URLs are refused with a reason", "[config]") {
+  ws_target t;
+  std::string err;
+  // No scheme: suggest the fix.
+  CHECK_FALSE(parse_ws_url("localhost:8080", t, &err));
+  CHECK(err.find("maybe you meant ws://localhost:8080") != std::string::npos);
+  CHECK_FALSE(parse_ws_url("https://h/", t, &err));
+  CHECK(err.find("maybe you meant wss://") != std::string::npos);
+  CHECK_FALSE(parse_ws_url("ws://h:0/", t, &err));
+  CHECK_FALSE(parse_ws_url("ws://h:65536/", t, &err));
+  CHECK_FALSE(parse_ws_url("ws://h/#x", t, &err));     // RFC 6455 §3
+  CHECK_FALSE(parse_ws_url("ws://u:p@h/", t, &err));
+  CHECK_FALSE(parse_ws_url("ws:// bad host/", t, &err));
+}
+
+TEST_CASE("command line options", "[config]") {
+  config cfg;
+  std::string text;
+  SECTION("timeouts and linger") {
+    const char* argv[] = {"wsbridge", "--close-timeout", "1.5", "--linger", "0", "ws://h/"};
+    REQUIRE(parse_command_line(6, argv, cfg, &text) == parse_outcome::run);
+    CHECK(cfg.close_timeout == std::chrono::milliseconds(1500));
+    CHECK(cfg.linger == std::chrono::milliseconds(0));
+    CHECK(cfg.role == process_role::supervisor);
+  }
+  SECTION("hidden role") {
+    const char* argv[] = {"wsbridge", "--role=netproc", "ws://h/"};
+    REQUIRE(parse_command_line(3, argv, cfg, &text) == parse_outcome::run);
+    CHECK(cfg.role == process_role::netproc);
+  }
+  SECTION("bad values are errors") {
+    const char* zero[] = {"wsbridge", "--connect-timeout", "0", "ws://h/"};
+    CHECK(parse_command_line(4, zero, cfg, &text) == parse_outcome::error);
+    const char* nan[] = {"wsbridge", "--close-timeout", "soon", "ws://h/"};
+    CHECK(parse_command_line(4, nan, cfg, &text) == parse_outcome::error);
+    const char* big[] = {"wsbridge", "--max-size", "99999999999", "ws://h/"};
+    CHECK(parse_command_line(4, big, cfg, &text) == parse_outcome::error);
+  }
+  SECTION("help mentions every visible option") {
+    const char* argv[] = {"wsbridge", "--help"};
+    REQUIRE(parse_command_line(2, argv, cfg, &text) == parse_outcome::help);
+    for (const char* opt : {"--connect-timeout", "--close-timeout", "--linger", "--max-size", "--verbose"})
+      CHECK(text.find(opt) != std::string::npos);
+    CHECK(text.find("--role") == std::string::npos);
+  }
+}
