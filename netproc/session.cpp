@@ -21,7 +21,7 @@
 #include "bridge/limits.hpp"
 #include "bridge/process_spawn.hpp"
 #include "bridge/safe_text.hpp"
-#include "netproc/write_coalescer.hpp"
+#include "netproc/batching_stream.hpp"
 
 namespace wsbridge::netproc {
 namespace {
@@ -33,7 +33,7 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using beast::error_code;
 
-using socket_stream = write_coalescer<beast::tcp_stream>;
+using socket_stream = batching_stream<beast::tcp_stream>;
 using ws_stream = websocket::stream<socket_stream>;
 
 /// Prints one "wsbridge: ..." line on stderr. `detail` may come from the server and
@@ -49,7 +49,7 @@ std::string seconds_text(std::chrono::milliseconds d) {
 }
 
 /// A masked client Close frame (RFC 6455 §5.5.1, masking §5.3), written by us rather
-/// than by Beast's async_close; see write_coalescer.hpp for why.
+/// than by Beast's async_close; see batching_stream.hpp for why.
 std::string make_close_frame(std::uint16_t code, std::string_view reason) {
   std::string payload;
   payload.push_back(static_cast<char>(code >> 8));
@@ -86,6 +86,8 @@ class session : public std::enable_shared_from_this<session> {
 
   void run() {
     ws_.next_layer().on_flushed([self = shared_from_this()] { self->on_socket_flushed(); });
+    // Messages read from the socket gather for ioproc until we would wait for more.
+    ws_.next_layer().before_wait([self = shared_from_this()] { self->flush_to_io(); });
     do_control_read();
     do_io_read();  // input read before the connection opens is queued, not dropped
     set_state(connection_state::resolving);
@@ -180,8 +182,8 @@ class session : public std::enable_shared_from_this<session> {
     read_buffer_.consume(read_buffer_.size());
     board_.messages_received.fetch_add(1, std::memory_order_relaxed);
     board_.bytes_received.fetch_add(n, std::memory_order_relaxed);
-    if (lingering_) start_linger();  // the server is still talking: keep listening
-    flush_to_io();
+    last_receive_ = std::chrono::steady_clock::now();  // lingering waits for quiet
+    if (to_io_pending_.size() >= limits::read_chunk) flush_to_io();
     // Backpressure: a slow stdout consumer stops us reading the socket, and TCP
     // then slows the server. Reading resumes in on_io_written().
     if (io_backlog() < limits::max_receive_backlog) do_ws_read();
@@ -271,13 +273,15 @@ class session : public std::enable_shared_from_this<session> {
     if (ws_writing_ || state_ != connection_state::open || finishing_) return;
     if (close_requested_) return start_close();
     if (queue_.empty()) {
+      ws_.next_layer().release();  // the burst is over: write it out
       if (input_ended_ && !lingering_) start_linger();
       return;
     }
     // Keep at most this much accepted but not yet taken by the kernel; the flush
     // callback resumes us.
-    if (ws_.next_layer().backlog() >= limits::max_send_queue) return;
+    if (ws_.next_layer().backlog() >= limits::max_send_queue) return ws_.next_layer().release();
     ws_writing_ = true;
+    ws_.next_layer().hold();
     ws_.binary(queue_.front().binary);
     ws_.async_write(net::buffer(queue_.front().data),
                     beast::bind_front_handler(&session::on_ws_write, shared_from_this()));
@@ -364,13 +368,22 @@ class session : public std::enable_shared_from_this<session> {
     do_ws_write();  // starts the close now, or after the write in flight
   }
 
-  /// All input is sent: close once the server has been quiet for --linger.
+  /// All input is sent: close once the server has been quiet for --linger. The
+  /// timer is not re-armed per message (that is a system call each); when it fires,
+  /// it checks the time of the last message and waits out the rest.
   void start_linger() {
     lingering_ = true;
     if (cfg_.linger.count() == 0) return start_close();
-    linger_timer_.expires_after(cfg_.linger);
+    linger_until(std::chrono::steady_clock::now() + cfg_.linger);
+  }
+
+  void linger_until(std::chrono::steady_clock::time_point when) {
+    linger_timer_.expires_at(when);
     linger_timer_.async_wait([self = shared_from_this()](error_code ec) {
-      if (!ec && !self->finishing_) self->start_close();
+      if (ec || self->finishing_) return;
+      const auto quiet_until = self->last_receive_ + self->cfg_.linger;
+      if (quiet_until > std::chrono::steady_clock::now()) return self->linger_until(quiet_until);
+      self->start_close();
     });
   }
 
@@ -458,7 +471,7 @@ class session : public std::enable_shared_from_this<session> {
   std::deque<outgoing> queue_;        ///< read from ioproc, not yet given to Beast
   std::size_t queued_bytes_ = 0;      ///< payload bytes in queue_
   struct unflushed_message {
-    std::uint64_t end_offset;         ///< write_coalecer::accepted() after its last byte
+    std::uint64_t end_offset;         ///< batching_stream::accepted() after its last byte
     std::size_t size;
   };
   std::deque<unflushed_message> unflushed_;  ///< given to Beast, not yet to the kernel
@@ -474,6 +487,7 @@ class session : public std::enable_shared_from_this<session> {
   bool close_requested_ = false;
   bool close_sent_ = false;
   bool lingering_ = false;     ///< input all sent; waiting for the server to go quiet
+  std::chrono::steady_clock::time_point last_receive_{};  ///< last message from the server
   bool finishing_ = false;
   std::uint16_t close_code_ = 1000;
   std::string close_reason_;

@@ -1,10 +1,12 @@
 #pragma once
-// A stream layer that sits under beast::websocket::stream and gathers the bytes of
-// many writes into one buffer, handed to the next layer with one write in flight.
+// A stream layer that sits under beast::websocket::stream and batches both directions:
+// it gathers the bytes of many writes into one buffer, handed to the next layer with
+// one write in flight, and reads from the socket in large chunks that it then hands
+// to Beast piece by piece.
 //
 // Why it exists:
-// - Speed: Beast makes one socket write per frame; with this layer a burst of small
-//   messages becomes one send() (issue: performance).
+// - Speed: Beast makes one socket write per frame and reads through a 1536-byte
+//   buffer; with this layer a burst of small messages is one send() and one recv().
 // - Correct closing: Beast's async_close takes over the read side after sending Close
 //   and discards every message that arrives before the server's Close (see
 //   beast/websocket/impl/close.hpp, "Read until receiving a close frame"). wsbridge
@@ -14,6 +16,7 @@
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/associated_executor.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
@@ -30,25 +33,46 @@
 namespace wsbridge::netproc {
 
 template <class NextLayer>
-class write_coalescer {
+class batching_stream {
  public:
   using executor_type = typename NextLayer::executor_type;
   using error_code = boost::beast::error_code;
 
   template <class... Args>
-  explicit write_coalescer(Args&&... args) : next_(std::forward<Args>(args)...) {}
+  explicit batching_stream(Args&&... args) : next_(std::forward<Args>(args)...), rbuf_(read_chunk) {}
 
   executor_type get_executor() noexcept { return next_.get_executor(); }
   NextLayer& next_layer() noexcept { return next_; }
   const NextLayer& next_layer() const noexcept { return next_; }
 
+  /// Serves Beast's small reads from one large read of the next layer. Just before
+  /// that large read (the moment we would wait for the network) it calls the
+  /// before_wait callback, which is when the session passes what it gathered on.
   template <class MutableBufferSequence, class ReadToken>
   auto async_read_some(const MutableBufferSequence& buffers, ReadToken&& token) {
-    return next_.async_read_some(buffers, std::forward<ReadToken>(token));
+    return boost::asio::async_initiate<ReadToken, void(error_code, std::size_t)>(
+        [this](auto handler, const MutableBufferSequence& b) {
+          if (rpos_ < rend_) {
+            const std::size_t n = take(b);
+            auto ex = boost::asio::get_associated_executor(handler, get_executor());
+            boost::asio::post(ex, [h = std::move(handler), n]() mutable { std::move(h)(error_code{}, n); });
+            return;
+          }
+          if (before_wait_) before_wait_();
+          next_.async_read_some(boost::asio::buffer(rbuf_),
+                                [this, b, h = std::move(handler)](error_code ec, std::size_t n) mutable {
+                                  rpos_ = 0;
+                                  rend_ = n;
+                                  std::move(h)(n ? error_code{} : ec, n ? take(b) : 0);
+                                });
+        },
+        token, buffers);
   }
 
   /// Accepts all of `buffers` into the gathering buffer and completes at once (posted,
-  /// never inline). The caller (the session) bounds how much it writes ahead.
+  /// never inline). While held (hold()), only a full buffer is written out, so a
+  /// burst of messages becomes one write; otherwise (the handshake, Beast's pongs
+  /// and Close replies) bytes go out at once.
   template <class ConstBufferSequence, class WriteToken>
   auto async_write_some(const ConstBufferSequence& buffers, WriteToken&& token) {
     return boost::asio::async_initiate<WriteToken, void(error_code, std::size_t)>(
@@ -57,7 +81,7 @@ class write_coalescer {
           error_code ec = error_;
           if (!ec && !(drop_close_frames_ && first_byte(b) == close_frame_byte)) {
             append(b);
-            start_flush();
+            if (!held_ || pending_.size() >= flush_threshold) start_flush();
           }
           if (ec) n = 0;
           auto ex = boost::asio::get_associated_executor(handler, get_executor());
@@ -72,6 +96,16 @@ class write_coalescer {
     accepted_ += bytes.size();
     start_flush();
   }
+
+  /// While held, writes gather until flush_threshold; release() writes what is held.
+  void hold() { held_ = true; }
+  void release() {
+    held_ = false;
+    start_flush();
+  }
+
+  /// Called when Beast's reads have used up what was read and we are about to wait.
+  void before_wait(std::function<void()> cb) { before_wait_ = std::move(cb); }
 
   /// From now on, writes that start a Close frame are acknowledged and dropped.
   void drop_close_frames() { drop_close_frames_ = true; }
@@ -100,6 +134,15 @@ class write_coalescer {
 
  private:
   static constexpr unsigned char close_frame_byte = 0x88;  // FIN | opcode 8 (RFC 6455 §5.2)
+  static constexpr std::size_t flush_threshold = 256u << 10;
+  static constexpr std::size_t read_chunk = 256u << 10;
+
+  template <class Buffers>
+  std::size_t take(const Buffers& b) {
+    const std::size_t n = boost::asio::buffer_copy(b, boost::asio::buffer(rbuf_.data() + rpos_, rend_ - rpos_));
+    rpos_ += n;
+    return n;
+  }
 
   template <class Buffers>
   static unsigned char first_byte(const Buffers& b) {
@@ -141,7 +184,12 @@ class write_coalescer {
   std::string pending_;  ///< accepted, waiting for the next write
   std::string writing_;  ///< the one write in flight
   bool flushing_ = false;
+  bool held_ = false;
   bool drop_close_frames_ = false;
+  std::vector<char> rbuf_;  ///< one large read from the next layer
+  std::size_t rpos_ = 0;    ///< first byte of rbuf_ not yet given to Beast
+  std::size_t rend_ = 0;    ///< end of the bytes read into rbuf_
+  std::function<void()> before_wait_;
   error_code error_;     ///< first write error; every later write fails with it
   std::uint64_t accepted_ = 0;
   std::uint64_t flushed_ = 0;
@@ -152,14 +200,14 @@ class write_coalescer {
 // Beast's customization points for closing a websocket's next layer (found by ADL):
 // flush what we hold, then tear down the layer below as usual.
 template <class NextLayer>
-void teardown(boost::beast::role_type role, write_coalescer<NextLayer>& s,
+void teardown(boost::beast::role_type role, batching_stream<NextLayer>& s,
               boost::beast::error_code& ec) {
   using boost::beast::websocket::teardown;
   teardown(role, s.next_layer(), ec);
 }
 
 template <class NextLayer, class TeardownHandler>
-void async_teardown(boost::beast::role_type role, write_coalescer<NextLayer>& s,
+void async_teardown(boost::beast::role_type role, batching_stream<NextLayer>& s,
                     TeardownHandler&& handler) {
   s.async_flush([&s, role, h = std::forward<TeardownHandler>(handler)](boost::beast::error_code) mutable {
     using boost::beast::websocket::async_teardown;
