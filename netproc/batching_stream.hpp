@@ -79,9 +79,14 @@ class batching_stream {
         [this](auto handler, const ConstBufferSequence& b) {
           std::size_t n = boost::asio::buffer_size(b);
           error_code ec = error_;
-          if (!ec && !(drop_close_frames_ && first_byte(b) == close_frame_byte)) {
+          const unsigned char first = first_byte(b);
+          // After our own Close only Beast's control frames come here, never message
+          // payload, so a first byte of 0x88 is a frame header.
+          if (!ec && !(drop_close_frames_ && first == close_frame_byte)) {
             append(b);
-            if (!held_ || pending_.size() >= flush_threshold) start_flush();
+            if (first == close_frame_byte) close_frame_end_ = accepted_;
+            // Control frames (opcode 8 and up: Close, Ping, Pong) never wait.
+            if (!held_ || pending_.size() >= flush_threshold || is_control_frame(first)) start_flush();
           }
           if (ec) n = 0;
           auto ex = boost::asio::get_associated_executor(handler, get_executor());
@@ -107,6 +112,16 @@ class batching_stream {
   /// Called when Beast's reads have used up what was read and we are about to wait.
   void before_wait(std::function<void()> cb) { before_wait_ = std::move(cb); }
 
+  /// Drops what is gathered but not yet being written: after the server's Close,
+  /// data it would ignore must not delay our Close reply (RFC 6455 §5.5.1).
+  void discard_pending() {
+    accepted_ -= pending_.size();
+    pending_.clear();
+  }
+
+  /// True once a Close frame Beast wrote has reached the next layer.
+  bool close_frame_flushed() const { return close_frame_end_ != 0 && flushed_ >= close_frame_end_; }
+
   /// From now on, writes that start a Close frame are acknowledged and dropped.
   void drop_close_frames() { drop_close_frames_ = true; }
 
@@ -128,6 +143,7 @@ class batching_stream {
             return;
           }
           flush_waiters_.emplace_back(std::move(handler));
+          start_flush();  // even while held: somebody waits for these bytes
         },
         token);
   }
@@ -143,6 +159,8 @@ class batching_stream {
     rpos_ += n;
     return n;
   }
+
+  static bool is_control_frame(unsigned char first) { return (first & 0x0f) >= 8; }
 
   template <class Buffers>
   static unsigned char first_byte(const Buffers& b) {
@@ -185,6 +203,7 @@ class batching_stream {
   std::string writing_;  ///< the one write in flight
   bool flushing_ = false;
   bool held_ = false;
+  std::uint64_t close_frame_end_ = 0;  ///< accepted_ after a Close frame from Beast, or 0
   bool drop_close_frames_ = false;
   std::vector<char> rbuf_;  ///< one large read from the next layer
   std::size_t rpos_ = 0;    ///< first byte of rbuf_ not yet given to Beast

@@ -121,6 +121,9 @@ class session : public std::enable_shared_from_this<session> {
       req.set(http::field::user_agent, std::string("wsbridge/") + WSBRIDGE_VERSION);
     }));
     ws_.read_message_max(cfg_.max_message);
+    ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
+      if (kind == websocket::frame_type::close) on_server_close_frame();
+    });
     if (cfg_.verbose)
       std::fprintf(stderr, "wsbridge: connected to %s port %u\n", ep.address().to_string().c_str(), ep.port());
     set_state(connection_state::upgrading);
@@ -270,7 +273,7 @@ class session : public std::enable_shared_from_this<session> {
   }
 
   void do_ws_write() {
-    if (ws_writing_ || state_ != connection_state::open || finishing_) return;
+    if (ws_writing_ || state_ != connection_state::open || finishing_ || server_closed_) return;
     if (close_requested_) return start_close();
     if (queue_.empty()) {
       ws_.next_layer().release();  // the burst is over: write it out
@@ -279,7 +282,7 @@ class session : public std::enable_shared_from_this<session> {
     }
     // Keep at most this much accepted but not yet taken by the kernel; the flush
     // callback resumes us.
-    if (ws_.next_layer().backlog() >= limits::max_send_queue) return ws_.next_layer().release();
+    if (ws_.next_layer().backlog() >= limits::max_send_queue) return;
     ws_writing_ = true;
     ws_.next_layer().hold();
     ws_.binary(queue_.front().binary);
@@ -313,7 +316,9 @@ class session : public std::enable_shared_from_this<session> {
       board_.messages_sent.fetch_add(messages, std::memory_order_relaxed);
       board_.bytes_sent.fetch_add(bytes, std::memory_order_relaxed);
     }
-    do_ws_write();
+    if (server_closed_ && ws_.next_layer().close_frame_flushed()) return on_close_handshake_done();
+    // Hysteresis: resume at half the limit, so writes go out in large batches.
+    if (ws_.next_layer().backlog() < limits::max_send_queue / 2) do_ws_write();
   }
 
   void on_io_gone() {
@@ -404,6 +409,20 @@ class session : public std::enable_shared_from_this<session> {
     if (!ws_reading_ && io_backlog() < limits::max_receive_backlog) do_ws_read();
   }
 
+  /// The server's Close has arrived; Beast is replying. Nothing can follow it, so we
+  /// report as soon as the reply is out, without waiting for the server to drop the
+  /// TCP connection (python-websockets waits up to 10 s when its queue is full).
+  void on_server_close_frame() {
+    server_closed_ = true;
+    // The answer to our own Close: the closing handshake is complete.
+    if (close_sent_) return on_close_handshake_done();
+    ws_.next_layer().discard_pending();  // unsent: reported as not delivered
+    close_timer_.expires_after(cfg_.close_timeout);
+    close_timer_.async_wait([self = shared_from_this()](error_code ec) {
+      if (!ec) self->on_close_handshake_done();
+    });
+  }
+
   void on_close_handshake_done() {
     const auto& r = ws_.reason();
     const bool by_server = !close_sent_;
@@ -486,6 +505,7 @@ class session : public std::enable_shared_from_this<session> {
   bool input_ended_ = false;
   bool close_requested_ = false;
   bool close_sent_ = false;
+  bool server_closed_ = false; ///< the server's Close frame arrived
   bool lingering_ = false;     ///< input all sent; waiting for the server to go quiet
   std::chrono::steady_clock::time_point last_receive_{};  ///< last message from the server
   bool finishing_ = false;
