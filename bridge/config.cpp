@@ -169,6 +169,10 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
     return parse_outcome::error;
   }
   if (!parse_ws_url(cfg.url, cfg.target, text)) return parse_outcome::error;
+  if (cfg.target.tls) {
+    *text = "wss:// is not supported yet (TLS is planned)";
+    return parse_outcome::error;
+  }
   return parse_outcome::run;
 }
 
