@@ -397,6 +397,9 @@ class session : public std::enable_shared_from_this<session> {
     close_sent_ = true;
     linger_timer_.cancel();
     set_state(connection_state::closing);
+    // A user who asks to close now (Ctrl+C, /close) must not wait behind a megabyte of
+    // data the server is not reading; what is dropped is reported as not sent.
+    if (close_requested_) ws_.next_layer().discard_pending();
     ws_.next_layer().write_raw(make_close_frame(close_code_, close_reason_));
     ws_.next_layer().drop_close_frames();
     close_timer_.expires_after(cfg_.close_timeout);

@@ -5,6 +5,8 @@ started here on 127.0.0.1 with ephemeral ports. Nothing sleeps to synchronise: h
 wait for a condition with a deadline.
 """
 import os
+import queue
+import threading
 import signal
 import socket
 import subprocess
@@ -46,6 +48,27 @@ class Server:
             raise RuntimeError(f"server {argv} did not start: {line!r} {self.proc.stderr.read()}")
         self.port = int(line.split()[1])
         self.url = f"ws://127.0.0.1:{self.port}/"
+        self.lines = queue.Queue()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)
+
+    def expect(self, word, timeout=10.0):
+        """Waits until the server prints `word` on a line of its own (an event)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                pytest.fail(f"timed out after {timeout}s waiting for the server to say {word}")
+            if line is None:
+                pytest.fail(f"the server ended before saying {word}")
+            if line == word:
+                return
 
     def stop(self):
         if self.proc.poll() is None:
@@ -53,9 +76,15 @@ class Server:
         self.proc.wait()
 
     def stdout_lines(self):
-        """Reads what the server printed after PORT (once it has been stopped)."""
+        """What the server printed after PORT (once it has been stopped)."""
         self.stop()
-        return self.proc.stdout.read().splitlines()
+        self.reader.join(timeout=5)
+        out = []
+        while not self.lines.empty():
+            line = self.lines.get()
+            if line is not None:
+                out.append(line)
+        return out
 
 
 @pytest.fixture

@@ -8,6 +8,9 @@ Modes:
   http-hang STATUS [LOC]  answer with this status but never close the socket
   garbage                 answer the upgrade request with bytes that are not HTTP
   silent                  accept and never answer
+  flood-no-read           finish the handshake, then send text messages (up to 1 GiB,
+                          blocking when the client stops reading) and never read
+  backlog-full            a listener whose accept queue is full, so a SYN is never answered
   no-close-reply          finish the WebSocket handshake, then never read or answer Close
 """
 import base64
@@ -47,6 +50,11 @@ def accept_key(request):
     return ""
 
 
+def event(name):
+    """Tells the test how far a client got (one word a line on stdout)."""
+    print(name, flush=True)
+
+
 def serve(conn, mode, args, keep):
     req = read_request(conn)
     if req is None:
@@ -54,6 +62,7 @@ def serve(conn, mode, args, keep):
         return
     if mode in ("http", "http-hang"):
         conn.sendall(http_answer(int(args[0]), args[1] if len(args) > 1 else None))
+        event("ANSWERED")
         if mode == "http":
             conn.close()
         else:
@@ -61,10 +70,20 @@ def serve(conn, mode, args, keep):
     elif mode == "garbage":
         conn.sendall(b"\x00\x01not http at all\r\n\r\n")
         conn.close()
-    elif mode == "no-close-reply":
+    elif mode in ("no-close-reply", "flood-no-read"):
         conn.sendall(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                       f"Sec-WebSocket-Accept: {accept_key(req)}\r\n\r\n").encode())
+        if mode == "flood-no-read":
+            event("OPEN")
+            chunk = (b"\x81\x7e\x04\x00" + b"f" * 1024) * 64  # 64 text messages of 1 KiB
+            try:
+                for _ in range((1 << 30) // len(chunk)):
+                    conn.sendall(chunk)
+            except OSError:
+                pass
+            return
         keep.append(conn)  # never read again, never answer
+        event("OPEN")
 
 
 def main():
@@ -72,6 +91,19 @@ def main():
     listener = socket.socket()
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
+    if mode == "backlog-full":
+        # listen(0) holds one connection in the accept queue; fill it and never accept:
+        # Linux then drops further SYNs, and a client's connect() hangs.
+        listener.listen(0)
+        fillers = []
+        for _ in range(2):
+            f = socket.socket()
+            f.setblocking(False)
+            f.connect_ex(listener.getsockname())  # the second one already hangs: fine
+            fillers.append(f)
+        print(f"PORT {listener.getsockname()[1]}", flush=True)
+        threading.Event().wait()
+        return
     listener.listen(16)
     print(f"PORT {listener.getsockname()[1]}", flush=True)
     keep = []  # connections held open on purpose
@@ -79,6 +111,7 @@ def main():
         conn, _ = listener.accept()
         if mode == "silent":
             keep.append(conn)
+            event("ACCEPTED")
             continue
         threading.Thread(target=serve, args=(conn, mode, args, keep), daemon=True).start()
 
