@@ -56,8 +56,7 @@ pid_t spawn_child(const child_spec& spec, std::string* err) {
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::signal(SIGINT, SIG_IGN);
-    ::signal(SIGQUIT, SIG_IGN);
+    for (int s : {SIGINT, SIGQUIT, SIGTERM, SIGHUP}) ::signal(s, SIG_IGN);
     if (death_signal != 0) {
       ::prctl(PR_SET_PDEATHSIG, death_signal);
       // The supervisor may have died before prctl; then the signal would never come.

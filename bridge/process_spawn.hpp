@@ -26,9 +26,10 @@ struct child_spec {
 
 /// Starts `/proc/self/exe --role=ROLE ARGS...` with Boost.Process. In the child,
 /// before exec: the descriptors are placed, the signal mask is emptied (the
-/// supervisor blocks signals for its signalfd), SIGINT and SIGQUIT are ignored (the
-/// terminal sends them to the whole group; the supervisor decides what they mean),
-/// and the parent-death signal is armed. Returns the pid, or -1 and fills *err.
+/// supervisor blocks signals for its signalfd), SIGINT, SIGQUIT, SIGTERM and SIGHUP
+/// are ignored (a terminal, or `kill` aimed at the process group, sends them to all
+/// three of us; the supervisor alone decides what they mean and ends children with
+/// SIGKILL), and the parent-death signal is armed. Returns the pid, or -1 and fills *err.
 pid_t spawn_child(const child_spec& spec, std::string* err);
 
 }  // namespace wsbridge

@@ -132,9 +132,8 @@ bool supervisor::start(std::string* err) {
                       SIGKILL};
   net_.pid = spawn_child(net_spec, err);
   if (net_.pid < 0) return false;
-  // ioproc gets SIGTERM rather than SIGKILL when we die, so it can restore the terminal.
   child_spec io_spec{"ioproc", args_, {net_to_io_r.get(), io_to_net_w.get(), io_ctl_r.get(), board_.fd()},
-                     SIGTERM};
+                     SIGKILL};
   io_.pid = spawn_child(io_spec, err);
   return io_.pid >= 0;
   // The children's pipe ends close here as the unique_fds go out of scope: from now
@@ -157,8 +156,7 @@ void supervisor::on_signal(int sig) {
   } else {
     // Nothing to say to the server before the connection is open, and a closing
     // connection has already said it: stop now.
-    kill_child(net_, SIGKILL);
-    kill_child(io_, SIGTERM);
+    kill_all(SIGKILL);
   }
   deadline_ = clock::now() + limits::interrupt_grace;
 }
