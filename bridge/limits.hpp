@@ -53,7 +53,7 @@ inline constexpr auto default_linger = 500ms;
 /// goodbye before it kills it. The Close frame goes out at once (unsent data is dropped
 /// in front of it); this only bounds the wait for the server's answer, and it is what
 /// keeps the interrupt latency under its 150 ms target in every phase.
-inline constexpr auto interrupt_grace = 100ms;
+inline constexpr auto interrupt_grace = 50ms;
 
 /// After netproc has ended, how long ioproc may take to write what is left. It is
 /// only a bound for a consumer that stopped reading; a working consumer is never cut off

@@ -5,7 +5,9 @@
 Modes:
   http STATUS [LOCATION]  answer every request with this HTTP status (Content-Length: 0)
                           and close, e.g. 403, or 302 with a Location header
-  http-hang STATUS [LOC]  answer with this status but never close the socket
+  http-hang STATUS [LOC]  answer with this status and no Content-Length, so the body runs
+                          until the socket closes, and never close it (the trap that made
+                          python -m websockets ignore Ctrl+C)
   garbage                 answer the upgrade request with bytes that are not HTTP
   silent                  accept and never answer
   flood-no-read           finish the handshake, then send text messages (up to 1 GiB,
@@ -61,7 +63,10 @@ def serve(conn, mode, args, keep):
         conn.close()
         return
     if mode in ("http", "http-hang"):
-        conn.sendall(http_answer(int(args[0]), args[1] if len(args) > 1 else None))
+        answer = http_answer(int(args[0]), args[1] if len(args) > 1 else None)
+        if mode == "http-hang":
+            answer = answer.replace(b"Content-Length: 0\r\n", b"")
+        conn.sendall(answer)
         event("ANSWERED")
         if mode == "http":
             conn.close()

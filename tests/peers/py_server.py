@@ -3,7 +3,7 @@
 
 Prints "PORT <n>" on stdout once listening on 127.0.0.1 with an ephemeral port, then
 serves until killed. Behaviours (--mode):
-  echo                 send every message back; print "CLOSED <code>" at the end
+  echo                 send every message back; print "OPEN", and "CLOSED <code>" at the end
   flood N              send N messages "msg <i>", then close 1000
   close-after K CODE   echo; after K messages received, close with CODE "reason <K>"
   sink                 count messages; print "RECEIVED <n>" on stdout at each close
@@ -28,6 +28,7 @@ async def main():
 
     async def handler(ws, path=None):
         if opts.mode == "echo":
+            print("OPEN", flush=True)
             try:
                 async for m in ws:
                     await ws.send(m)
