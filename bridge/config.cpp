@@ -103,6 +103,8 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
       ("help,h", "show this help and exit")
       ("version,V", "show the version and exit")
       ("verbose,v", "describe the connection on stderr")
+      ("no-color", "no colours on a terminal (also when NO_COLOR is set)")
+      ("no-history", "do not read or write the history file of the interactive client")
       ("connect-timeout", po::value(&connect_timeout)->value_name("SECONDS"),
        "give up connecting after this long (default 30)")
       ("close-timeout", po::value(&close_timeout)->value_name("SECONDS"),
@@ -149,6 +151,8 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
     return parse_outcome::version;
   }
   cfg.verbose = vm.count("verbose") > 0;
+  cfg.color = vm.count("no-color") == 0;
+  cfg.history = vm.count("no-history") == 0;
   if (role.empty()) cfg.role = process_role::supervisor;
   else if (role == "netproc") cfg.role = process_role::netproc;
   else if (role == "ioproc") cfg.role = process_role::ioproc;

@@ -33,6 +33,8 @@ struct config {
   std::chrono::milliseconds linger{};  ///< quiet time after end of input before Close
   std::size_t max_message = 0;
   bool verbose = false;
+  bool color = true;    ///< --no-color turns it off (NO_COLOR is checked where colour is used)
+  bool history = true;  ///< --no-history: neither read nor write the history file
 };
 
 enum class parse_outcome {

@@ -14,7 +14,7 @@ const char* to_string(frame_type t) {
     case frame_type::close_request: return "close_request";
     case frame_type::ping: return "ping";
     case frame_type::pong: return "pong";
-    case frame_type::send_failed: return "send_failed";
+    case frame_type::notice: return "notice";
   }
   return "unknown";
 }

@@ -27,9 +27,12 @@ enum class frame_type : std::uint8_t {
   close_request = 6,  ///< supervisor or ioproc -> netproc: start the closing handshake
   ping = 7,           ///< ioproc -> netproc: send a ping with this payload
   pong = 8,           ///< netproc -> ioproc: a pong arrived; payload: its data
-  send_failed = 9,    ///< netproc -> ioproc: messages that could not be sent; payload: count
+  notice = 9,         ///< netproc -> ioproc: one line for the user ("connect: refused")
 };
 inline constexpr std::uint8_t max_frame_type = 9;
+
+/// Payload of `input_end` asking netproc to close without lingering (interactive Ctrl+D).
+inline constexpr std::string_view input_end_close_now = "now";
 
 inline constexpr std::size_t header_size = 5;
 
@@ -86,7 +89,7 @@ struct close_info {
 std::string encode_close(const close_info& c);
 bool decode_close(std::string_view payload, close_info& out, std::string* err);
 
-/// Payload of `send_failed`, `opened`-style counters: a u64, big-endian.
+/// A u64, big-endian (for counters and ids in payloads).
 std::string encode_u64(std::uint64_t v);
 bool decode_u64(std::string_view payload, std::uint64_t& out);
 

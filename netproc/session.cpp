@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "bridge/exit_codes.hpp"
+#include "bridge/fd_util.hpp"
 #include "bridge/ipc.hpp"
 #include "bridge/limits.hpp"
 #include "bridge/process_spawn.hpp"
@@ -35,12 +36,6 @@ using beast::error_code;
 
 using socket_stream = batching_stream<beast::tcp_stream>;
 using ws_stream = websocket::stream<socket_stream>;
-
-/// Prints one "wsbridge: ..." line on stderr. `detail` may come from the server and
-/// is made terminal-safe.
-void report(const std::string& step, const std::string& detail) {
-  std::fprintf(stderr, "wsbridge: %s: %s\n", step.c_str(), safe_text(detail).c_str());
-}
 
 std::string seconds_text(std::chrono::milliseconds d) {
   char buf[32];
@@ -121,8 +116,12 @@ class session : public std::enable_shared_from_this<session> {
       req.set(http::field::user_agent, std::string("wsbridge/") + WSBRIDGE_VERSION);
     }));
     ws_.read_message_max(cfg_.max_message);
-    ws_.control_callback([this](websocket::frame_type kind, beast::string_view) {
+    ws_.control_callback([this](websocket::frame_type kind, beast::string_view payload) {
       if (kind == websocket::frame_type::close) on_server_close_frame();
+      if (kind == websocket::frame_type::pong && !io_gone_) {
+        ipc::append_frame(to_io_pending_, ipc::frame_type::pong, std::string_view(payload.data(), payload.size()));
+        flush_to_io();
+      }
     });
     if (cfg_.verbose)
       std::fprintf(stderr, "wsbridge: connected to %s port %u\n", ep.address().to_string().c_str(), ep.port());
@@ -162,7 +161,7 @@ class session : public std::enable_shared_from_this<session> {
   }
 
   void fail_before_open(const std::string& step, const std::string& detail, int status) {
-    report(step, detail);
+    notify(step, detail);
     finish(status, {}, connection_state::failed);
   }
 
@@ -258,7 +257,11 @@ class session : public std::enable_shared_from_this<session> {
       case ipc::frame_type::input_end:
         if (input_ended_) break;
         input_ended_ = true;
+        close_at_once_ = f.payload == ipc::input_end_close_now;
         return;
+      case ipc::frame_type::ping:
+        if (input_ended_ || close_requested_) break;
+        return send_ping(std::string(f.payload));
       case ipc::frame_type::close_request: {
         ipc::close_info c;
         std::string err;
@@ -333,6 +336,20 @@ class session : public std::enable_shared_from_this<session> {
     }
   }
 
+  /// A ping the user asked for (/ping); its pong comes back through control_callback.
+  void send_ping(std::string data) {
+    if (state_ != connection_state::open || server_closed_ || close_sent_) {
+      return notify("ping", "the connection is not open");
+    }
+    if (ping_in_flight_) return notify("ping", "one ping is already on its way");
+    ping_in_flight_ = true;
+    ping_data_ = websocket::ping_data(data.substr(0, websocket::ping_data::static_capacity).c_str());
+    ws_.async_ping(ping_data_, [self = shared_from_this()](error_code ec) {
+      self->ping_in_flight_ = false;
+      if (ec && !self->finishing_) self->notify("ping", ec.message());
+    });
+  }
+
   // ---- supervisor -> netproc -----------------------------------------------------
 
   void do_control_read() {
@@ -378,7 +395,7 @@ class session : public std::enable_shared_from_this<session> {
   /// it checks the time of the last message and waits out the rest.
   void start_linger() {
     lingering_ = true;
-    if (cfg_.linger.count() == 0) return start_close();
+    if (cfg_.linger.count() == 0 || close_at_once_) return start_close();
     linger_until(std::chrono::steady_clock::now() + cfg_.linger);
   }
 
@@ -405,7 +422,7 @@ class session : public std::enable_shared_from_this<session> {
     close_timer_.expires_after(cfg_.close_timeout);
     close_timer_.async_wait([self = shared_from_this()](error_code ec) {
       if (ec || self->finishing_) return;
-      report("close", "the server did not answer our Close within " + seconds_text(self->cfg_.close_timeout));
+      self->notify("close", "the server did not answer our Close within " + seconds_text(self->cfg_.close_timeout));
       self->finish(exit_closed_abnormally, {1006, false, ""}, connection_state::closed);
     });
     // Reading goes on: messages the server sends before its Close are delivered.
@@ -440,12 +457,13 @@ class session : public std::enable_shared_from_this<session> {
     std::string what = ec.message();
     if (ec == net::error::eof || ec == beast::error::timeout)
       what = "the server closed the connection without a Close frame";
-    report("connection lost", std::string(step) + ": " + what);
+    notify("connection lost", std::string(step) + ": " + what);
     finish(exit_closed_abnormally, {1006, true, ""}, connection_state::closed);
   }
 
   [[noreturn]] void protocol_error(const std::string& what) {
-    report("network process", "internal protocol error " + what);
+    notify("network process", "internal protocol error " + what);
+    flush_now();
     ::_exit(exit_failure);
   }
 
@@ -468,6 +486,24 @@ class session : public std::enable_shared_from_this<session> {
     // (beast #2747); the kernel closes the socket.
     std::fflush(stderr);
     ::_exit(exit_status_);
+  }
+
+  /// Tells the user "wsbridge: STEP: DETAIL" through ioproc, in order with the
+  /// messages (and so above the input line on a terminal); on stderr if ioproc is gone.
+  /// `detail` may come from the server and is made terminal-safe.
+  void notify(const std::string& step, const std::string& detail) {
+    const std::string line = step + ": " + safe_text(detail);
+    if (io_gone_) {
+      std::fprintf(stderr, "wsbridge: %s\n", line.c_str());
+      return;
+    }
+    ipc::append_frame(to_io_pending_, ipc::frame_type::notice, line);
+    flush_to_io();
+  }
+
+  /// Best effort before an abrupt exit: what is gathered for ioproc, written blocking.
+  void flush_now() {
+    if (!io_gone_ && !io_writing_) write_all(child_fd::peer_out, to_io_pending_);
   }
 
   void set_state(connection_state s) {
@@ -509,6 +545,9 @@ class session : public std::enable_shared_from_this<session> {
   bool close_requested_ = false;
   bool close_sent_ = false;
   bool server_closed_ = false; ///< the server's Close frame arrived
+  bool close_at_once_ = false; ///< input_end asked for no linger (interactive Ctrl+D)
+  bool ping_in_flight_ = false;
+  websocket::ping_data ping_data_;
   bool lingering_ = false;     ///< input all sent; waiting for the server to go quiet
   std::chrono::steady_clock::time_point last_receive_{};  ///< last message from the server
   bool finishing_ = false;

@@ -8,6 +8,7 @@ import select
 import shutil
 import signal
 import subprocess
+import tempfile
 import termios
 import threading
 import time
@@ -23,8 +24,10 @@ TRAPPED = 3.0  # seconds: anything slower than this is a trapped user
 
 
 def spawn_on_terminal(argv):
+    # NO_COLOR keeps the output plain; a private HOME keeps history out of the real one.
+    home = tempfile.mkdtemp(prefix="wsbridge-test-home-")
     return pexpect.spawn(argv[0], argv[1:], dimensions=(24, 80), timeout=10,
-                         env={**os.environ, "TERM": "xterm"})
+                         env={**os.environ, "TERM": "xterm", "NO_COLOR": "1", "HOME": home})
 
 
 def assert_terminal_sane(child):

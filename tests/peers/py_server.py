@@ -7,6 +7,9 @@ serves until killed. Behaviours (--mode):
   flood N              send N messages "msg <i>", then close 1000
   close-after K CODE   echo; after K messages received, close with CODE "reason <K>"
   sink                 count messages; print "RECEIVED <n>" on stdout at each close
+  greet TEXT           send TEXT (Python escapes allowed, e.g. \x1b) at once, then echo
+  echo-delayed SECONDS echo each message after SECONDS
+  close-later SECONDS CODE  print the messages received, close with CODE after SECONDS
 """
 import argparse
 import asyncio
@@ -17,7 +20,8 @@ import websockets
 
 def parse():
     p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=["echo", "flood", "close-after", "sink"])
+    p.add_argument("mode", choices=["echo", "flood", "close-after", "sink", "greet", "echo-delayed",
+                                    "close-later"])
     p.add_argument("args", nargs="*")
     p.add_argument("--max-size", type=int, default=64 * 1024 * 1024)
     return p.parse_args()
@@ -48,6 +52,22 @@ async def main():
                 if count >= k:
                     await ws.close(code, f"reason {k}")
                     break
+        elif opts.mode == "greet":
+            await ws.send(opts.args[0].encode("latin-1").decode("unicode_escape"))
+            async for m in ws:
+                await ws.send(m)
+        elif opts.mode == "echo-delayed":
+            async for m in ws:
+                await asyncio.sleep(float(opts.args[0]))
+                await ws.send(m)
+        elif opts.mode == "close-later":
+            async def show():
+                async for m in ws:
+                    print(f"GOT {m}", flush=True)
+            reader = asyncio.ensure_future(show())
+            await asyncio.sleep(float(opts.args[0]))
+            await ws.close(int(opts.args[1]), "later")
+            reader.cancel()
         elif opts.mode == "sink":
             count = 0
             try:

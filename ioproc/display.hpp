@@ -1,0 +1,25 @@
+#pragma once
+// What ioproc shows the user, shared by pipe mode and terminal mode.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "bridge/ipc.hpp"
+#include "bridge/status_board.hpp"
+
+namespace wsbridge {
+
+/// Appends a received message for a terminal: text escaped by safe_text (newlines and
+/// tabs kept), binary as "(binary, N bytes) 0a1b..." shortened after 32 bytes.
+void append_for_terminal(std::string& out, ipc::frame_type type, std::string_view payload);
+
+/// "connection closed by server: 1001 (going away) "reason"" (reason escaped).
+std::string close_text(const ipc::close_info& c);
+
+/// When input was read but not sent, the line that says how much ("3 input lines
+/// were not sent..."), naming them `what` ("input line", "typed line"); empty otherwise.
+/// Reads the final counters from the board (netproc publishes before `closed`).
+std::string undelivered_text(const status_board& board, const std::string& what);
+
+}  // namespace wsbridge

@@ -1,0 +1,410 @@
+#include "ioproc/terminal_mode.hpp"
+
+// libedit (BSD licence, compatible with the Boost licence; GNU readline's GPL is not)
+// through its readline-compatible interface. Its key source (rl_getc_function) is our
+// poll() loop, so messages from netproc and window resizes are handled while libedit
+// waits for a key. (Its callback interface, rl_callback_read_char, was tried first: it
+// mangles escape sequences such as the arrow keys when they arrive byte by byte.)
+#include <editline/readline.h>
+
+#include <cerrno>
+#include <chrono>
+#include <clocale>
+#include <cstdio>
+#include <cstdlib>
+#include <csignal>
+#include <map>
+#include <poll.h>
+#include <string>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bridge/close_codes.hpp"
+#include "bridge/exit_codes.hpp"
+#include "bridge/fd_util.hpp"
+#include "bridge/ipc.hpp"
+#include "bridge/limits.hpp"
+#include "bridge/process_spawn.hpp"
+#include "bridge/safe_text.hpp"
+#include "ioproc/display.hpp"
+
+namespace wsbridge {
+namespace {
+
+constexpr const char* prompt = "> ";
+
+const char* help_text =
+    "Lines you type are sent as text messages. Commands:\n"
+    "  /ping [data]              send a ping and show the pong's round-trip time\n"
+    "  /close [code [reason]]    close the connection (default 1000)\n"
+    "  /binary HEX               send a binary message, e.g. /binary 00ff10\n"
+    "  /help                     show this help\n"
+    "  //text                    send \"/text\" (a line starting with one slash)\n"
+    "Ctrl+D closes the connection cleanly; Ctrl+C leaves at once.\n";
+
+/// Colours for a terminal; all empty with --no-color or NO_COLOR (no-color.org).
+struct palette {
+  std::string status, incoming, error, reset;
+  explicit palette(bool on) {
+    if (!on) return;
+    status = "\x1b[36m";    // cyan
+    incoming = "\x1b[32m";  // green "<"
+    error = "\x1b[31m";     // red
+    reset = "\x1b[0m";
+  }
+};
+
+/// Parses "00ff10" (spaces allowed). Returns false on anything else.
+bool parse_hex(std::string_view s, std::string& out) {
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string digits;
+  for (char c : s)
+    if (c != ' ') digits += c;
+  if (digits.size() % 2) return false;
+  for (std::size_t i = 0; i < digits.size(); i += 2) {
+    const int hi = nibble(digits[i]), lo = nibble(digits[i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out += static_cast<char>(hi << 4 | lo);
+  }
+  return true;
+}
+
+/// The history file: $XDG_STATE_HOME/wsbridge/history, else ~/.local/state/wsbridge/history.
+std::string history_path() {
+  std::string dir;
+  if (const char* x = std::getenv("XDG_STATE_HOME"); x && *x) dir = x;
+  else if (const char* h = std::getenv("HOME"); h && *h) dir = std::string(h) + "/.local/state";
+  else return {};
+  dir += "/wsbridge";
+  for (std::size_t slash = dir.find('/', 1); slash != std::string::npos; slash = dir.find('/', slash + 1))
+    ::mkdir(dir.substr(0, slash).c_str(), 0700);  // mkdir -p; EEXIST is fine
+  ::mkdir(dir.c_str(), 0700);
+  return dir + "/history";
+}
+
+class terminal_session;
+terminal_session* active = nullptr;  // for libedit's C callback
+
+/// The interactive client: a line editor at the bottom, messages printed above it.
+class terminal_session {
+ public:
+  terminal_session(const config& cfg, status_board& board)
+      : cfg_(cfg), board_(board), colors_(cfg.color && !std::getenv("NO_COLOR")) {}
+
+  int run() {
+    active = this;
+    sigset_t winch;
+    sigemptyset(&winch);
+    sigaddset(&winch, SIGWINCH);
+    ::sigprocmask(SIG_BLOCK, &winch, nullptr);
+    resize_fd_.reset(::signalfd(-1, &winch, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (cfg_.history) history_file_ = history_path();
+
+    print_status("Connecting to " + safe_text(cfg_.url) + " ...");
+    while (!done_ && !opened_) wait_for_input(/*keys=*/false);
+    if (opened_ && !done_) edit_lines();
+    while (!done_) wait_for_input(false);  // after Ctrl+D: until the close is reported
+    return status_;
+  }
+
+  /// The line editor's loop: libedit's blocking readline(), with our key source
+  /// (getc_hook) that also handles messages and resizes while it waits for a key.
+  void edit_lines() {
+    std::setlocale(LC_CTYPE, "");  // libedit decodes and encodes UTF-8 by the locale
+    rl_catch_signals = 0;          // the supervisor owns signals
+    rl_catch_sigwinch = 0;
+    rl_getc_function = [](FILE*) { return active->getc_hook(); };
+    using_history();
+    if (!history_file_.empty()) read_history(history_file_.c_str());
+    while (!done_) {
+      editing_ = true;
+      char* line = input_ended_ ? nullptr : readline(prompt);
+      editing_ = false;
+      if (input_ended_) {
+        std::free(line);
+        line = nullptr;
+      }
+      if (done_) {  // the connection ended while typing: the line cannot be sent
+        std::free(line);
+        break;
+      }
+      on_line(line);
+      if (closing_) break;
+    }
+  }
+
+  /// Waits for a key (when `keys`), a frame from netproc, or a resize; handles the
+  /// latter two. Returns true when a key is ready.
+  bool wait_for_input(bool keys) {
+    pollfd fds[3] = {{child_fd::peer_in, POLLIN, 0},
+                     {keys ? STDIN_FILENO : -1, POLLIN, 0},
+                     {resize_fd_.get(), POLLIN, 0}};
+    if (::poll(fds, 3, -1) < 0) return false;
+    if (fds[2].revents & POLLIN) on_resize();
+    if (fds[0].revents & (POLLIN | POLLHUP)) on_frames();
+    return fds[1].revents & (POLLIN | POLLHUP);
+  }
+
+  /// libedit's source of keys: one code point, or -1 at end of input. UTF-8 is decoded
+  /// here because libedit's readline layer takes what this returns as one character.
+  int getc_hook() {
+    while (!done_) {
+      if (!wait_for_input(true)) continue;
+      unsigned char b[4];
+      if (read_some(STDIN_FILENO, reinterpret_cast<char*>(b), 1) != 1) {
+        // End of input: a Ctrl+D the terminal took before libedit switched it to raw
+        // mode, or a hangup. Either way the user is done typing.
+        input_ended_ = true;
+        return -1;
+      }
+      const int len = b[0] < 0x80 ? 1 : (b[0] & 0xe0) == 0xc0 ? 2 : (b[0] & 0xf0) == 0xe0 ? 3 : (b[0] & 0xf8) == 0xf0 ? 4 : 1;
+      int cp = len == 1 ? b[0] : b[0] & (0x3f >> (len - 1));
+      for (int i = 1; i < len; ++i) {
+        if (read_some(STDIN_FILENO, reinterpret_cast<char*>(b + i), 1) != 1) return -1;
+        cp = (cp << 6) | (b[i] & 0x3f);
+      }
+      return cp;
+    }
+    return -1;  // readline() returns; edit_lines() sees done_
+  }
+
+  /// Each finished line, or nullptr at Ctrl+D on an empty line.
+  void on_line(char* raw) {
+    if (!raw) {
+      print_status("Closing ...");
+      send_frame(ipc::frame_type::input_end, ipc::input_end_close_now);
+      closing_ = true;  // nothing more can be typed; wait for the close to be reported
+      return;
+    }
+    std::string line(raw);
+    std::free(raw);
+    if (!line.empty()) {
+      add_history(line.c_str());
+      if (!history_file_.empty()) write_history(history_file_.c_str());
+    }
+    if (line.starts_with("//")) return send_text(line.substr(1));
+    if (line.starts_with("/")) return command(line);
+    send_text(line);
+  }
+
+ private:
+  // ---- what the user typed ---------------------------------------------------------
+
+  void send_text(const std::string& text) {
+    board_.input_messages.fetch_add(1, std::memory_order_relaxed);
+    send_frame(ipc::frame_type::text, text);
+  }
+
+  void command(const std::string& line) {
+    const auto space = line.find(' ');
+    const std::string name = line.substr(0, space);
+    const std::string arg = space == std::string::npos ? "" : line.substr(space + 1);
+    if (name == "/help") {
+      print_above(help_text);
+    } else if (name == "/ping") {
+      pings_[arg] = std::chrono::steady_clock::now();
+      send_frame(ipc::frame_type::ping, arg);
+    } else if (name == "/close") {
+      ipc::close_info c{1000, false, ""};
+      if (!arg.empty()) {
+        const auto sp = arg.find(' ');
+        char* end = nullptr;
+        const long code = std::strtol(arg.c_str(), &end, 10);
+        // RFC 6455 §7.4: an endpoint may send 1000-1003, 1007-1014 and 3000-4999.
+        const bool valid = end && (*end == '\0' || *end == ' ') &&
+                           ((code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
+                            (code >= 3000 && code <= 4999));
+        if (!valid) return print_error("/close: the code must be 1000-1003, 1007-1014 or 3000-4999");
+        c.code = static_cast<std::uint16_t>(code);
+        if (sp != std::string::npos) c.reason = arg.substr(sp + 1, limits::max_close_reason);
+      }
+      send_frame(ipc::frame_type::close_request, ipc::encode_close(c));
+    } else if (name == "/binary") {
+      std::string bytes;
+      if (!parse_hex(arg, bytes)) return print_error("/binary: expected hex digits, e.g. /binary 00ff10");
+      board_.input_messages.fetch_add(1, std::memory_order_relaxed);
+      send_frame(ipc::frame_type::binary, bytes);
+    } else {
+      print_error("unknown command " + safe_text(name) + "; /help lists them (// sends a line starting with /)");
+    }
+  }
+
+  void send_frame(ipc::frame_type type, std::string_view payload) {
+    std::string frame;
+    ipc::append_frame(frame, type, payload);
+    // EPIPE: netproc is gone; its `closed` frame, or the supervisor, says why.
+    if (write_all(child_fd::peer_out, frame) != 0) print_error("the network process is gone; not sent");
+  }
+
+  // ---- what netproc sent -------------------------------------------------------------
+
+  void on_frames() {
+    auto space = decoder_.prepare();
+    const ssize_t n = read_some(child_fd::peer_in, space.data(), space.size());
+    if (n <= 0) {  // netproc died; the supervisor reports it
+      status_ = exit_process_died;
+      done_ = true;
+      return;
+    }
+    decoder_.commit(static_cast<std::size_t>(n));
+    std::string out;  // everything from this read is printed in one go
+    ipc::frame f;
+    std::string err;
+    for (;;) {
+      const auto r = decoder_.next(f, &err);
+      if (r == ipc::frame_decoder::result::need_more) break;
+      if (r == ipc::frame_decoder::result::error) {
+        out += colors_.error + "wsbridge: internal protocol error from network process: " + err + colors_.reset + "\n";
+        status_ = exit_failure;
+        done_ = true;
+        break;
+      }
+      switch (f.type) {
+        case ipc::frame_type::text:
+        case ipc::frame_type::binary:
+          out += colors_.incoming + "<" + colors_.reset + " ";
+          append_for_terminal(out, f.type, f.payload);
+          out += '\n';
+          board_.output_messages.fetch_add(1, std::memory_order_relaxed);
+          break;
+        case ipc::frame_type::opened:
+          out += colors_.status + connected_text(f.payload) + colors_.reset + "\n";
+          opened_ = true;
+          break;
+        case ipc::frame_type::pong:
+          out += colors_.status + pong_text(f.payload) + colors_.reset + "\n";
+          break;
+        case ipc::frame_type::notice:
+          out += colors_.error + "wsbridge: " + safe_text(f.payload) + colors_.reset + "\n";
+          break;
+        case ipc::frame_type::closed:
+          on_closed(f.payload, out);
+          break;
+        default:
+          out += colors_.error + "wsbridge: unexpected " + ipc::to_string(f.type) + " frame" + colors_.reset + "\n";
+          status_ = exit_failure;
+          done_ = true;
+      }
+      if (done_) break;
+    }
+    if (!out.empty()) print_above(out);
+  }
+
+  std::string connected_text(std::string_view info) const {
+    // Payload: "subprotocol\nextensions".
+    const auto nl = info.find('\n');
+    const std::string protocol = safe_text(info.substr(0, nl));
+    const std::string extensions = nl == std::string_view::npos ? "" : safe_text(info.substr(nl + 1));
+    std::string s = "Connected to " + safe_text(cfg_.url);
+    if (!protocol.empty()) s += " (subprotocol " + protocol + ")";
+    if (!extensions.empty()) s += " (extensions " + extensions + ")";
+    return s + ". Type /help for commands.";
+  }
+
+  std::string pong_text(std::string_view data) {
+    std::string s = "pong";
+    if (!data.empty()) s += " \"" + safe_text(data) + "\"";
+    if (auto it = pings_.find(std::string(data)); it != pings_.end()) {
+      const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                                            it->second).count();
+      char buf[48];
+      std::snprintf(buf, sizeof buf, " in %.1f ms", static_cast<double>(us) / 1000.0);
+      s += buf;
+      pings_.erase(it);
+    }
+    return s;
+  }
+
+  void on_closed(std::string_view payload, std::string& out) {
+    done_ = true;
+    ipc::close_info c;
+    std::string err;
+    if (!ipc::decode_close(payload, c, &err)) {
+      status_ = exit_failure;
+      return;
+    }
+    status_ = exit_ok;
+    // Never opened: netproc's notice said why, and its exit status is the one that counts.
+    if (!board_.opened.load(std::memory_order_relaxed)) return;
+    if (c.code != 0 && c.code != 1006) {
+      std::string text = close_text(c);
+      text[0] = 'C';
+      out += colors_.status + text + "." + colors_.reset + "\n";
+    }
+    const std::string undelivered = undelivered_text(board_, "typed line");
+    if (!undelivered.empty()) {
+      out += colors_.error + "wsbridge: " + undelivered + colors_.reset + "\n";
+      status_ = exit_undelivered;
+    }
+  }
+
+  // ---- the screen ----------------------------------------------------------------------
+
+  /// Prints `text` (whole lines) above the input line, then redraws the prompt and the
+  /// half-typed line with the cursor where it was.
+  void print_above(const std::string& text) {
+    if (!editing_) {
+      write_all(STDOUT_FILENO, text);
+      return;
+    }
+    // Move to the first row of the input (it may wrap) and clear to the end of screen.
+    winsize ws{};
+    const int cols = ::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col ? ws.ws_col : 80;
+    const std::size_t cursor = std::char_traits<char>::length(prompt) + display_width(rl_line_buffer, rl_point);
+    std::string s = "\r";
+    if (const std::size_t up = cursor / static_cast<std::size_t>(cols); up > 0) s += "\x1b[" + std::to_string(up) + "A";
+    s += "\x1b[J" + text;
+    write_all(STDOUT_FILENO, s);
+    // Once the connection is over the prompt does not come back: nothing can be sent.
+    if (!done_) rl_forced_update_display();
+  }
+
+  static std::size_t display_width(const char* line, int bytes) {
+    std::size_t w = 0;
+    for (int i = 0; line && i < bytes; ++i)
+      if ((static_cast<unsigned char>(line[i]) & 0xc0) != 0x80) ++w;  // count UTF-8 lead bytes
+    return w;
+  }
+
+  void print_status(const std::string& text) { print_above(colors_.status + text + colors_.reset + "\n"); }
+  void print_error(const std::string& text) {
+    print_above(colors_.error + "wsbridge: " + text + colors_.reset + "\n");
+  }
+
+  void on_resize() {
+    signalfd_siginfo si;
+    while (::read(resize_fd_.get(), &si, sizeof si) == sizeof si) {
+    }
+    if (editing_) rl_resize_terminal();
+  }
+
+  const config& cfg_;
+  status_board& board_;
+  palette colors_;
+  unique_fd resize_fd_;
+  std::string history_file_;
+  ipc::frame_decoder decoder_;
+  std::map<std::string, std::chrono::steady_clock::time_point> pings_;  ///< by payload
+  bool editing_ = false;  ///< inside readline(): the editor owns the input line
+  bool opened_ = false;
+  bool closing_ = false;  ///< Ctrl+D: waiting for the close to be reported
+  bool input_ended_ = false;  ///< the terminal gave end of input
+  bool done_ = false;
+  int status_ = exit_ok;
+};
+
+}  // namespace
+
+int run_terminal_mode(const config& cfg, status_board& board) {
+  terminal_session s(cfg, board);
+  return s.run();
+}
+
+}  // namespace wsbridge

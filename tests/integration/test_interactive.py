@@ -1,0 +1,178 @@
+"""The interactive client on a pseudo-terminal, as a person sees it: pexpect types,
+pyte renders the screen."""
+import os
+import termios
+import time
+
+import pexpect
+import pyte
+import pytest
+
+from conftest import WSBRIDGE, assert_no_processes_left
+
+
+class Terminal:
+    """wsbridge on a pty, with the screen rendered by pyte."""
+
+    def __init__(self, url, *args, home):
+        self.screen = pyte.Screen(80, 24)
+        self.stream = pyte.ByteStream(self.screen)
+        env = {"TERM": "xterm", "HOME": home, "PATH": os.environ["PATH"], "LANG": "C.UTF-8"}
+        self.child = pexpect.spawn(WSBRIDGE, [*args, url], dimensions=(24, 80), env=env)
+
+    def pump(self):
+        try:
+            self.stream.feed(self.child.read_nonblocking(65536, timeout=0.05))
+        except pexpect.TIMEOUT:
+            pass
+        except pexpect.EOF:
+            return False
+        return True
+
+    def lines(self):
+        return [l.rstrip() for l in self.screen.display]
+
+    def wait_screen(self, predicate, what, timeout=10):
+        deadline = time.monotonic() + timeout
+        while not predicate(self.lines()):
+            if not self.pump() and not predicate(self.lines()):
+                pytest.fail(f"wsbridge ended before the screen showed {what}:\n" + "\n".join(self.lines()))
+            if time.monotonic() > deadline:
+                pytest.fail(f"timed out waiting for the screen to show {what}:\n" + "\n".join(self.lines()))
+
+    def wait_text(self, text, timeout=10):
+        self.wait_screen(lambda ls: any(text in l for l in ls), repr(text), timeout)
+
+    def wait_prompt(self):
+        """Waits for the empty prompt with the line editor owning the terminal (canonical
+        mode off): libedit draws the prompt just before it switches, and a Ctrl+D typed
+        in between is the line discipline's end-of-file, not a key."""
+        self.wait_screen(lambda ls: ls[self.screen.cursor.y] == ">" and self.screen.cursor.x == 2
+                         and not termios.tcgetattr(self.child.child_fd)[3] & termios.ICANON, "the prompt")
+
+    def cursor_line(self):
+        return self.lines()[self.screen.cursor.y]
+
+    def type(self, keys):
+        self.child.send(keys)
+
+    def wait_exit(self, timeout=10):
+        deadline = time.monotonic() + timeout
+        while self.pump():
+            if time.monotonic() > deadline:
+                pytest.fail("wsbridge did not exit")
+        self.child.close()
+        return self.child.exitstatus
+
+
+@pytest.fixture
+def home(tmp_path):
+    return str(tmp_path)
+
+
+def test_message_arriving_mid_line_appears_above_and_the_half_line_survives(servers, home):
+    server = servers("python", "echo-delayed", 0.3)
+    t = Terminal(server.url, home=home)
+    t.wait_text("Connected to")
+    t.type("first message\r")
+    t.type("half a li")
+    t.type("\x1b[D\x1b[D")  # the cursor moves two places left, inside the half line
+    t.wait_text("< first message")
+    # The half-typed line is intact on the prompt, below the message, cursor where it was.
+    t.wait_screen(lambda ls: "> half a li" in ls, "the half line redrawn")
+    assert t.cursor_line() == "> half a li"
+    assert t.screen.cursor.x == len("> half a ")
+    assert t.lines().index("< first message") < t.lines().index("> half a li")
+    t.type("ne\x1b[F\r")  # "ne" typed inside the half line, then End and Enter
+    t.wait_text("< half a neli")
+    t.child.sendcontrol("d")
+    assert t.wait_exit() == 0
+
+
+def test_history_recalls_a_previous_line_and_survives_the_session(servers, home):
+    server = servers("python", "echo")
+    t = Terminal(server.url, home=home)
+    t.wait_text("Connected to")
+    t.type("remember me\r")
+    t.wait_text("< remember me")
+    t.type("\x1b[A")  # up arrow
+    t.wait_screen(lambda ls: ls[t.screen.cursor.y] == "> remember me", "the recalled line")
+    t.type("\x15")  # Ctrl+U clears it again
+    t.wait_prompt()
+    t.child.sendcontrol("d")
+    assert t.wait_exit() == 0
+    # A new session finds it in the history file.
+    t2 = Terminal(server.url, home=home)
+    t2.wait_text("Connected to")
+    t2.type("\x1b[A\r")
+    t2.wait_screen(lambda ls: ls.count("< remember me") == 1, "the line from the last session echoed")
+    t2.child.sendcontrol("d")
+    assert t2.wait_exit() == 0
+
+
+def test_no_history_option_keeps_nothing(servers, home):
+    server = servers("python", "echo")
+    t = Terminal(server.url, "--no-history", home=home)
+    t.wait_text("Connected to")
+    t.type("secret\r")
+    t.wait_text("< secret")
+    t.child.sendcontrol("d")
+    assert t.wait_exit() == 0
+    assert not os.path.exists(os.path.join(home, ".local/state/wsbridge/history"))
+
+
+def test_escape_sequences_from_the_server_are_shown_escaped(servers, home):
+    # Clear screen, set the title, move the cursor, CSI as C1, a bidi override.
+    server = servers("python", "greet", r"\x1b[2J\x1b]0;pwned\x07\x1b[H\x9b31m\u202eevil")
+    t = Terminal(server.url, "--no-color", home=home)
+    t.wait_text("Connected to")
+    t.wait_text(r"< \x1b[2J\x1b]0;pwned\x07\x1b[H\u009b31m\u202eevil")
+    assert t.screen.title == ""  # the title was not changed
+    assert "Connected to" in t.lines()[1]  # nothing was cleared
+
+
+def test_server_close_while_typing_is_shown_at_once_and_ends_the_session(servers, home):
+    server = servers("python", "close-later", 1.0, 1011)
+    t = Terminal(server.url, "--no-color", home=home)
+    t.wait_text("Connected to")
+    t.type("not finished")
+    t.wait_text('Connection closed by server: 1011 (internal server error) "later".')
+    status = t.wait_exit()
+    assert status == 5  # a close code other than 1000/1001
+    # The half line was never sent, and no prompt is left to type into.
+    assert "GOT not finished" not in server.stdout_lines()
+    assert_no_processes_left(server.url)
+
+
+def test_commands_ping_binary_close_and_help(servers, home):
+    server = servers("python", "echo")
+    t = Terminal(server.url, "--no-color", home=home)
+    t.wait_text("Type /help for commands.")
+    t.type("/help\r")
+    t.wait_text("/ping [data]")
+    t.type("/ping hello\r")
+    t.wait_screen(lambda ls: any(l.startswith('pong "hello" in ') and l.endswith(" ms") for l in ls), "the pong")
+    t.type("/binary 00ff10\r")
+    t.wait_text("< (binary, 3 bytes) 00ff10")
+    t.type("//slash\r")
+    t.wait_text("< /slash")
+    t.type("/frobnicate\r")
+    t.wait_text("wsbridge: unknown command /frobnicate")
+    t.type("/close 999\r")
+    t.wait_text("/close: the code must be")
+    t.type("/close 4001 done\r")
+    t.wait_text('Connection closed: 4001 (application-defined) "done".')
+    assert t.wait_exit() == 0
+    server.expect("CLOSED 4001")
+
+
+def test_ctrl_d_closes_cleanly_with_1000(servers, home):
+    server = servers("python", "echo")
+    t = Terminal(server.url, home=home)
+    t.wait_text("Connected to")
+    t.wait_prompt()
+    t.child.sendcontrol("d")
+    t.wait_text("Connection closed: 1000 (normal closure).")
+    assert t.wait_exit() == 0
+    server.expect("CLOSED 1000")
+    assert_no_processes_left(server.url)
