@@ -132,8 +132,10 @@ bool supervisor::start(std::string* err) {
                       SIGKILL};
   net_.pid = spawn_child(net_spec, err);
   if (net_.pid < 0) return false;
+  // ioproc gets SIGUSR1 when we die: in terminal mode it restores the terminal
+  // settings (we cannot, being dead) and exits; elsewhere SIGUSR1 simply ends it.
   child_spec io_spec{"ioproc", args_, {net_to_io_r.get(), io_to_net_w.get(), io_ctl_r.get(), board_.fd()},
-                     SIGKILL};
+                     SIGUSR1};
   io_.pid = spawn_child(io_spec, err);
   return io_.pid >= 0;
   // The children's pipe ends close here as the unique_fds go out of scope: from now

@@ -3,6 +3,7 @@
 #include <csignal>
 #include <cstdio>
 #include <thread>
+#include <termios.h>
 #include <unistd.h>
 
 #include "bridge/exit_codes.hpp"
@@ -15,13 +16,24 @@
 namespace wsbridge {
 namespace {
 
+/// The terminal settings before the line editor changed them (terminal mode only).
+termios original_termios{};
+bool have_original_termios = false;
+
+/// The supervisor is gone and cannot restore the terminal, so we do, and leave.
+/// Async-signal-safe: it also runs as the SIGUSR1 (parent-death signal) handler.
+extern "C" void on_supervisor_gone(int) {
+  if (have_original_termios) ::tcsetattr(STDIN_FILENO, TCSANOW, &original_termios);
+  ::_exit(exit_process_died);
+}
+
 /// Watches the supervisor's control pipe. EOF means the supervisor is gone; we leave
 /// too, even if PR_SET_PDEATHSIG was somehow missed.
 void watch_supervisor() {
   char buf[256];
   while (read_some(child_fd::control_in, buf, sizeof buf) > 0) {
   }
-  ::_exit(exit_process_died);
+  on_supervisor_gone(0);
 }
 
 }  // namespace
@@ -34,8 +46,14 @@ int run_ioproc(const config& cfg) {
     std::fprintf(stderr, "wsbridge: terminal process: %s\n", err.c_str());
     return exit_failure;
   }
-  std::thread(watch_supervisor).detach();
   const bool terminal = ::isatty(STDIN_FILENO) && ::isatty(STDOUT_FILENO);
+  if (terminal) {
+    have_original_termios = ::tcgetattr(STDIN_FILENO, &original_termios) == 0;
+    struct sigaction sa {};
+    sa.sa_handler = on_supervisor_gone;
+    ::sigaction(SIGUSR1, &sa, nullptr);  // our PR_SET_PDEATHSIG (process_spawn.hpp)
+  }
+  std::thread(watch_supervisor).detach();
   const int status = terminal ? run_terminal_mode(cfg, *board.get()) : run_pipe_mode(*board.get());
   std::fflush(stdout);
   std::fflush(stderr);

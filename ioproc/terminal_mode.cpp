@@ -92,6 +92,7 @@ std::string history_path() {
 class terminal_session;
 terminal_session* active = nullptr;  // for libedit's C callback
 
+
 /// The interactive client: a line editor at the bottom, messages printed above it.
 class terminal_session {
  public:

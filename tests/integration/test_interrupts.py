@@ -18,7 +18,7 @@ import pexpect
 import pytest
 
 from conftest import (PEERS, PYTHON, WSBRIDGE, assert_no_processes_left, children_of,
-                      role_pids, wait_for)
+                      role_of, wait_for)
 
 TRAPPED = 3.0  # seconds: anything slower than this is a trapped user
 
@@ -200,3 +200,52 @@ def test_ctrl_c_while_name_resolution_hangs(netns):
     child = spawn_on_terminal(["ip", "netns", "exec", name, WSBRIDGE, url])
     assert dns.stdout.readline().strip() == "QUERY"  # the resolver is waiting for an answer
     interrupt_and_check(child, url)
+
+
+def wait_raw_mode(child):
+    """The line editor has the terminal (canonical mode off)."""
+    wait_for(lambda: not termios.tcgetattr(child.child_fd)[3] & termios.ICANON, what="libedit's raw mode")
+
+
+def test_crashed_terminal_process_leaves_the_terminal_sane(servers):
+    server = servers("python", "echo")
+    child = spawn_on_terminal([WSBRIDGE, server.url])
+    child.expect("Connected to")
+    wait_raw_mode(child)
+    ioproc = [c for c in children_of(child.pid) if role_of(c) == "ioproc"][0]
+    os.kill(ioproc, signal.SIGKILL)
+    child.expect(pexpect.EOF, timeout=TRAPPED)
+    assert_terminal_sane(child)  # the supervisor put back what it saved at start
+    child.close()
+    assert child.exitstatus == 7
+    assert_no_processes_left(server.url, timeout=2)
+
+
+def test_killed_supervisor_still_leaves_the_terminal_sane(servers):
+    server = servers("python", "echo")
+    child = spawn_on_terminal([WSBRIDGE, server.url])
+    child.expect("Connected to")
+    wait_raw_mode(child)
+    os.kill(child.pid, signal.SIGKILL)
+    # ioproc's parent-death signal makes it restore the terminal before it goes.
+    wait_for(lambda: termios.tcgetattr(child.child_fd)[3] & termios.ICANON, timeout=TRAPPED,
+             what="the terminal back in canonical mode")
+    assert_terminal_sane(child)
+    assert_no_processes_left(server.url, timeout=2)
+    child.close()
+
+
+def test_second_ctrl_c_ends_everything_at_once(servers):
+    server = servers("hostile", "no-close-reply")
+    child = spawn_on_terminal([WSBRIDGE, server.url])
+    server.expect("OPEN")
+    child.expect("Connected to")
+    start = time.monotonic()
+    child.sendcontrol("c")
+    child.sendcontrol("c")  # within the grace the first one granted
+    child.expect(pexpect.EOF, timeout=TRAPPED)
+    assert_terminal_sane(child)
+    child.close()
+    assert time.monotonic() - start < TRAPPED
+    assert child.exitstatus == 130
+    assert_no_processes_left(server.url, timeout=2)
