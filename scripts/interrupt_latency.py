@@ -1,17 +1,17 @@
 """The measurement behind scripts/interrupt-latency (see there). Prints a Markdown table."""
 import os
-import shutil
 import signal
 import statistics
 import subprocess
 import sys
 import time
-import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WSBRIDGE = os.path.join(ROOT, "build", "wsbridge")
 PEERS = os.path.join(ROOT, "tests", "peers")
 PY = "/usr/bin/python3"
+sys.path.insert(0, PEERS)
+from hanging_dns import hanging_dns_namespace  # noqa: E402
 
 
 class Server:
@@ -129,27 +129,12 @@ def phases():
 
 def resolve_phase(trials):
     """Name resolution that never answers: a DNS server in a network namespace."""
-    if os.geteuid() != 0 or not shutil.which("ip"):
-        return None
-    name = "wsb-lat-" + uuid.uuid4().hex[:6]
-    if subprocess.run(["ip", "netns", "add", name], capture_output=True).returncode:
-        return None
-    conf = f"/etc/netns/{name}"
-    try:
-        os.makedirs(conf)
-        with open(f"{conf}/resolv.conf", "w") as f:
-            f.write("nameserver 127.0.0.1\noptions timeout:30 attempts:5\n")
-        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
-        dns = subprocess.Popen(["ip", "netns", "exec", name, PY, os.path.join(PEERS, "silent_dns.py")],
-                               stdout=subprocess.PIPE, text=True)
-        dns.stdout.readline()
+    with hanging_dns_namespace("wsb-lat") as ns:
+        if ns is None:
+            return None
+        name, dns = ns
         argv = ["ip", "netns", "exec", name, WSBRIDGE, "ws://never-answered.test/"]
-        times = [measure(argv, lambda p: wait_line(dns, "QUERY")) for _ in range(trials)]
-        dns.kill()
-        return times
-    finally:
-        subprocess.run(["ip", "netns", "del", name], capture_output=True)
-        shutil.rmtree(conf, ignore_errors=True)
+        return [measure(argv, lambda p: wait_line(dns, "QUERY")) for _ in range(trials)]
 
 
 def wait_line(proc, word):

@@ -19,6 +19,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PEERS = os.path.join(os.path.dirname(HERE), "peers")
 WSBRIDGE = os.environ.get("WSBRIDGE", os.path.join(os.path.dirname(os.path.dirname(HERE)), "build", "wsbridge"))
 PYTHON = "/usr/bin/python3"  # Debian's, which has python3-websockets
+sys.path.insert(0, PEERS)  # shared helpers for tests and scripts (hanging_dns)
 
 # Exit statuses (bridge/exit_codes.hpp, README "Exit codes").
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_CONNECT, EXIT_HANDSHAKE = 0, 1, 2, 3, 4

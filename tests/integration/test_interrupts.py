@@ -5,19 +5,18 @@ import array
 import fcntl
 import os
 import select
-import shutil
 import signal
 import subprocess
 import tempfile
 import termios
 import threading
 import time
-import uuid
 
 import pexpect
 import pytest
 
-from conftest import (PEERS, PYTHON, WSBRIDGE, assert_no_processes_left, children_of,
+from hanging_dns import hanging_dns_namespace
+from conftest import (WSBRIDGE, assert_no_processes_left, children_of,
                       role_of, wait_for)
 
 TRAPPED = 3.0  # seconds: anything slower than this is a trapped user
@@ -170,28 +169,10 @@ def syn_sent_to(port):
 
 @pytest.fixture
 def netns():
-    """A network namespace whose only DNS server never answers (iproute2 bind-mounts
-    /etc/netns/NAME/resolv.conf inside it)."""
-    if os.geteuid() != 0 or not shutil.which("ip"):
-        pytest.skip("needs root and iproute2 to create a network namespace")
-    name = "wsb-" + uuid.uuid4().hex[:8]
-    if subprocess.run(["ip", "netns", "add", name], capture_output=True).returncode != 0:
-        pytest.skip("cannot create a network namespace here")
-    conf_dir = f"/etc/netns/{name}"
-    try:
-        os.makedirs(conf_dir)
-        with open(f"{conf_dir}/resolv.conf", "w") as f:
-            f.write("nameserver 127.0.0.1\noptions timeout:30 attempts:5\n")
-        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
-        dns = subprocess.Popen(["ip", "netns", "exec", name, PYTHON, os.path.join(PEERS, "silent_dns.py")],
-                               stdout=subprocess.PIPE, text=True)
-        assert dns.stdout.readline().strip() == "READY"
-        yield name, dns
-        dns.kill()
-        dns.wait()
-    finally:
-        subprocess.run(["ip", "netns", "del", name], capture_output=True)
-        shutil.rmtree(conf_dir, ignore_errors=True)
+    with hanging_dns_namespace() as ns:
+        if ns is None:
+            pytest.skip("needs root and iproute2 to create a network namespace")
+        yield ns
 
 
 def test_ctrl_c_while_name_resolution_hangs(netns):
