@@ -105,6 +105,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
       ("verbose,v", "describe the connection on stderr")
       ("no-color", "no colours on a terminal (also when NO_COLOR is set)")
       ("no-history", "do not read or write the history file of the interactive client")
+      ("no-sandbox", "do not sandbox the network and terminal processes (for debugging)")
       ("connect-timeout", po::value(&connect_timeout)->value_name("SECONDS"),
        "give up connecting after this long (default 30)")
       ("close-timeout", po::value(&close_timeout)->value_name("SECONDS"),
@@ -153,6 +154,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
   cfg.verbose = vm.count("verbose") > 0;
   cfg.color = vm.count("no-color") == 0;
   cfg.history = vm.count("no-history") == 0;
+  cfg.sandbox = vm.count("no-sandbox") == 0;
   if (role.empty()) cfg.role = process_role::supervisor;
   else if (role == "netproc") cfg.role = process_role::netproc;
   else if (role == "ioproc") cfg.role = process_role::ioproc;

@@ -35,6 +35,7 @@ struct config {
   bool verbose = false;
   bool color = true;    ///< --no-color turns it off (NO_COLOR is checked where colour is used)
   bool history = true;  ///< --no-history: neither read nor write the history file
+  bool sandbox = true;  ///< --no-sandbox turns the children's sandboxes off (debugging)
 };
 
 enum class parse_outcome {

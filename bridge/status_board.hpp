@@ -47,6 +47,7 @@ struct status_board {
   std::atomic<std::uint32_t> closed_by_server{0}; ///< valid once state is closed
   std::atomic<std::uint32_t> close_reason_size{0};
   char close_reason[limits::max_close_reason]{};
+  std::atomic<std::int32_t> sandbox_syscall{0};   ///< a call netproc's filter trapped
   // Written by ioproc.
   std::atomic<std::uint64_t> input_messages{0};   ///< messages framed from input
   std::atomic<std::uint64_t> output_messages{0};  ///< messages written to stdout

@@ -17,6 +17,7 @@
 #include "bridge/ipc.hpp"
 #include "bridge/limits.hpp"
 #include "bridge/process_spawn.hpp"
+#include "bridge/sandbox.hpp"
 #include "bridge/status_board.hpp"
 
 namespace wsbridge {
@@ -175,7 +176,8 @@ void supervisor::reap() {
     c->control.reset();
     report_child_end(*c);
     child& other = c == &net_ ? io_ : net_;
-    if (WIFSIGNALED(status) && !c->killed_by_us) {
+    const bool trapped = c == &net_ && board_.get()->sandbox_syscall.load(std::memory_order_relaxed) != 0;
+    if ((WIFSIGNALED(status) && !c->killed_by_us) || trapped) {
       child_crashed_ = true;
       kill_child(other, SIGKILL);
     } else if (c == &io_ && other.pid > 0 && !deadline_) {
@@ -187,6 +189,13 @@ void supervisor::reap() {
 }
 
 void supervisor::report_child_end(const child& c) const {
+  if (&c == &net_) {
+    if (const int nr = board_.get()->sandbox_syscall.load(std::memory_order_relaxed); nr != 0) {
+      std::fprintf(stderr, "wsbridge: network process stopped by its sandbox (system call %s)\n",
+                   sandbox::syscall_name(nr).c_str());
+      return;
+    }
+  }
   if (!c.status || !WIFSIGNALED(*c.status) || c.killed_by_us) return;
   const int sig = WTERMSIG(*c.status);
   std::fprintf(stderr, "wsbridge: %s killed by signal %d (%s)\n", c.name, sig, ::strsignal(sig));

@@ -1,6 +1,9 @@
 #include "ioproc/ioproc.hpp"
 
+#include <cerrno>
 #include <csignal>
+#include <cstdlib>
+#include <sys/socket.h>
 #include <cstdio>
 #include <thread>
 #include <termios.h>
@@ -9,6 +12,7 @@
 #include "bridge/exit_codes.hpp"
 #include "bridge/fd_util.hpp"
 #include "bridge/process_spawn.hpp"
+#include "bridge/sandbox.hpp"
 #include "bridge/status_board.hpp"
 #include "ioproc/pipe_mode.hpp"
 #include "ioproc/terminal_mode.hpp"
@@ -53,6 +57,21 @@ int run_ioproc(const config& cfg) {
     sa.sa_handler = on_supervisor_gone;
     ::sigaction(SIGUSR1, &sa, nullptr);  // our PR_SET_PDEATHSIG (process_spawn.hpp)
   }
+  if (cfg.sandbox) {
+    std::string applied;
+    if (!sandbox::lock_down_terminal_process(&applied, &err))
+      std::fprintf(stderr, "wsbridge: sandbox: %s; going on without it\n", err.c_str());
+    else if (cfg.verbose)
+      std::fprintf(stderr, "wsbridge: sandbox: terminal process: %s\n", applied.c_str());
+  }
+#ifdef WSBRIDGE_TEST_HOOKS
+  // Test builds only: try to open a socket, which the sandbox must refuse.
+  if (const char* probe = std::getenv("WSBRIDGE_TEST_IOPROC_PROBE"); probe && std::string(probe) == "socket") {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    std::fprintf(stderr, "wsbridge: sandbox probe: terminal process socket: %s\n",
+                 fd >= 0 ? "allowed" : errno_text(errno).c_str());
+  }
+#endif
   std::thread(watch_supervisor).detach();
   const int status = terminal ? run_terminal_mode(cfg, *board.get()) : run_pipe_mode(*board.get());
   std::fflush(stdout);

@@ -14,6 +14,10 @@
 #include <memory>
 #include <openssl/rand.h>
 #include <string>
+#include <cerrno>
+#include <cstdlib>
+#include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "bridge/exit_codes.hpp"
@@ -22,6 +26,7 @@
 #include "bridge/limits.hpp"
 #include "bridge/process_spawn.hpp"
 #include "bridge/safe_text.hpp"
+#include "bridge/sandbox.hpp"
 #include "netproc/batching_stream.hpp"
 
 namespace wsbridge::netproc {
@@ -123,8 +128,10 @@ class session : public std::enable_shared_from_this<session> {
         flush_to_io();
       }
     });
-    if (cfg_.verbose)
-      std::fprintf(stderr, "wsbridge: connected to %s port %u\n", ep.address().to_string().c_str(), ep.port());
+    if (cfg_.verbose) notify("connect", "connected to " + ep.address().to_string() + " port " + std::to_string(ep.port()));
+    // Connected: nothing is left to resolve, open or spawn, and the server's first byte
+    // (the HTTP answer) is still to come. This is the latest safe point to lock down.
+    if (cfg_.sandbox) lock_down();
     set_state(connection_state::upgrading);
     ws_.async_handshake(response_, cfg_.target.host_header, cfg_.target.resource,
                         beast::bind_front_handler(&session::on_handshake, shared_from_this()));
@@ -163,6 +170,33 @@ class session : public std::enable_shared_from_this<session> {
   void fail_before_open(const std::string& step, const std::string& detail, int status) {
     notify(step, detail);
     finish(status, {}, connection_state::failed);
+  }
+
+  void lock_down() {
+    std::string applied, err;
+    const std::string user = "uid " + std::to_string(::geteuid());  // before the filter
+    if (!sandbox::lock_down_network_process(board_, &applied, &err))
+      notify("sandbox", err + "; going on without it");
+    else if (cfg_.verbose)
+      notify("sandbox", "network process: " + user + ", " + applied);
+#ifdef WSBRIDGE_TEST_HOOKS
+    // Test builds only: try a call the sandbox must refuse, and say what happened.
+    if (const char* probe = std::getenv("WSBRIDGE_TEST_NETPROC_PROBE")) {
+      const std::string what = probe;
+      if (what == "open") {
+        const int fd = ::open("/etc/hostname", O_RDONLY);
+        notify("sandbox probe", fd >= 0 ? "open: allowed" : "open: " + errno_text(errno));
+      } else if (what == "socket") {
+        const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        notify("sandbox probe", fd >= 0 ? "socket: allowed" : "socket: " + errno_text(errno));
+      } else if (what == "exec") {
+        flush_now();
+        char* const argv[] = {const_cast<char*>("/bin/true"), nullptr};
+        ::execv("/bin/true", argv);
+        notify("sandbox probe", "exec: " + errno_text(errno));
+      }
+    }
+#endif
   }
 
   // ---- server -> ioproc ----------------------------------------------------------

@@ -1,0 +1,87 @@
+"""The network process is sandboxed once connected; the terminal process never gets
+the network. Normal traffic under the sandbox is covered by every other test (it is
+on by default); these check the sandbox itself, with the test-build probes."""
+import os
+import subprocess
+
+import pytest
+
+from conftest import (EXIT_OK, EXIT_PROCESS_DIED, WSBRIDGE, assert_no_processes_left,
+                      children_of, role_of, run_wsbridge, wait_for)
+
+
+def status_fields(pid):
+    fields = {}
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            fields[key] = value.split()
+    return fields
+
+
+def running_children(server, *args):
+    p = subprocess.Popen([WSBRIDGE, *args, server.url], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    p.stdin.write(b"hello\n")
+    p.stdin.flush()
+    assert p.stdout.readline() == b"hello\n"  # open, and a message went both ways
+    kids = {role_of(c): c for c in children_of(p.pid)}
+    return p, kids
+
+
+def test_running_network_process_is_under_seccomp_with_no_new_privileges(servers):
+    server = servers("python", "echo")
+    p, kids = running_children(server)
+    net = status_fields(kids["netproc"])
+    assert net["Seccomp"] == ["2"] and net["NoNewPrivs"] == ["1"]
+    if os.geteuid() == 0:
+        assert net["Uid"][0] != "0"  # root was dropped before connecting
+    io = status_fields(kids["ioproc"])
+    assert io["Seccomp"] == ["2"] and io["NoNewPrivs"] == ["1"]
+    p.stdin.close()
+    assert p.wait(timeout=10) == EXIT_OK
+
+
+def test_no_sandbox_option_turns_it_off(servers):
+    server = servers("python", "echo")
+    p, kids = running_children(server, "--no-sandbox")
+    assert status_fields(kids["netproc"])["Seccomp"] == ["0"]
+    assert status_fields(kids["ioproc"])["Seccomp"] == ["0"]
+    p.stdin.close()
+    assert p.wait(timeout=10) == EXIT_OK
+
+
+def test_verbose_says_what_was_applied(servers):
+    server = servers("node", "echo")
+    r = run_wsbridge(["-v", server.url], b"x\n")
+    assert r.returncode == EXIT_OK, r.stderr
+    err = r.stderr.decode()
+    assert "wsbridge: sandbox: network process: " in err and "seccomp filter" in err
+    assert "wsbridge: sandbox: terminal process: no new privileges, seccomp filter" in err
+
+
+@pytest.mark.parametrize("probe", ["open", "socket"])
+def test_network_process_cannot_open_files_or_sockets(servers, probe):
+    server = servers("node", "echo")
+    r = subprocess.run([WSBRIDGE, server.url], input=b"still works\n", capture_output=True, timeout=30,
+                       env={**os.environ, "WSBRIDGE_TEST_NETPROC_PROBE": probe})
+    assert f"wsbridge: sandbox probe: {probe}: Permission denied" in r.stderr.decode()
+    # Refused politely: the connection goes on.
+    assert r.returncode == EXIT_OK and r.stdout == b"still works\n"
+
+
+def test_network_process_that_tries_exec_is_stopped_and_reported(servers):
+    server = servers("node", "echo")
+    r = subprocess.run([WSBRIDGE, server.url], input=b"x\n", capture_output=True, timeout=30,
+                       env={**os.environ, "WSBRIDGE_TEST_NETPROC_PROBE": "exec"})
+    assert r.returncode == EXIT_PROCESS_DIED
+    assert "wsbridge: network process stopped by its sandbox (system call execve)" in r.stderr.decode()
+    assert_no_processes_left(server.url)
+
+
+def test_terminal_process_cannot_open_a_socket(servers):
+    server = servers("node", "echo")
+    r = subprocess.run([WSBRIDGE, server.url], input=b"x\n", capture_output=True, timeout=30,
+                       env={**os.environ, "WSBRIDGE_TEST_IOPROC_PROBE": "socket"})
+    assert "wsbridge: sandbox probe: terminal process socket: Permission denied" in r.stderr.decode()
+    assert r.returncode == EXIT_OK
