@@ -59,9 +59,10 @@ int run_ioproc(const config& cfg) {
   }
   if (cfg.sandbox) {
     std::string applied;
-    if (!sandbox::lock_down_terminal_process(&applied, &err))
-      std::fprintf(stderr, "wsbridge: sandbox: %s; going on without it\n", err.c_str());
-    else if (cfg.verbose)
+    // On a kernel without seccomp, netproc says so (once, for both); -v says it here too.
+    if (!sandbox::lock_down_terminal_process(&applied, &err)) {
+      if (cfg.verbose) std::fprintf(stderr, "wsbridge: sandbox: terminal process: %s\n", err.c_str());
+    } else if (cfg.verbose)
       std::fprintf(stderr, "wsbridge: sandbox: terminal process: %s\n", applied.c_str());
   }
 #ifdef WSBRIDGE_TEST_HOOKS
