@@ -102,17 +102,4 @@ bool decode_close(std::string_view payload, close_info& out, std::string* err) {
   return true;
 }
 
-std::string encode_u64(std::uint64_t v) {
-  std::string s(8, '\0');
-  for (int i = 7; i >= 0; --i, v >>= 8) s[i] = static_cast<char>(v & 0xff);
-  return s;
-}
-
-bool decode_u64(std::string_view payload, std::uint64_t& out) {
-  if (payload.size() != 8) return false;
-  out = 0;
-  for (unsigned char c : payload) out = (out << 8) | c;
-  return true;
-}
-
 }  // namespace wsbridge::ipc

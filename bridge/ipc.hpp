@@ -89,8 +89,4 @@ struct close_info {
 std::string encode_close(const close_info& c);
 bool decode_close(std::string_view payload, close_info& out, std::string* err);
 
-/// A u64, big-endian (for counters and ids in payloads).
-std::string encode_u64(std::uint64_t v);
-bool decode_u64(std::string_view payload, std::uint64_t& out);
-
 }  // namespace wsbridge::ipc

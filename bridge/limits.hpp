@@ -55,11 +55,6 @@ inline constexpr auto default_linger = 500ms;
 /// keeps the interrupt latency under its 150 ms target in every phase.
 inline constexpr auto interrupt_grace = 50ms;
 
-/// After netproc has ended, how long ioproc may take to write what is left. It is
-/// only a bound for a consumer that stopped reading; a working consumer is never cut off
-/// because ioproc keeps the supervisor informed of progress through the board.
-inline constexpr auto drain_stall_timeout = 30s;
-
 /// Longest close reason RFC 6455 §5.5 allows (125-byte control payload less the code).
 inline constexpr std::size_t max_close_reason = 123;
 

@@ -35,11 +35,6 @@ void status_board::publish_close(std::uint16_t code, bool by_server, const std::
   state.store(connection_state::closed, std::memory_order_release);
 }
 
-std::string status_board::reason() const {
-  if (state.load(std::memory_order_acquire) != connection_state::closed) return {};
-  return std::string(close_reason, close_reason_size.load(std::memory_order_relaxed));
-}
-
 bool status_board_mapping::create(std::string* err) {
   // A memfd has no name in /dev/shm, so nothing is left behind if the supervisor is
   // killed. It is close-on-exec here; the spawner hands it to the children explicitly.

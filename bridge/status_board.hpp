@@ -55,7 +55,6 @@ struct status_board {
 
   /// netproc: publish the close, then the state (release).
   void publish_close(std::uint16_t code, bool by_server, const std::string& reason);
-  std::string reason() const;
 };
 
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
