@@ -106,6 +106,8 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
       ("no-color", "no colours on a terminal (also when NO_COLOR is set)")
       ("no-history", "do not read or write the history file of the interactive client")
       ("no-sandbox", "do not sandbox the network and terminal processes (for debugging)")
+      ("cacert", po::value(&cfg.cacert)->value_name("FILE"), "wss: trust the CA certificates in FILE (PEM)")
+      ("insecure,k", "wss: do not verify the server's certificate (unsafe)")
       ("connect-timeout", po::value(&connect_timeout)->value_name("SECONDS"),
        "give up connecting after this long (default 30)")
       ("close-timeout", po::value(&close_timeout)->value_name("SECONDS"),
@@ -155,6 +157,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
   cfg.color = vm.count("no-color") == 0;
   cfg.history = vm.count("no-history") == 0;
   cfg.sandbox = vm.count("no-sandbox") == 0;
+  cfg.insecure = vm.count("insecure") > 0;
   if (role.empty()) cfg.role = process_role::supervisor;
   else if (role == "netproc") cfg.role = process_role::netproc;
   else if (role == "ioproc") cfg.role = process_role::ioproc;
@@ -175,10 +178,6 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
     return parse_outcome::error;
   }
   if (!parse_ws_url(cfg.url, cfg.target, text)) return parse_outcome::error;
-  if (cfg.target.tls) {
-    *text = "wss:// is not supported yet (TLS is planned)";
-    return parse_outcome::error;
-  }
   return parse_outcome::run;
 }
 

@@ -35,6 +35,8 @@ struct config {
   bool verbose = false;
   bool color = true;    ///< --no-color turns it off (NO_COLOR is checked where colour is used)
   bool history = true;  ///< --no-history: neither read nor write the history file
+  std::string cacert;     ///< --cacert FILE: trust these CAs instead of the system's
+  bool insecure = false;  ///< -k/--insecure: do not verify the server's certificate
   bool sandbox = true;  ///< --no-sandbox turns the children's sandboxes off (debugging)
 };
 

@@ -5,10 +5,10 @@
 #include <cstdio>
 #include <openssl/rand.h>
 #include <random>
+#include <ctime>
 
 #include "bridge/exit_codes.hpp"
 #include "bridge/process_spawn.hpp"
-#include "bridge/sandbox.hpp"
 #include "bridge/status_board.hpp"
 #include "netproc/session.hpp"
 
@@ -23,17 +23,15 @@ int run_netproc(const config& cfg) {
     std::fprintf(stderr, "wsbridge: network process: %s\n", err.c_str());
     return exit_failure;
   }
-  if (cfg.sandbox && !sandbox::drop_root(SIGKILL, &err)) {
-    std::fprintf(stderr, "wsbridge: network process: %s\n", err.c_str());
-    return exit_failure;
-  }
   // Seed what would otherwise seed itself later from files or system calls the
-  // sandbox refuses: Beast's mask generator and OpenSSL's random generator.
+  // sandbox refuses: Beast's mask generator and OpenSSL's random generator; and read
+  // the time zone now, which OpenSSL's certificate checks would open later.
   std::random_device rd;
   std::seed_seq seed{rd(), rd(), rd(), rd(), rd(), rd(), rd(), rd()};
   boost::beast::websocket::seed_prng(seed);
   unsigned char warm[16];
   RAND_bytes(warm, sizeof warm);
+  ::tzset();
   return netproc::run_session(cfg, *board.get());
 }
 

@@ -8,11 +8,17 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <csignal>
 #include <cstdio>
 #include <deque>
 #include <memory>
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+#include <type_traits>
 #include <string>
 #include <cerrno>
 #include <cstdlib>
@@ -39,8 +45,10 @@ namespace net = boost::asio;
 using tcp = net::ip::tcp;
 using beast::error_code;
 
-using socket_stream = batching_stream<beast::tcp_stream>;
-using ws_stream = websocket::stream<socket_stream>;
+/// What the websocket runs on: ws:// and wss:// differ only in the layer under the
+/// batching layer (TLS encrypts each batch in one SSL_write).
+using plain_layer = batching_stream<beast::tcp_stream>;
+using tls_layer = batching_stream<beast::ssl_stream<beast::tcp_stream>>;
 
 std::string seconds_text(std::chrono::milliseconds d) {
   char buf[32];
@@ -71,28 +79,37 @@ struct outgoing {
   std::string data;
 };
 
-class session : public std::enable_shared_from_this<session> {
+template <class Layer>
+class session : public std::enable_shared_from_this<session<Layer>> {
+  static constexpr bool tls = std::is_same_v<Layer, tls_layer>;
+
  public:
-  session(net::io_context& ioc, const config& cfg, status_board& board)
+  template <class... StreamArgs>
+  session(net::io_context& ioc, const config& cfg, status_board& board, StreamArgs&... stream_args)
       : cfg_(cfg),
         board_(board),
         resolver_(ioc),
-        ws_(ioc),
+        ws_(ioc, stream_args...),
         from_io_(ioc, child_fd::peer_in),
         to_io_(ioc, child_fd::peer_out),
         control_(ioc, child_fd::control_in),
         close_timer_(ioc),
         linger_timer_(ioc) {}
 
+  /// Reports a failure found before starting (a bad --cacert) the usual way.
+  void fail_now(const std::string& step, const std::string& detail, int status) {
+    fail_before_open(step, detail, status);
+  }
+
   void run() {
-    ws_.next_layer().on_flushed([self = shared_from_this()] { self->on_socket_flushed(); });
+    ws_.next_layer().on_flushed([self = this->shared_from_this()] { self->on_socket_flushed(); });
     // Messages read from the socket gather for ioproc until we would wait for more.
-    ws_.next_layer().before_wait([self = shared_from_this()] { self->flush_to_io(); });
+    ws_.next_layer().before_wait([self = this->shared_from_this()] { self->flush_to_io(); });
     do_control_read();
     do_io_read();  // input read before the connection opens is queued, not dropped
     set_state(connection_state::resolving);
     resolver_.async_resolve(cfg_.target.host, cfg_.target.port,
-                            beast::bind_front_handler(&session::on_resolve, shared_from_this()));
+                            beast::bind_front_handler(&session::on_resolve, this->shared_from_this()));
   }
 
  private:
@@ -103,7 +120,7 @@ class session : public std::enable_shared_from_this<session> {
     set_state(connection_state::connecting);
     beast::get_lowest_layer(ws_).expires_after(cfg_.connect_timeout);
     beast::get_lowest_layer(ws_).async_connect(
-        results, beast::bind_front_handler(&session::on_connect, shared_from_this()));
+        results, beast::bind_front_handler(&session::on_connect, this->shared_from_this()));
   }
 
   void on_connect(error_code ec, tcp::endpoint ep) {
@@ -112,6 +129,41 @@ class session : public std::enable_shared_from_this<session> {
       return fail_before_open("connect", where + ": timed out after " + seconds_text(cfg_.connect_timeout),
                               exit_connect_failed);
     if (ec) return fail_before_open("connect", where + ": " + ec.message(), exit_connect_failed);
+    if (cfg_.verbose) notify("connect", "connected to " + ep.address().to_string() + " port " + std::to_string(ep.port()));
+    // Connected: nothing is left to resolve, open or spawn, and the server's first byte
+    // (the TLS or HTTP answer) is still to come. This is the latest safe point to lock down.
+    if (cfg_.sandbox) lock_down();
+    if constexpr (tls) {
+      set_state(connection_state::tls_handshake);
+      auto& ssl = ws_.next_layer().next_layer();
+      // SNI for host names (not IP literals), and OpenSSL's own host check, so that a
+      // mismatch is reported as such (X509_V_ERR_HOSTNAME_MISMATCH).
+      net::ip::make_address(cfg_.target.host, ec);
+      const bool ip_literal = !ec;
+      if (!ip_literal) SSL_set_tlsext_host_name(ssl.native_handle(), cfg_.target.host.c_str());
+      X509_VERIFY_PARAM* param = SSL_get0_param(ssl.native_handle());
+      if (ip_literal) X509_VERIFY_PARAM_set1_ip_asc(param, cfg_.target.host.c_str());
+      else X509_VERIFY_PARAM_set1_host(param, cfg_.target.host.c_str(), 0);
+      ssl.async_handshake(net::ssl::stream_base::client,
+                          beast::bind_front_handler(&session::on_tls_handshake, this->shared_from_this()));
+    } else {
+      upgrade();
+    }
+  }
+
+  void on_tls_handshake(error_code ec) {
+    if (ec) {
+      std::string what = ec.message();
+      const long v = SSL_get_verify_result(ws_.next_layer().next_layer().native_handle());
+      if (v != X509_V_OK) what = std::string("certificate verify failed: ") + X509_verify_cert_error_string(v);
+      else if (ec == beast::error::timeout) what = "timed out after " + seconds_text(cfg_.connect_timeout);
+      return fail_before_open("tls", what, exit_connect_failed);
+    }
+    upgrade();
+  }
+
+  /// The HTTP upgrade (RFC 6455 §4.1).
+  void upgrade() {
     // The tcp_stream deadline and the websocket timeouts do not mix (beast #1726).
     beast::get_lowest_layer(ws_).expires_never();
     ws_.set_option(websocket::stream_base::timeout{
@@ -128,13 +180,9 @@ class session : public std::enable_shared_from_this<session> {
         flush_to_io();
       }
     });
-    if (cfg_.verbose) notify("connect", "connected to " + ep.address().to_string() + " port " + std::to_string(ep.port()));
-    // Connected: nothing is left to resolve, open or spawn, and the server's first byte
-    // (the HTTP answer) is still to come. This is the latest safe point to lock down.
-    if (cfg_.sandbox) lock_down();
     set_state(connection_state::upgrading);
     ws_.async_handshake(response_, cfg_.target.host_header, cfg_.target.resource,
-                        beast::bind_front_handler(&session::on_handshake, shared_from_this()));
+                        beast::bind_front_handler(&session::on_handshake, this->shared_from_this()));
   }
 
   void on_handshake(error_code ec) {
@@ -203,7 +251,7 @@ class session : public std::enable_shared_from_this<session> {
 
   void do_ws_read() {
     ws_reading_ = true;
-    ws_.async_read(read_buffer_, beast::bind_front_handler(&session::on_ws_read, shared_from_this()));
+    ws_.async_read(read_buffer_, beast::bind_front_handler(&session::on_ws_read, this->shared_from_this()));
   }
 
   void on_ws_read(error_code ec, std::size_t n) {
@@ -232,7 +280,7 @@ class session : public std::enable_shared_from_this<session> {
     io_writing_ = true;
     to_io_writing_.swap(to_io_pending_);
     net::async_write(to_io_, net::buffer(to_io_writing_),
-                     beast::bind_front_handler(&session::on_io_written, shared_from_this()));
+                     beast::bind_front_handler(&session::on_io_written, this->shared_from_this()));
   }
 
   void on_io_written(error_code ec, std::size_t) {
@@ -260,7 +308,7 @@ class session : public std::enable_shared_from_this<session> {
     io_reading_ = true;
     auto space = from_io_decoder_.prepare();
     from_io_.async_read_some(net::buffer(space.data(), space.size()),
-                             beast::bind_front_handler(&session::on_io_read, shared_from_this()));
+                             beast::bind_front_handler(&session::on_io_read, this->shared_from_this()));
   }
 
   void on_io_read(error_code ec, std::size_t n) {
@@ -324,7 +372,7 @@ class session : public std::enable_shared_from_this<session> {
     ws_.next_layer().hold();
     ws_.binary(queue_.front().binary);
     ws_.async_write(net::buffer(queue_.front().data),
-                    beast::bind_front_handler(&session::on_ws_write, shared_from_this()));
+                    beast::bind_front_handler(&session::on_ws_write, this->shared_from_this()));
   }
 
   void on_ws_write(error_code ec, std::size_t) {
@@ -378,7 +426,7 @@ class session : public std::enable_shared_from_this<session> {
     if (ping_in_flight_) return notify("ping", "one ping is already on its way");
     ping_in_flight_ = true;
     ping_data_ = websocket::ping_data(data.substr(0, websocket::ping_data::static_capacity).c_str());
-    ws_.async_ping(ping_data_, [self = shared_from_this()](error_code ec) {
+    ws_.async_ping(ping_data_, [self = this->shared_from_this()](error_code ec) {
       self->ping_in_flight_ = false;
       if (ec && !self->finishing_) self->notify("ping", ec.message());
     });
@@ -389,7 +437,7 @@ class session : public std::enable_shared_from_this<session> {
   void do_control_read() {
     auto space = control_decoder_.prepare(4096);
     control_.async_read_some(net::buffer(space.data(), space.size()),
-                             beast::bind_front_handler(&session::on_control_read, shared_from_this()));
+                             beast::bind_front_handler(&session::on_control_read, this->shared_from_this()));
   }
 
   void on_control_read(error_code ec, std::size_t n) {
@@ -435,7 +483,7 @@ class session : public std::enable_shared_from_this<session> {
 
   void linger_until(std::chrono::steady_clock::time_point when) {
     linger_timer_.expires_at(when);
-    linger_timer_.async_wait([self = shared_from_this()](error_code ec) {
+    linger_timer_.async_wait([self = this->shared_from_this()](error_code ec) {
       if (ec || self->finishing_) return;
       const auto quiet_until = self->last_receive_ + self->cfg_.linger;
       if (quiet_until > std::chrono::steady_clock::now()) return self->linger_until(quiet_until);
@@ -454,7 +502,7 @@ class session : public std::enable_shared_from_this<session> {
     ws_.next_layer().write_raw(make_close_frame(close_code_, close_reason_));
     ws_.next_layer().drop_close_frames();
     close_timer_.expires_after(cfg_.close_timeout);
-    close_timer_.async_wait([self = shared_from_this()](error_code ec) {
+    close_timer_.async_wait([self = this->shared_from_this()](error_code ec) {
       if (ec || self->finishing_) return;
       self->notify("close", "the server did not answer our Close within " + seconds_text(self->cfg_.close_timeout));
       self->finish(exit_closed_abnormally, {1006, false, ""}, connection_state::closed);
@@ -472,7 +520,7 @@ class session : public std::enable_shared_from_this<session> {
     if (close_sent_) return on_close_handshake_done();
     ws_.next_layer().discard_pending();  // unsent: reported as not delivered
     close_timer_.expires_after(cfg_.close_timeout);
-    close_timer_.async_wait([self = shared_from_this()](error_code ec) {
+    close_timer_.async_wait([self = this->shared_from_this()](error_code ec) {
       if (!ec) self->on_close_handshake_done();
     });
   }
@@ -548,7 +596,7 @@ class session : public std::enable_shared_from_this<session> {
   const config& cfg_;
   status_board& board_;
   tcp::resolver resolver_;
-  ws_stream ws_;
+  websocket::stream<Layer> ws_;
   net::posix::stream_descriptor from_io_;
   net::posix::stream_descriptor to_io_;
   net::posix::stream_descriptor control_;
@@ -592,9 +640,55 @@ class session : public std::enable_shared_from_this<session> {
 
 }  // namespace
 
+/// The TLS client context: peer verified by default against the system's CA bundle,
+/// loaded now (before the sandbox) rather than looked up lazily on disk during the
+/// handshake. Returns false and fills *err.
+bool make_tls_context(const config& cfg, net::ssl::context& ctx, std::string* err) {
+  error_code ec;
+  ctx.set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                  net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 | net::ssl::context::no_tlsv1_1);
+  if (cfg.insecure) {
+    ctx.set_verify_mode(net::ssl::verify_none);
+    return true;
+  }
+  ctx.set_verify_mode(net::ssl::verify_peer);
+  const std::string bundle = !cfg.cacert.empty() ? cfg.cacert : "/etc/ssl/certs/ca-certificates.crt";
+  ctx.load_verify_file(bundle, ec);
+  if (ec && cfg.cacert.empty()) {
+    ec = {};
+    ctx.set_default_verify_paths(ec);
+  }
+  if (ec) {
+    *err = "cannot load CA certificates from " + bundle + ": " + ec.message();
+    return false;
+  }
+  return true;
+}
+
+/// Started as root: become nobody once the certificates are loaded and before we
+/// connect (sandbox.hpp).
+bool drop_root(const config& cfg) {
+  std::string err;
+  if (!cfg.sandbox || sandbox::drop_root(SIGKILL, &err)) return true;
+  std::fprintf(stderr, "wsbridge: network process: %s\n", err.c_str());
+  return false;
+}
+
 int run_session(const config& cfg, status_board& board) {
   net::io_context ioc{1};
-  auto s = std::make_shared<session>(ioc, cfg, board);
+  if (cfg.target.tls) {
+    net::ssl::context ctx{net::ssl::context::tls_client};
+    std::string err;
+    const bool ready = make_tls_context(cfg, ctx, &err);
+    if (!drop_root(cfg)) return exit_failure;
+    auto s = std::make_shared<session<tls_layer>>(ioc, cfg, board, ctx);
+    if (ready) s->run();
+    else s->fail_now("tls", err, exit_usage);  // ioproc waits for a `closed` frame: the usual path
+    ioc.run();
+    return exit_failure;
+  }
+  if (!drop_root(cfg)) return exit_failure;
+  auto s = std::make_shared<session<plain_layer>>(ioc, cfg, board);
   s->run();
   ioc.run();
   return exit_failure;  // every path ends in _exit; running out of work is a bug

@@ -57,6 +57,13 @@ def test_ctrl_c_while_the_syn_is_never_answered(servers):
     interrupt_and_check(child, server.url)
 
 
+def test_ctrl_c_during_a_tls_handshake_the_server_never_answers(servers):
+    server = servers("hostile", "silent")  # takes the connection, never sends a byte
+    child = spawn_on_terminal([WSBRIDGE, f"wss://127.0.0.1:{server.port}/"])
+    server.expect("ACCEPTED")
+    interrupt_and_check(child, f"wss://127.0.0.1:{server.port}/")
+
+
 def test_ctrl_c_while_the_server_accepted_but_never_answers(servers):
     server = servers("hostile", "silent")
     child = spawn_on_terminal([WSBRIDGE, server.url])

@@ -13,6 +13,7 @@ serves until killed. Behaviours (--mode):
 """
 import argparse
 import asyncio
+import ssl
 import sys
 
 import websockets
@@ -24,6 +25,7 @@ def parse():
                                     "close-later"])
     p.add_argument("args", nargs="*")
     p.add_argument("--max-size", type=int, default=64 * 1024 * 1024)
+    p.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve wss:// with this certificate")
     return p.parse_args()
 
 
@@ -76,8 +78,12 @@ async def main():
             finally:
                 print(f"RECEIVED {count}", flush=True)
 
+    ssl_context = None
+    if opts.tls:
+        ssl_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ssl_context.load_cert_chain(*opts.tls)
     async with websockets.serve(handler, "127.0.0.1", 0, max_size=opts.max_size,
-                                compression=None) as server:
+                                compression=None, ssl=ssl_context) as server:
         port = server.sockets[0].getsockname()[1]
         print(f"PORT {port}", flush=True)
         await asyncio.Future()
