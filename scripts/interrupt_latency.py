@@ -91,6 +91,9 @@ def phases():
                 lambda p, s=s: until(lambda: syn_sent(s.port) >= 2), {}))
     s = hostile("silent")
     out.append(("upgrade sent, server silent", s, [WSBRIDGE, s.url], lambda p, s=s: s.wait_event("ACCEPTED"), {}))
+    s = hostile("silent")
+    out.append(("TLS handshake, server silent", s, [WSBRIDGE, f"wss://127.0.0.1:{s.port}/"],
+                lambda p, s=s: s.wait_event("ACCEPTED"), {}))
     s = hostile("http-hang", 302, "http://elsewhere.test/")
     out.append(("HTTP 302 answered, socket held open", s, [WSBRIDGE, s.url],
                 lambda p, s=s: s.wait_event("ANSWERED"), {}))
