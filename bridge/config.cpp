@@ -108,6 +108,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
       ("no-sandbox", "do not sandbox the network and terminal processes (for debugging)")
       ("cacert", po::value(&cfg.cacert)->value_name("FILE"), "wss: trust the CA certificates in FILE (PEM)")
       ("insecure,k", "wss: do not verify the server's certificate (unsafe)")
+      ("no-compress", "do not offer permessage-deflate compression")
       ("connect-timeout", po::value(&connect_timeout)->value_name("SECONDS"),
        "give up connecting after this long (default 30)")
       ("close-timeout", po::value(&close_timeout)->value_name("SECONDS"),
@@ -158,6 +159,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
   cfg.history = vm.count("no-history") == 0;
   cfg.sandbox = vm.count("no-sandbox") == 0;
   cfg.insecure = vm.count("insecure") > 0;
+  cfg.compress = vm.count("no-compress") == 0;
   if (role.empty()) cfg.role = process_role::supervisor;
   else if (role == "netproc") cfg.role = process_role::netproc;
   else if (role == "ioproc") cfg.role = process_role::ioproc;

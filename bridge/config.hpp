@@ -37,6 +37,7 @@ struct config {
   bool history = true;  ///< --no-history: neither read nor write the history file
   std::string cacert;     ///< --cacert FILE: trust these CAs instead of the system's
   bool insecure = false;  ///< -k/--insecure: do not verify the server's certificate
+  bool compress = true;   ///< offer permessage-deflate; --no-compress turns it off
   bool sandbox = true;  ///< --no-sandbox turns the children's sandboxes off (debugging)
 };
 

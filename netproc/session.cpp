@@ -173,6 +173,12 @@ class session : public std::enable_shared_from_this<session<Layer>> {
       req.set(http::field::user_agent, std::string("wsbridge/") + WSBRIDGE_VERSION);
     }));
     ws_.read_message_max(cfg_.max_message);
+    if (cfg_.compress) {
+      // permessage-deflate (RFC 7692) is offered; the server decides.
+      websocket::permessage_deflate pmd;
+      pmd.client_enable = true;
+      ws_.set_option(pmd);
+    }
     ws_.control_callback([this](websocket::frame_type kind, beast::string_view payload) {
       if (kind == websocket::frame_type::close) on_server_close_frame();
       if (kind == websocket::frame_type::pong && !io_gone_) {
@@ -209,6 +215,10 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     set_state(connection_state::open);
     std::string info = std::string(response_[http::field::sec_websocket_protocol]) + "\n" +
                        std::string(response_[http::field::sec_websocket_extensions]);
+    if (cfg_.verbose) {
+      const auto ext = response_[http::field::sec_websocket_extensions];
+      notify("handshake", "open; extensions: " + (ext.empty() ? std::string("none") : std::string(ext)));
+    }
     ipc::append_frame(to_io_pending_, ipc::frame_type::opened, info);
     flush_to_io();
     do_ws_read();

@@ -1,10 +1,11 @@
 // WebSocket test server on node's `ws`. Prints "PORT <n>" once listening on
 // 127.0.0.1 with an ephemeral port. Modes: echo | flood N (N messages, then Close 1000).
+// With WS_DEFLATE=1 in the environment it accepts permessage-deflate.
 'use strict';
 const { WebSocketServer } = require('ws');
 
 const [mode = 'echo', arg = '0'] = process.argv.slice(2);
-const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false,
+const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: process.env.WS_DEFLATE === '1',
                                   maxPayload: 64 * 1024 * 1024 });
 wss.on('connection', (ws) => {
   if (mode === 'echo') {

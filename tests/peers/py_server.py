@@ -25,6 +25,7 @@ def parse():
                                     "close-later"])
     p.add_argument("args", nargs="*")
     p.add_argument("--max-size", type=int, default=64 * 1024 * 1024)
+    p.add_argument("--deflate", action="store_true", help="accept permessage-deflate")
     p.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve wss:// with this certificate")
     return p.parse_args()
 
@@ -83,7 +84,7 @@ async def main():
         ssl_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ssl_context.load_cert_chain(*opts.tls)
     async with websockets.serve(handler, "127.0.0.1", 0, max_size=opts.max_size,
-                                compression=None, ssl=ssl_context) as server:
+                                compression="deflate" if opts.deflate else None, ssl=ssl_context) as server:
         port = server.sockets[0].getsockname()[1]
         print(f"PORT {port}", flush=True)
         await asyncio.Future()
