@@ -96,6 +96,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
   double connect_timeout = std::chrono::duration<double>(limits::default_connect_timeout).count();
   double close_timeout = std::chrono::duration<double>(limits::default_close_timeout).count();
   double linger = std::chrono::duration<double>(limits::default_linger).count();
+  double ping_interval = 0;
   std::string role;
 
   po::options_description visible("Options");
@@ -115,6 +116,9 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
        "wait this long for the server's answer to our Close (default 5)")
       ("linger", po::value(&linger)->value_name("SECONDS"),
        "at end of input, close once the server has been quiet this long (default 0.5; 0: at once)")
+      ("ping-interval", po::value(&ping_interval)->value_name("SECONDS"),
+       "keepalive: ping after this long without traffic; a server silent for twice as long is "
+       "declared dead (default 0: off)")
       ("max-size", po::value(&cfg.max_message)->value_name("BYTES"),
        "largest message accepted from the server (default 16 MiB)");
   po::options_description hidden;
@@ -146,7 +150,8 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
        << visible << "\n"
        << "Exit status: 0 closed normally, 2 usage, 3 cannot connect, 4 handshake failed,\n"
           "5 closed abnormally or with an error code, 6 input not fully delivered,\n"
-          "7 a wsbridge process died, 1 other errors, 128+N interrupted by signal N.\n";
+          "7 a wsbridge process died, 8 the server stopped answering pings, 1 other errors,\n"
+          "128+N interrupted by signal N.\n";
     *text = os.str();
     return parse_outcome::help;
   }
@@ -173,7 +178,8 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
   }
   if (!parse_seconds("connect-timeout", connect_timeout, cfg.connect_timeout, text) ||
       !parse_seconds("close-timeout", close_timeout, cfg.close_timeout, text) ||
-      !parse_seconds("linger", linger, cfg.linger, text, /*zero_ok=*/true))
+      !parse_seconds("linger", linger, cfg.linger, text, /*zero_ok=*/true) ||
+      !parse_seconds("ping-interval", ping_interval, cfg.ping_interval, text, /*zero_ok=*/true))
     return parse_outcome::error;
   if (cfg.max_message == 0 || cfg.max_message > limits::max_ipc_payload) {
     *text = "--max-size: expected 1 to " + std::to_string(limits::max_ipc_payload) + " bytes";

@@ -12,6 +12,7 @@ enum exit_code : int {
   exit_closed_abnormally = 5, ///< connection lost, close code other than 1000/1001, protocol error
   exit_undelivered = 6,       ///< the server closed before all input was sent
   exit_process_died = 7,      ///< a wsbridge child process crashed or was killed
+  exit_peer_dead = 8,         ///< keepalive: the server stopped answering (--ping-interval)
   exit_output_closed = 141,   ///< stdout's reader went away (128 + SIGPIPE, as the shell expects)
   // 128 + N: interrupted by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP)
 };

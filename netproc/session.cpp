@@ -181,7 +181,9 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     }
     ws_.control_callback([this](websocket::frame_type kind, beast::string_view payload) {
       if (kind == websocket::frame_type::close) on_server_close_frame();
-      if (kind == websocket::frame_type::pong && !io_gone_) {
+      // Only pongs answering the user's /ping go to ioproc, not those of keepalive pings.
+      if (kind == websocket::frame_type::pong && user_pings_ > 0 && !io_gone_) {
+        --user_pings_;
         ipc::append_frame(to_io_pending_, ipc::frame_type::pong, std::string_view(payload.data(), payload.size()));
         flush_to_io();
       }
@@ -208,9 +210,14 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     if (ec) return fail_before_open("handshake", ec.message(), exit_handshake_rejected);
 
     // From here on the timeout bounds closing handshakes the server starts.
+    // Keepalive (off by default: the idle timer is re-armed on every read): Beast pings
+    // after half the idle time without traffic, and gives up after the whole.
+    const auto idle = cfg_.ping_interval.count() == 0
+                          ? websocket::stream_base::none()
+                          : std::chrono::duration_cast<std::chrono::steady_clock::duration>(2 * cfg_.ping_interval);
     ws_.set_option(websocket::stream_base::timeout{
-        std::chrono::duration_cast<std::chrono::steady_clock::duration>(cfg_.close_timeout),
-        websocket::stream_base::none(), false});
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(cfg_.close_timeout), idle,
+        cfg_.ping_interval.count() != 0});
     board_.opened.store(1, std::memory_order_relaxed);
     set_state(connection_state::open);
     std::string info = std::string(response_[http::field::sec_websocket_protocol]) + "\n" +
@@ -435,6 +442,7 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     }
     if (ping_in_flight_) return notify("ping", "one ping is already on its way");
     ping_in_flight_ = true;
+    ++user_pings_;
     ping_data_ = websocket::ping_data(data.substr(0, websocket::ping_data::static_capacity).c_str());
     ws_.async_ping(ping_data_, [self = this->shared_from_this()](error_code ec) {
       self->ping_in_flight_ = false;
@@ -546,6 +554,11 @@ class session : public std::enable_shared_from_this<session<Layer>> {
   }
 
   void on_lost(const char* step, error_code ec) {
+    if (ec == beast::error::timeout && cfg_.ping_interval.count() != 0 && !close_sent_ && !server_closed_) {
+      notify("keepalive", "no answer from the server for " + seconds_text(2 * cfg_.ping_interval) +
+                              " (a ping went unanswered)");
+      return finish(exit_peer_dead, {1006, true, ""}, connection_state::closed);
+    }
     std::string what = ec.message();
     if (ec == net::error::eof || ec == beast::error::timeout)
       what = "the server closed the connection without a Close frame";
@@ -639,6 +652,7 @@ class session : public std::enable_shared_from_this<session<Layer>> {
   bool server_closed_ = false; ///< the server's Close frame arrived
   bool close_at_once_ = false; ///< input_end asked for no linger (interactive Ctrl+D)
   bool ping_in_flight_ = false;
+  int user_pings_ = 0;         ///< /ping pongs still to come
   websocket::ping_data ping_data_;
   bool lingering_ = false;     ///< input all sent; waiting for the server to go quiet
   std::chrono::steady_clock::time_point last_receive_{};  ///< last message from the server

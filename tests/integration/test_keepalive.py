@@ -1,0 +1,37 @@
+"""--ping-interval: a dead peer is detected and reported with its own exit status; a
+live one keeps the connection through idle periods longer than the interval."""
+import select
+import subprocess
+import time
+
+from conftest import EXIT_OK, WSBRIDGE, assert_no_processes_left
+
+EXIT_PEER_DEAD = 8
+
+
+def test_server_that_stops_answering_pings_is_declared_dead(servers):
+    server = servers("hostile", "no-close-reply")  # handshakes, then never reads
+    p = subprocess.Popen([WSBRIDGE, "--ping-interval", "0.2", server.url], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    start = time.monotonic()
+    _, err = p.communicate(timeout=10)  # stdin stays open until wsbridge ends
+    assert p.returncode == EXIT_PEER_DEAD, err
+    assert b"wsbridge: keepalive: no answer from the server for 0.4s" in err
+    assert time.monotonic() - start < 5
+    assert_no_processes_left(server.url)
+
+
+def test_live_server_keeps_the_connection_through_idle_time(servers):
+    server = servers("python", "echo")
+    p = subprocess.Popen([WSBRIDGE, "--ping-interval", "0.05", server.url], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdin.write(b"before\n")
+    p.stdin.flush()
+    assert p.stdout.readline() == b"before\n"
+    # Idle for ten intervals: keepalive pings go out and are answered; nothing else happens.
+    assert not select.select([p.stdout], [], [], 0.5)[0]
+    assert p.poll() is None
+    p.stdin.write(b"after\n")
+    p.stdin.close()
+    assert p.stdout.read() == b"after\n"
+    assert p.wait(timeout=10) == EXIT_OK, p.stderr.read()
