@@ -3,6 +3,7 @@
 #include <boost/program_options.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
+#include <cctype>
 #include <cmath>
 #include <sstream>
 
@@ -27,6 +28,38 @@ bool parse_seconds(const std::string& name, double value, std::chrono::milliseco
     return false;
   }
   out = std::chrono::milliseconds(static_cast<long long>(std::llround(value * 1000)));
+  return true;
+}
+
+/// An HTTP token (RFC 9110 §5.6.2): what header names and subprotocols are made of.
+bool is_token(std::string_view s) {
+  static const std::string_view extra = "!#$%&'*+-.^_`|~";
+  for (char c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && extra.find(c) == std::string_view::npos) return false;
+  return !s.empty();
+}
+
+/// "Name: value" from -H. Refuses what would break or smuggle into the request.
+bool parse_header(const std::string& line, std::string& name, std::string& value, std::string* err) {
+  const auto colon = line.find(':');
+  if (colon == std::string::npos || !is_token(line.substr(0, colon))) {
+    *err = "-H '" + line + "': expected 'Name: value' with a valid header name";
+    return false;
+  }
+  name = line.substr(0, colon);
+  value = line.substr(colon + 1);
+  value.erase(0, value.find_first_not_of(" \t"));
+  if (value.find_first_of("\r\n") != std::string::npos || value.find('\0') != std::string::npos) {
+    *err = "-H '" + name + "': the value must not contain line breaks";
+    return false;
+  }
+  static const char* const reserved[] = {"host", "upgrade", "connection", "sec-websocket-key",
+                                         "sec-websocket-version", "sec-websocket-extensions"};
+  for (const char* r : reserved)
+    if (lowercase(name) == r) {
+      *err = "-H '" + name + "': set by wsbridge itself for the WebSocket handshake";
+      return false;
+    }
   return true;
 }
 
@@ -97,6 +130,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
   double close_timeout = std::chrono::duration<double>(limits::default_close_timeout).count();
   double linger = std::chrono::duration<double>(limits::default_linger).count();
   double ping_interval = 0;
+  std::vector<std::string> header_lines;
   std::string role;
 
   po::options_description visible("Options");
@@ -110,6 +144,11 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
       ("cacert", po::value(&cfg.cacert)->value_name("FILE"), "wss: trust the CA certificates in FILE (PEM)")
       ("insecure,k", "wss: do not verify the server's certificate (unsafe)")
       ("no-compress", "do not offer permessage-deflate compression")
+      ("header,H", po::value(&header_lines)->value_name("'NAME: VALUE'")->composing(),
+       "add a header to the upgrade request (repeatable)")
+      ("subprotocol", po::value(&cfg.subprotocols)->value_name("NAME")->composing(),
+       "offer this subprotocol (repeatable, in order of preference); the server's choice is reported")
+      ("origin", po::value(&cfg.origin)->value_name("ORIGIN"), "send this Origin header")
       ("connect-timeout", po::value(&connect_timeout)->value_name("SECONDS"),
        "give up connecting after this long (default 30)")
       ("close-timeout", po::value(&close_timeout)->value_name("SECONDS"),
@@ -186,6 +225,20 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
     return parse_outcome::error;
   }
   if (!parse_ws_url(cfg.url, cfg.target, text)) return parse_outcome::error;
+  for (const std::string& line : header_lines) {
+    std::string name, value;
+    if (!parse_header(line, name, value, text)) return parse_outcome::error;
+    cfg.headers.emplace_back(std::move(name), std::move(value));
+  }
+  for (const std::string& p : cfg.subprotocols)
+    if (p.empty() || !is_token(p)) {
+      *text = "--subprotocol: '" + p + "' is not a valid protocol name (RFC 6455 §4.1: an HTTP token)";
+      return parse_outcome::error;
+    }
+  if (cfg.origin.find_first_of("\r\n") != std::string::npos) {
+    *text = "--origin: must not contain line breaks";
+    return parse_outcome::error;
+  }
   return parse_outcome::run;
 }
 

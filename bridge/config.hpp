@@ -6,6 +6,8 @@
 #include <chrono>
 #include <cstddef>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace wsbridge {
 
@@ -38,6 +40,9 @@ struct config {
   bool history = true;  ///< --no-history: neither read nor write the history file
   std::string cacert;     ///< --cacert FILE: trust these CAs instead of the system's
   bool insecure = false;  ///< -k/--insecure: do not verify the server's certificate
+  std::vector<std::pair<std::string, std::string>> headers;  ///< -H 'Name: value'
+  std::vector<std::string> subprotocols;  ///< --subprotocol, in order of preference
+  std::string origin;                     ///< --origin
   bool compress = true;   ///< offer permessage-deflate; --no-compress turns it off
   bool sandbox = true;  ///< --no-sandbox turns the children's sandboxes off (debugging)
 };

@@ -169,8 +169,15 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     ws_.set_option(websocket::stream_base::timeout{
         std::chrono::duration_cast<std::chrono::steady_clock::duration>(limits::handshake_timeout),
         websocket::stream_base::none(), false});
-    ws_.set_option(websocket::stream_base::decorator([](websocket::request_type& req) {
+    ws_.set_option(websocket::stream_base::decorator([this](websocket::request_type& req) {
       req.set(http::field::user_agent, std::string("wsbridge/") + WSBRIDGE_VERSION);
+      if (!cfg_.origin.empty()) req.set(http::field::origin, cfg_.origin);
+      if (!cfg_.subprotocols.empty()) {
+        std::string offer;
+        for (const auto& p : cfg_.subprotocols) offer += (offer.empty() ? "" : ", ") + p;
+        req.set(http::field::sec_websocket_protocol, offer);
+      }
+      for (const auto& [name, value] : cfg_.headers) req.set(name, value);  // -H last: it may override
     }));
     ws_.read_message_max(cfg_.max_message);
     if (cfg_.compress) {
@@ -208,6 +215,15 @@ class session : public std::enable_shared_from_this<session<Layer>> {
       return fail_before_open("handshake", "the server's answer is not valid HTTP (" + ec.message() + ")",
                               exit_handshake_rejected);
     if (ec) return fail_before_open("handshake", ec.message(), exit_handshake_rejected);
+    // RFC 6455 §4.1: a subprotocol we did not offer fails the connection.
+    if (const auto chosen = response_[http::field::sec_websocket_protocol]; !chosen.empty()) {
+      bool offered = false;
+      for (const auto& p : cfg_.subprotocols) offered = offered || p == chosen;
+      if (!offered) {
+        return fail_before_open("handshake", "the server chose subprotocol '" + std::string(chosen) +
+                                                 "', which was not offered", exit_handshake_rejected);
+      }
+    }
 
     // From here on the timeout bounds closing handshakes the server starts.
     // Keepalive (off by default: the idle timer is re-armed on every read): Beast pings
@@ -224,7 +240,9 @@ class session : public std::enable_shared_from_this<session<Layer>> {
                        std::string(response_[http::field::sec_websocket_extensions]);
     if (cfg_.verbose) {
       const auto ext = response_[http::field::sec_websocket_extensions];
-      notify("handshake", "open; extensions: " + (ext.empty() ? std::string("none") : std::string(ext)));
+      const auto proto = response_[http::field::sec_websocket_protocol];
+      notify("handshake", "open; subprotocol: " + (proto.empty() ? std::string("none") : std::string(proto)) +
+                              "; extensions: " + (ext.empty() ? std::string("none") : std::string(ext)));
     }
     ipc::append_frame(to_io_pending_, ipc::frame_type::opened, info);
     flush_to_io();

@@ -25,6 +25,10 @@ def parse():
                                     "close-later"])
     p.add_argument("args", nargs="*")
     p.add_argument("--max-size", type=int, default=64 * 1024 * 1024)
+    p.add_argument("--subprotocols", default="", help="comma-separated subprotocols to accept")
+    p.add_argument("--show-headers", action="store_true",
+                   help='print "HEADER Name: value" for Origin and X-* request headers, and '
+                        '"SUBPROTOCOL <name>" for the one chosen')
     p.add_argument("--deflate", action="store_true", help="accept permessage-deflate")
     p.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve wss:// with this certificate")
     return p.parse_args()
@@ -34,6 +38,11 @@ async def main():
     opts = parse()
 
     async def handler(ws, path=None):
+        if opts.show_headers:
+            for name, value in ws.request_headers.raw_items():
+                if name.lower() == "origin" or name.lower().startswith("x-"):
+                    print(f"HEADER {name}: {value}", flush=True)
+            print(f"SUBPROTOCOL {ws.subprotocol}", flush=True)
         if opts.mode == "echo":
             print("OPEN", flush=True)
             try:
@@ -84,7 +93,8 @@ async def main():
         ssl_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ssl_context.load_cert_chain(*opts.tls)
     async with websockets.serve(handler, "127.0.0.1", 0, max_size=opts.max_size,
-                                compression="deflate" if opts.deflate else None, ssl=ssl_context) as server:
+                                compression="deflate" if opts.deflate else None, ssl=ssl_context,
+                                subprotocols=[p for p in opts.subprotocols.split(",") if p] or None) as server:
         port = server.sockets[0].getsockname()[1]
         print(f"PORT {port}", flush=True)
         await asyncio.Future()

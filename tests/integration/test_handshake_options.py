@@ -1,0 +1,40 @@
+"""-H, --subprotocol and --origin reach the server; the negotiated subprotocol is
+reported; bad values are usage errors."""
+import pytest
+
+from conftest import EXIT_HANDSHAKE, EXIT_OK, EXIT_USAGE, run_wsbridge
+
+
+def test_headers_origin_and_subprotocol_reach_the_server(servers):
+    server = servers("python", "echo", "--show-headers", "--subprotocols", "chat,superchat")
+    r = run_wsbridge(["-v", "-H", "X-Token: abc 123", "-H", "X-Second:two", "--origin", "https://app.test",
+                      "--subprotocol", "superchat", "--subprotocol", "chat", server.url], b"hi\n")
+    assert r.returncode == EXIT_OK, r.stderr
+    assert r.stdout == b"hi\n"
+    lines = server.stdout_lines()
+    assert "HEADER X-Token: abc 123" in lines
+    assert "HEADER X-Second: two" in lines
+    assert "HEADER Origin: https://app.test" in lines
+    # python-websockets picks by its own order of preference among those offered.
+    assert "SUBPROTOCOL chat" in lines
+    assert "wsbridge: handshake: open; subprotocol: chat;" in r.stderr.decode()
+
+
+def test_server_without_subprotocols_leaves_none_chosen(servers):
+    server = servers("python", "echo")
+    r = run_wsbridge(["-v", "--subprotocol", "chat", server.url], b"hi\n")
+    assert r.returncode == EXIT_OK, r.stderr
+    assert "subprotocol: none;" in r.stderr.decode()
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["-H", "no colon here"], "expected 'Name: value'"),
+    (["-H", "Bad Name: x"], "expected 'Name: value'"),
+    (["-H", "Host: evil.test"], "set by wsbridge itself"),
+    (["-H", "Sec-WebSocket-Key: x"], "set by wsbridge itself"),
+    (["--subprotocol", "two words"], "not a valid protocol name"),
+])
+def test_bad_handshake_options_are_usage_errors(args, expected):
+    r = run_wsbridge([*args, "ws://127.0.0.1:9/"])
+    assert r.returncode == EXIT_USAGE
+    assert expected in r.stderr.decode()
