@@ -577,6 +577,11 @@ class session : public std::enable_shared_from_this<session<Layer>> {
                               " (a ping went unanswered)");
       return finish(exit_peer_dead, {1006, true, ""}, connection_state::closed);
     }
+    if (ec == websocket::error::message_too_big) {
+      notify("read", "the server sent a message larger than --max-size (" + std::to_string(cfg_.max_message) +
+                         " bytes); closed with 1009 (message too big)");
+      return finish(exit_closed_abnormally, {1009, false, ""}, connection_state::closed);
+    }
     std::string what = ec.message();
     if (ec == net::error::eof || ec == beast::error::timeout)
       what = "the server closed the connection without a Close frame";

@@ -68,3 +68,15 @@ def test_end_of_input_closes_cleanly_with_1000(servers):
     r = run_wsbridge(["--linger", "0", server.url], b"a\nb\nc\n")
     assert r.returncode == EXIT_OK, r.stderr
     assert server.stdout_lines() == ["RECEIVED 3"]
+
+
+def test_message_over_max_size_is_refused_with_1009_and_a_clear_error(servers):
+    server = servers("python", "greet", "x" * 5000)
+    p = subprocess.Popen([WSBRIDGE, "--max-size", "1000", server.url], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 5
+    assert out == b""
+    assert err.decode().splitlines()[0] == ("wsbridge: read: the server sent a message larger than --max-size "
+                                            "(1000 bytes); closed with 1009 (message too big)")
+    assert_no_processes_left(server.url)
