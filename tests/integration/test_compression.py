@@ -20,7 +20,7 @@ def start(servers, kind, monkeypatch):
 @pytest.mark.parametrize("kind", ["python", "node"])
 def test_compressed_session_carries_every_line(servers, kind, monkeypatch):
     server = start(servers, kind, monkeypatch)
-    r = run_wsbridge(["-v", server.url], LINES)
+    r = run_wsbridge(["-v", "--linger", "2", server.url], LINES)  # 2 s: see test_pipe_mode
     assert r.returncode == EXIT_OK, r.stderr
     assert r.stdout == LINES
     assert "; extensions: permessage-deflate" in r.stderr.decode()

@@ -27,7 +27,7 @@ LINES = b"".join(b"secure line %d\n" % i for i in range(1000))
 
 
 def test_wss_with_the_test_ca_trusted_carries_every_line(tls_server):
-    r = run_wsbridge(["--cacert", tls_server.cert, f"wss://localhost:{tls_server.port}/"], LINES)
+    r = run_wsbridge(["--linger", "2", "--cacert", tls_server.cert, f"wss://localhost:{tls_server.port}/"], LINES)
     assert r.returncode == EXIT_OK, r.stderr
     assert r.stdout == LINES
 
