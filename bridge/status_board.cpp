@@ -26,13 +26,14 @@ const char* to_string(connection_state s) {
   return "unknown";
 }
 
-void status_board::publish_close(std::uint16_t code, bool by_server, const std::string& r) {
+void status_board::publish_close(std::uint16_t code, bool by_server, const std::string& r,
+                                 connection_state final_state) {
   const std::size_t n = std::min(r.size(), sizeof close_reason);
   std::memcpy(close_reason, r.data(), n);
   close_reason_size.store(static_cast<std::uint32_t>(n), std::memory_order_relaxed);
   close_code.store(code, std::memory_order_relaxed);
   closed_by_server.store(by_server ? 1 : 0, std::memory_order_relaxed);
-  state.store(connection_state::closed, std::memory_order_release);
+  state.store(final_state, std::memory_order_release);
 }
 
 bool status_board_mapping::create(std::string* err) {

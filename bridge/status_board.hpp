@@ -53,8 +53,9 @@ struct status_board {
   std::atomic<std::uint64_t> output_messages{0};  ///< messages written to stdout
   std::atomic<std::uint32_t> input_ended{0};      ///< stdin reached EOF
 
-  /// netproc: publish the close, then the state (release).
-  void publish_close(std::uint16_t code, bool by_server, const std::string& reason);
+  /// netproc: publish the close, then the final state, closed or failed (release).
+  void publish_close(std::uint16_t code, bool by_server, const std::string& reason,
+                     connection_state final_state);
 };
 
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);

@@ -602,8 +602,8 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     finishing_ = true;
     exit_status_ = status;
     close_timer_.cancel();
-    board_.publish_close(info.code, info.by_server, info.reason);
-    if (final_state != connection_state::closed) set_state(final_state);
+    state_ = final_state;
+    board_.publish_close(info.code, info.by_server, info.reason, final_state);
     ipc::append_frame(to_io_pending_, ipc::frame_type::closed, ipc::encode_close(info));
     if (io_gone_) exit_now();
     flush_to_io();

@@ -12,6 +12,7 @@ PEERS = os.path.join(ROOT, "tests", "peers")
 PY = "/usr/bin/python3"
 sys.path.insert(0, PEERS)
 from hanging_dns import hanging_dns_namespace  # noqa: E402
+from proc_net import syn_sent_count  # noqa: E402
 
 
 class Server:
@@ -65,16 +66,6 @@ def measure(argv, ready, stdin=subprocess.DEVNULL, feed=None, expect_status=130)
             p.wait()
 
 
-def syn_sent(port):
-    n = 0
-    with open("/proc/net/tcp") as f:
-        for line in f.readlines()[1:]:
-            fields = line.split()
-            if fields[3] == "02" and int(fields[2].split(":")[1], 16) == port:
-                n += 1
-    return n
-
-
 def until(cond, timeout=10):
     end = time.monotonic() + timeout
     while not cond():
@@ -88,7 +79,7 @@ def phases():
     out = []
     s = hostile("backlog-full")
     out.append(("TCP connect, SYN never answered", s, [WSBRIDGE, s.url],
-                lambda p, s=s: until(lambda: syn_sent(s.port) >= 2), {}))
+                lambda p, s=s: until(lambda: syn_sent_count(s.port) >= 2), {}))
     s = hostile("silent")
     out.append(("upgrade sent, server silent", s, [WSBRIDGE, s.url], lambda p, s=s: s.wait_event("ACCEPTED"), {}))
     s = hostile("silent")

@@ -110,35 +110,29 @@ def servers():
         s.stop()
 
 
+def _processes(filename, mode="r"):
+    """(pid, contents of /proc/PID/filename) for every process still there."""
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/{filename}", mode) as f:
+                    yield int(name), f.read()
+            except OSError:
+                continue
+
+
 def children_of(pid):
     """PIDs whose parent is `pid` (from /proc)."""
-    out = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            out.append(int(name))
-    return out
+    return [child for child, stat in _processes("stat") if int(stat.rsplit(")", 1)[1].split()[1]) == pid]
 
 
 def role_pids(marker):
     """PIDs of wsbridge child processes whose command line contains `marker` (the URL)."""
     out = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
+    for pid, cmdline in _processes("cmdline", "rb"):
+        argv = cmdline.split(b"\0")
         if any(a.startswith(b"--role=") for a in argv) and any(marker.encode() in a for a in argv):
-            out.append(int(name))
+            out.append(pid)
     return out
 
 

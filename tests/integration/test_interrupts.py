@@ -16,6 +16,7 @@ import pexpect
 import pytest
 
 from hanging_dns import hanging_dns_namespace
+from proc_net import syn_sent_count
 from conftest import (WSBRIDGE, assert_no_processes_left, children_of,
                       role_of, wait_for)
 
@@ -53,7 +54,7 @@ def test_ctrl_c_while_the_syn_is_never_answered(servers):
     child = spawn_on_terminal([WSBRIDGE, server.url])
     # netproc's connect() is in flight: its socket is in SYN-SENT towards the server,
     # beside the one the server itself left there to fill its queue.
-    wait_for(lambda: syn_sent_to(server.port) >= 2, what="a SYN that is never answered")
+    wait_for(lambda: syn_sent_count(server.port) >= 2, what="a SYN that is never answered")
     interrupt_and_check(child, server.url)
 
 
@@ -160,18 +161,6 @@ def fcntl_nread(fd):
     buf = array.array("i", [0])
     fcntl.ioctl(fd, termios.FIONREAD, buf)
     return buf[0]
-
-
-def syn_sent_to(port):
-    """How many sockets are in SYN-SENT towards 127.0.0.1:port."""
-    n = 0
-    with open("/proc/net/tcp") as f:
-        for line in f.readlines()[1:]:
-            fields = line.split()
-            remote, state = fields[2], fields[3]
-            if state == "02" and int(remote.split(":")[1], 16) == port:
-                n += 1
-    return n
 
 
 @pytest.fixture
