@@ -14,7 +14,7 @@ namespace po = boost::program_options;
 namespace wsbridge {
 namespace {
 
-const char* usage_line = "usage: wsbridge [options] ws://HOST[:PORT][/PATH]";
+const char* usage_line = "usage: wsbridge [options] ws://HOST[:PORT][/PATH] [--exec CMD [ARGS...]]";
 
 std::string lowercase(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -133,6 +133,19 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
   std::vector<std::string> header_lines;
   std::string role;
 
+  // Everything after --exec is the program and its arguments, untouched (like
+  // `env` or `sudo`): they may look like our own options.
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) != "--exec") continue;
+    cfg.exec.assign(argv + i + 1, argv + argc);
+    if (cfg.exec.empty()) {
+      *text = "--exec: expected a program to run (wsbridge URL --exec CMD [ARGS...])";
+      return parse_outcome::error;
+    }
+    argc = i;
+    break;
+  }
+
   po::options_description visible("Options");
   visible.add_options()
       ("help,h", "show this help and exit")
@@ -144,6 +157,17 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
       ("cacert", po::value(&cfg.cacert)->value_name("FILE"), "wss: trust the CA certificates in FILE (PEM)")
       ("insecure,k", "wss: do not verify the server's certificate (unsafe)")
       ("no-compress", "do not offer permessage-deflate compression")
+      ("lines", "framing: one line of input is one message, each message received one line (default)")
+      ("null,0", "framing: messages separated by NUL bytes, both directions")
+      ("length-prefixed", "framing: each message is a 4-byte big-endian length and the payload, both directions")
+      ("raw", "framing: each read from input is sent as it comes; received payloads are written back to back")
+      ("binary", "send binary messages instead of text (input bytes are not checked)")
+      ("base64", "input is base64, sent as binary messages; binary messages received are written as base64")
+      ("escape-newlines", "line framing: write \\\\, \\n and \\r for backslash, LF and CR in received messages, "
+       "so each message is exactly one line")
+      ("max-messages", po::value(&cfg.max_messages)->value_name("N"), "close after receiving N messages")
+      (",1", "the same as --max-messages 1")
+      ("exec", "run CMD with ARGS as the other end instead of stdin/stdout (must come last); see below")
       ("header,H", po::value(&header_lines)->value_name("'NAME: VALUE'")->composing(),
        "add a header to the upgrade request (repeatable)")
       ("subprotocol", po::value(&cfg.subprotocols)->value_name("NAME")->composing(),
@@ -185,12 +209,20 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
        << "Connects to a WebSocket server. On a terminal, lines you type are sent and\n"
           "messages received are shown above your input. With stdin or stdout a pipe,\n"
           "each input line is sent as a text message and each message received is\n"
-          "written as a line; at end of input wsbridge closes the connection cleanly.\n\n"
+          "written as a line; at end of input wsbridge closes the connection cleanly.\n"
+          "A received message containing line breaks spans several lines (a warning says\n"
+          "so once); --escape-newlines, -0 or --length-prefixed keep exact boundaries.\n\n"
        << visible << "\n"
        << "Exit status: 0 closed normally, 2 usage, 3 cannot connect, 4 handshake failed,\n"
           "5 closed abnormally or with an error code, 6 input not fully delivered,\n"
-          "7 a wsbridge process died, 8 the server stopped answering pings, 1 other errors,\n"
-          "128+N interrupted by signal N.\n";
+          "7 a wsbridge process died, 8 the server stopped answering pings, 9 input refused\n"
+          "(not UTF-8 text, bad base64 or length prefix, message too long), 1 other errors,\n"
+          "128+N interrupted by signal N. With --exec: the program's status if it failed.\n\n"
+          "--exec CMD [ARGS...]: each message received goes to the program's stdin, its\n"
+          "stdout is framed into messages, its stderr is ours. The program starts once the\n"
+          "connection is open, with WSBRIDGE_URL and WSBRIDGE_SUBPROTOCOL set. When the\n"
+          "connection closes its stdin ends (SIGTERM after 2 s, SIGKILL 2 s later); when it\n"
+          "ends its output, wsbridge closes the connection.\n";
     *text = os.str();
     return parse_outcome::help;
   }
@@ -204,6 +236,45 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
   cfg.sandbox = vm.count("no-sandbox") == 0;
   cfg.insecure = vm.count("insecure") > 0;
   cfg.compress = vm.count("no-compress") == 0;
+  cfg.escape_newlines = vm.count("escape-newlines") > 0;
+  if (vm.count("-1")) {
+    if (vm.count("max-messages") && cfg.max_messages != 1) {
+      *text = "-1 and --max-messages " + std::to_string(cfg.max_messages) + " disagree";
+      return parse_outcome::error;
+    }
+    cfg.max_messages = 1;
+  } else if (vm.count("max-messages") && cfg.max_messages == 0) {
+    *text = "--max-messages: expected at least 1";
+    return parse_outcome::error;
+  }
+  {
+    int modes = 0;
+    for (const auto& [name, mode] : {std::pair{"lines", framing::lines}, std::pair{"null", framing::null},
+                                     std::pair{"length-prefixed", framing::length_prefixed},
+                                     std::pair{"raw", framing::raw}})
+      if (vm.count(name)) {
+        cfg.framing_mode = mode;
+        ++modes;
+      }
+    if (modes > 1) {
+      *text = "choose one framing: --lines, --null, --length-prefixed or --raw";
+      return parse_outcome::error;
+    }
+    if (vm.count("binary") && vm.count("base64")) {
+      *text = "--binary and --base64 exclude each other (--base64 already sends binary messages)";
+      return parse_outcome::error;
+    }
+    if (vm.count("binary")) cfg.encoding = payload_encoding::binary;
+    if (vm.count("base64")) cfg.encoding = payload_encoding::base64;
+    if (cfg.encoding == payload_encoding::base64 && cfg.framing_mode == framing::raw) {
+      *text = "--base64 needs message boundaries: use it with --lines, --null or --length-prefixed";
+      return parse_outcome::error;
+    }
+    if (cfg.escape_newlines && cfg.framing_mode != framing::lines) {
+      *text = "--escape-newlines applies to line framing only";
+      return parse_outcome::error;
+    }
+  }
   if (role.empty()) cfg.role = process_role::supervisor;
   else if (role == "netproc") cfg.role = process_role::netproc;
   else if (role == "ioproc") cfg.role = process_role::ioproc;

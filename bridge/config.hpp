@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -26,6 +27,22 @@ bool parse_ws_url(const std::string& url, ws_target& out, std::string* err);
 
 enum class process_role { supervisor, netproc, ioproc };
 
+/// How stdin/stdout (or a --exec program's pipes) are cut into messages.
+enum class framing {
+  lines,            ///< --lines (default): one line, one message
+  null,             ///< -0/--null: NUL-separated, both directions
+  length_prefixed,  ///< --length-prefixed: u32 big-endian length, then the payload
+  raw,              ///< --raw: each read is a message; received payloads back to back
+};
+
+/// What an input message becomes.
+enum class payload_encoding {
+  text,    ///< a text message; must be valid UTF-8 (RFC 6455 §8.1)
+  binary,  ///< --binary: a binary message, bytes as they are
+  base64,  ///< --base64: input decoded from base64 into a binary message; received
+           ///< binary messages are written as base64
+};
+
 struct config {
   process_role role = process_role::supervisor;
   std::string url;
@@ -45,6 +62,11 @@ struct config {
   std::string origin;                     ///< --origin
   bool compress = true;   ///< offer permessage-deflate; --no-compress turns it off
   bool sandbox = true;  ///< --no-sandbox turns the children's sandboxes off (debugging)
+  framing framing_mode = framing::lines;
+  payload_encoding encoding = payload_encoding::text;
+  bool escape_newlines = false;   ///< --escape-newlines: \\, \n, \r in received messages (line mode)
+  std::uint64_t max_messages = 0; ///< --max-messages/-1: close after this many received; 0: no limit
+  std::vector<std::string> exec;  ///< --exec CMD ARGS...: the program on the other end
 };
 
 enum class parse_outcome {

@@ -55,6 +55,10 @@ inline constexpr auto default_linger = 500ms;
 /// keeps the interrupt latency under its 150 ms target in every phase.
 inline constexpr auto interrupt_grace = 50ms;
 
+/// --exec: after the connection closes, the program's stdin ends; it has this long to
+/// exit before SIGTERM, and as long again before SIGKILL.
+inline constexpr auto exec_grace = 2s;
+
 /// Longest close reason RFC 6455 §5.5 allows (125-byte control payload less the code).
 inline constexpr std::size_t max_close_reason = 123;
 

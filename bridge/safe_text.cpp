@@ -76,6 +76,29 @@ void append_safe_text(std::string& out, std::string_view in, bool keep_newlines)
   }
 }
 
+std::size_t utf8_valid_prefix(std::string_view in, bool* incomplete) {
+  std::size_t i = 0;
+  while (i < in.size()) {
+    if (static_cast<unsigned char>(in[i]) < 0x80) {  // ASCII: the common case
+      ++i;
+      continue;
+    }
+    std::uint32_t cp = 0;
+    const std::size_t len = decode_utf8(in.substr(i), cp);
+    if (len == 0) break;
+    i += len;
+  }
+  if (incomplete && i < in.size()) {
+    // A lead byte whose continuation bytes (so far all valid) run past the end.
+    const auto b0 = static_cast<unsigned char>(in[i]);
+    const std::size_t need = (b0 & 0xe0) == 0xc0 ? 2 : (b0 & 0xf0) == 0xe0 ? 3 : (b0 & 0xf8) == 0xf0 ? 4 : 0;
+    bool cut = need > in.size() - i;
+    for (std::size_t k = i + 1; cut && k < in.size(); ++k) cut = (static_cast<unsigned char>(in[k]) & 0xc0) == 0x80;
+    *incomplete = cut;
+  }
+  return i;
+}
+
 std::string safe_text(std::string_view in, bool keep_newlines) {
   std::string out;
   out.reserve(in.size());

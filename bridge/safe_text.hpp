@@ -14,6 +14,12 @@ namespace wsbridge {
 /// Escapes look like \x1b, \r, \u202e, so nothing is silently lost.
 std::string safe_text(std::string_view in, bool keep_newlines = false);
 
+/// Checks UTF-8 (RFC 3629: no overlong forms, surrogates or values above U+10FFFF).
+/// Returns the length of the longest valid prefix of `in`. When that is shorter than
+/// `in` and `incomplete` is given, *incomplete tells whether the rest is the start of a
+/// sequence cut off by the end of `in` (more bytes may complete it) rather than invalid.
+std::size_t utf8_valid_prefix(std::string_view in, bool* incomplete = nullptr);
+
 /// Appends safe_text(in) to out (no temporary for the hot path).
 void append_safe_text(std::string& out, std::string_view in, bool keep_newlines = false);
 

@@ -52,6 +52,7 @@ struct status_board {
   std::atomic<std::uint64_t> input_messages{0};   ///< messages framed from input
   std::atomic<std::uint64_t> output_messages{0};  ///< messages written to stdout
   std::atomic<std::uint32_t> input_ended{0};      ///< stdin reached EOF
+  std::atomic<std::int32_t> program_pid{0};       ///< --exec: the running program, 0 if none
 
   /// netproc: publish the close, then the final state, closed or failed (release).
   void publish_close(std::uint16_t code, bool by_server, const std::string& reason,

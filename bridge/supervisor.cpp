@@ -60,7 +60,8 @@ class supervisor {
 
  private:
   bool start(std::string* err);
-  void on_signal(int sig);
+  void on_signal(const signalfd_siginfo& si);
+  void on_deadline();
   void reap();
   void kill_child(child& c, int sig);
   void kill_all(int sig);
@@ -96,12 +97,9 @@ int supervisor::run() {
     if (r < 0 && errno != EINTR) break;
     if (r > 0) {
       signalfd_siginfo si;
-      while (::read(signals_.get(), &si, sizeof si) == sizeof si) on_signal(static_cast<int>(si.ssi_signo));
+      while (::read(signals_.get(), &si, sizeof si) == sizeof si) on_signal(si);
     }
-    if (deadline_ && clock::now() >= *deadline_) {
-      deadline_.reset();
-      kill_all(SIGKILL);
-    }
+    if (deadline_ && clock::now() >= *deadline_) on_deadline();
     reap();
   }
   terminal_.restore();
@@ -143,13 +141,19 @@ bool supervisor::start(std::string* err) {
   // on, EOF on a pipe means the process at the other end has gone.
 }
 
-void supervisor::on_signal(int sig) {
+void supervisor::on_signal(const signalfd_siginfo& si) {
+  const int sig = static_cast<int>(si.ssi_signo);
   if (sig == SIGCHLD) return;  // reap() runs after every wake-up
   if (interrupted_by_ != 0) {  // a second interrupt: end everything now
     kill_all(SIGKILL);
     return;
   }
   interrupted_by_ = sig;
+  // --exec: the program hears it too. A terminal's Ctrl+C (SI_KERNEL) has already
+  // reached it, as it reaches the whole foreground process group.
+  if (const pid_t program = board_.get()->program_pid.load(std::memory_order_relaxed);
+      program > 0 && si.ssi_code != SI_KERNEL)
+    ::kill(program, sig);
   const auto state = board_.get()->state.load(std::memory_order_acquire);
   if (state == connection_state::open && net_.pid > 0) {
     // Tell the server why we leave (Close 1000), but wait only a short grace.
@@ -159,9 +163,23 @@ void supervisor::on_signal(int sig) {
   } else {
     // Nothing to say to the server before the connection is open, and a closing
     // connection has already said it: stop now.
-    kill_all(SIGKILL);
+    deadline_ = clock::now();
+    on_deadline();
+    return;
   }
   deadline_ = clock::now() + limits::interrupt_grace;
+}
+
+void supervisor::on_deadline() {
+  deadline_.reset();
+  if (!cfg_.exec.empty() && io_.pid > 0 && net_.pid > 0 && interrupted_by_ != 0) {
+    // --exec: ioproc ends the program in its own time (EOF, SIGTERM, SIGKILL, each
+    // after limits::exec_grace); the network process has had its grace.
+    kill_child(net_, SIGKILL);
+    deadline_ = clock::now() + 2 * limits::exec_grace + std::chrono::seconds(1);
+    return;
+  }
+  kill_all(SIGKILL);
 }
 
 void supervisor::reap() {
@@ -184,6 +202,9 @@ void supervisor::reap() {
       // ioproc is done (input and output finished, or stdout closed): netproc now
       // closes the connection; give it the close timeout and a little more.
       deadline_ = clock::now() + cfg_.close_timeout + std::chrono::seconds(1);
+    } else if (c == &net_ && other.pid > 0 && !cfg_.exec.empty()) {
+      // --exec: netproc is gone; ioproc still ends the program, within its graces.
+      deadline_ = clock::now() + 2 * limits::exec_grace + std::chrono::seconds(1);
     }
   }
 }

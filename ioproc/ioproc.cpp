@@ -16,6 +16,7 @@
 #include "bridge/status_board.hpp"
 #include "ioproc/pipe_mode.hpp"
 #include "ioproc/terminal_mode.hpp"
+#include "ioproc/wrapped_program.hpp"
 
 namespace wsbridge {
 namespace {
@@ -50,7 +51,16 @@ int run_ioproc(const config& cfg) {
     std::fprintf(stderr, "wsbridge: terminal process: %s\n", err.c_str());
     return exit_failure;
   }
-  const bool terminal = ::isatty(STDIN_FILENO) && ::isatty(STDOUT_FILENO);
+  // --exec: the launcher is forked now, while we are one thread and not yet sandboxed.
+  wrapped_program program;
+  if (!cfg.exec.empty() && !program.prepare(cfg, &err)) {
+    std::fprintf(stderr, "wsbridge: %s\n", err.c_str());
+    return exit_failure;
+  }
+  // The line editor for a person at a terminal; framings made for programs (and a
+  // wrapped program) use pipe mode, which still escapes what it shows on a terminal.
+  const bool terminal = ::isatty(STDIN_FILENO) && ::isatty(STDOUT_FILENO) && cfg.exec.empty() &&
+                        cfg.framing_mode == framing::lines && cfg.encoding != payload_encoding::base64;
   if (terminal) {
     have_original_termios = ::tcgetattr(STDIN_FILENO, &original_termios) == 0;
     struct sigaction sa {};
@@ -74,7 +84,8 @@ int run_ioproc(const config& cfg) {
   }
 #endif
   std::thread(watch_supervisor).detach();
-  const int status = terminal ? run_terminal_mode(cfg, *board.get()) : run_pipe_mode(*board.get());
+  const int status = terminal ? run_terminal_mode(cfg, *board.get())
+                              : run_pipe_mode(cfg, *board.get(), cfg.exec.empty() ? nullptr : &program);
   std::fflush(stdout);
   std::fflush(stderr);
   // _exit: the input thread may be inside read(); no static destructors race with it.

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <poll.h>
 #include <string>
 #include <thread>
 #include <unistd.h>
@@ -13,67 +14,87 @@
 #include "bridge/process_spawn.hpp"
 #include "bridge/safe_text.hpp"
 #include "ioproc/display.hpp"
-#include "ioproc/line_framer.hpp"
+#include "ioproc/input_framer.hpp"
+#include "ioproc/output_framer.hpp"
+#include "ioproc/wrapped_program.hpp"
 
 namespace wsbridge {
 namespace {
 
 void say(const std::string& line) { std::fprintf(stderr, "wsbridge: %s\n", line.c_str()); }
 
-/// Reads stdin, frames lines, and writes the frames to netproc. Runs on its own
-/// thread: blocking reads and writes give backpressure for free (when netproc stops
-/// reading its pipe, our write blocks and we stop reading stdin).
+std::string plural(std::uint64_t n, const char* what) {
+  return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
+}
+
+/// Reads the input, frames messages, and writes the frames to netproc. Runs on its
+/// own thread: blocking reads and writes give backpressure for free (when netproc
+/// stops reading its pipe, our write blocks and we stop reading input).
 class input_pump {
  public:
-  explicit input_pump(status_board& board) : board_(board) {}
+  input_pump(const config& cfg, status_board& board, int fd, const char* name)
+      : board_(board), fd_(fd), name_(name), framer_(cfg.framing_mode, cfg.encoding) {}
 
   void run() {
     std::string buf(limits::read_chunk, '\0');
     std::string frames;
     std::string err;
     for (;;) {
-      const ssize_t n = read_some(STDIN_FILENO, buf.data(), buf.size());
+      const ssize_t n = read_some(fd_, buf.data(), buf.size());
       if (n < 0) {
-        say("stdin: " + errno_text(static_cast<int>(-n)));
-        failed_ = true;
+        fail(exit_failure, errno_text(static_cast<int>(-n)));
         break;
       }
       if (n == 0) break;
-      const long lines = framer_.feed(std::string_view(buf.data(), static_cast<std::size_t>(n)), frames, &err);
-      if (lines < 0) {
-        say("stdin: " + err);
-        failed_ = true;
+      const bool ok = framer_.feed(std::string_view(buf.data(), static_cast<std::size_t>(n)), frames, &err);
+      // Messages before a refused one still go; nothing after it does.
+      if (!send(frames)) return;
+      if (!ok) {
+        fail(exit_input_refused, err);
         break;
       }
-      if (!send(frames, static_cast<std::uint64_t>(lines))) return;
     }
-    if (!failed_) send(frames, static_cast<std::uint64_t>(framer_.finish(frames)));
+    if (status_ == exit_ok) {
+      if (!framer_.finish(frames, &err)) fail(exit_input_refused, err);
+      send(frames);
+    }
     board_.input_ended.store(1, std::memory_order_relaxed);
     ipc::append_frame(frames, ipc::frame_type::input_end, {});
-    send(frames, 0);
+    send(frames);
   }
 
-  bool failed() const { return failed_; }
+  /// exit_ok, or why input stopped early (exit_failure, exit_input_refused).
+  int status() const { return status_; }
 
  private:
+  void fail(int status, const std::string& why) {
+    say(std::string(name_) + ": " + why);
+    status_ = status;
+  }
+
   /// Counts the messages as read before writing them: a message counted but never
   /// sent is reported as undelivered, never the other way round.
-  bool send(std::string& frames, std::uint64_t messages) {
-    board_.input_messages.fetch_add(messages, std::memory_order_relaxed);
-    const int e = write_all(child_fd::peer_out, frames);
+  bool send(std::string& frames) {
+    board_.input_messages.fetch_add(framer_.messages() - counted_, std::memory_order_relaxed);
+    counted_ = framer_.messages();
+    const int e = frames.empty() ? 0 : write_all(child_fd::peer_out, frames);
     frames.clear();
     return e == 0;  // EPIPE: netproc is gone; the output side sees why
   }
 
   status_board& board_;
-  line_framer framer_;
-  std::atomic<bool> failed_{false};
+  int fd_;
+  const char* name_;  ///< "stdin" or "program output", for errors
+  input_framer framer_;
+  std::uint64_t counted_ = 0;  ///< messages already added to the board
+  std::atomic<int> status_{exit_ok};
 };
 
-/// Reads frames from netproc and writes messages to stdout, then reports the close.
+/// Reads frames from netproc, writes messages to the output, then reports the close.
 class output_pump {
  public:
-  output_pump(status_board& board, bool terminal) : board_(board), terminal_(terminal) {}
+  output_pump(const config& cfg, status_board& board, int fd, wrapped_program* program)
+      : board_(board), fd_(fd), program_(program), framer_(cfg, !program && ::isatty(fd)) {}
 
   /// Returns ioproc's exit status.
   int run() {
@@ -81,6 +102,7 @@ class output_pump {
     std::string out;
     std::string err;
     for (;;) {
+      if (!wait_readable()) continue;
       auto space = decoder.prepare();
       const ssize_t n = read_some(child_fd::peer_in, space.data(), space.size());
       // EOF before a `closed` frame: netproc died; the supervisor reports it.
@@ -98,10 +120,11 @@ class output_pump {
         switch (f.type) {
           case ipc::frame_type::text:
           case ipc::frame_type::binary:
-            format_message(f, out);
+            framer_.append(f.type, f.payload, out);
             ++written;
             break;
           case ipc::frame_type::opened:
+            if (program_) start_program(f.payload);
             break;
           case ipc::frame_type::notice:
             if (!flush(out, written)) return exit_output_closed;
@@ -125,21 +148,50 @@ class output_pump {
     }
   }
 
+  /// Messages that arrived after the program had stopped reading.
+  std::uint64_t dropped() const { return dropped_; }
+
  private:
-  void format_message(const ipc::frame& f, std::string& out) const {
-    if (terminal_) {
-      append_for_terminal(out, f.type, f.payload);
-    } else {  // data for a program: exactly the payload, one per line
-      out.append(f.payload);
+  /// Waits until netproc has something for us, noticing meanwhile when the program
+  /// exits. Returns false when only the program changed.
+  bool wait_readable() {
+    if (!program_ || !program_->started() || program_->reaped() || program_->exit_fd() < 0) return true;
+    pollfd p[2] = {{child_fd::peer_in, POLLIN, 0}, {program_->exit_fd(), POLLIN, 0}};
+    if (::poll(p, 2, -1) < 0) return true;
+    if (p[1].revents && program_->poll_exit()) {
+      board_.program_pid.store(0, std::memory_order_relaxed);
+      // It may have left output in its pipe: the input thread reads to EOF, which
+      // ends the input and so closes the connection in order.
     }
-    out += '\n';
+    return p[0].revents != 0;
+  }
+
+  void start_program(std::string_view opened) {
+    const std::string_view subprotocol = opened.substr(0, opened.find('\n'));
+    program_->start(subprotocol);
+    board_.program_pid.store(program_->pid(), std::memory_order_relaxed);
   }
 
   bool flush(std::string& out, std::uint64_t& messages) {
-    const int e = write_all(STDOUT_FILENO, out);
+    if (const std::string w = framer_.take_warning(); !w.empty()) say(w);
+    if (output_gone_) {
+      dropped_ += messages;
+      messages = 0;
+      out.clear();
+      return true;
+    }
+    const int e = write_all(fd_, out);
     out.clear();
     if (e != 0) {
-      if (e != EPIPE) say("stdout: " + errno_text(e));
+      if (program_ && e == EPIPE) {
+        // The program closed its stdin (or exited) while the connection is open: what
+        // comes now has nowhere to go; it is counted and reported, not fatal.
+        output_gone_ = true;
+        dropped_ += messages;
+        messages = 0;
+        return true;
+      }
+      if (e != EPIPE) say((program_ ? "program input: " : "stdout: ") + errno_text(e));
       return false;
     }
     board_.output_messages.fetch_add(messages, std::memory_order_relaxed);
@@ -150,25 +202,48 @@ class output_pump {
   int report_close(const ipc::close_info& c) const {
     if (!board_.opened.load(std::memory_order_relaxed)) return exit_ok;  // netproc said why
     if (c.code != 0 && c.code != 1006 && c.by_server) say(close_text(c));
-    const std::string undelivered = undelivered_text(board_, "input line");
+    const std::string undelivered = undelivered_text(board_, program_ ? "message from the program" : "input line");
     if (undelivered.empty()) return exit_ok;
     say(undelivered);
     return exit_undelivered;
   }
 
   status_board& board_;
-  bool terminal_;  ///< stdout is a terminal: untrusted bytes are escaped
+  int fd_;
+  wrapped_program* program_;
+  output_framer framer_;
+  bool output_gone_ = false;
+  std::uint64_t dropped_ = 0;
 };
+
+/// With --exec: ends the program once the connection is over, and folds its exit
+/// status into ours (the program's if it failed, ours otherwise).
+int finish_program(wrapped_program& program, status_board& board, int status, std::uint64_t dropped) {
+  bool killed_by_us = false;
+  const int wait_status = program.finish(limits::exec_grace, &killed_by_us);
+  board.program_pid.store(0, std::memory_order_relaxed);
+  if (dropped)
+    say(plural(dropped, "received message") + (dropped == 1 ? " was" : " were") +
+        " not delivered: the program had stopped reading");
+  if (!program.started()) return status;
+  if (killed_by_us) {
+    say("the program did not exit after its input ended; it was stopped with a signal");
+    return status;
+  }
+  const int code = wrapped_program::status_code(wait_status);
+  return code != 0 ? code : status;
+}
 
 }  // namespace
 
-int run_pipe_mode(status_board& board) {
-  input_pump input(board);
+int run_pipe_mode(const config& cfg, status_board& board, wrapped_program* program) {
+  input_pump input(cfg, board, program ? program->output_fd() : STDIN_FILENO, program ? "program output" : "stdin");
   std::thread input_thread([&input] { input.run(); });
-  input_thread.detach();  // may stay blocked in read(stdin); the process exit ends it
-  output_pump output(board, ::isatty(STDOUT_FILENO));
+  input_thread.detach();  // may stay blocked in read(); the process exit ends it
+  output_pump output(cfg, board, program ? program->input_fd() : STDOUT_FILENO, program);
   int status = output.run();
-  if (status == exit_ok && input.failed()) status = exit_failure;
+  if (status == exit_ok && input.status() != exit_ok) status = input.status();
+  if (program) status = finish_program(*program, board, status, output.dropped());
   return status;
 }
 

@@ -1,11 +1,16 @@
 #pragma once
-// Pipe mode: stdin lines become messages, messages become stdout lines.
+// Pipe mode: input (stdin, or a --exec program's stdout) becomes messages, messages
+// become output (stdout, or the program's stdin), in the framing the user chose.
 
+#include "bridge/config.hpp"
 #include "bridge/status_board.hpp"
 
 namespace wsbridge {
 
-/// Runs until netproc reports the end. Returns ioproc's exit status.
-int run_pipe_mode(status_board& board);
+class wrapped_program;
+
+/// Runs until netproc reports the end (and, with a program, until it has exited).
+/// Returns ioproc's exit status.
+int run_pipe_mode(const config& cfg, status_board& board, wrapped_program* program);
 
 }  // namespace wsbridge

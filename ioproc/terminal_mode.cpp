@@ -200,7 +200,7 @@ class terminal_session {
 
   void send_text(const std::string& text) {
     board_.input_messages.fetch_add(1, std::memory_order_relaxed);
-    send_frame(ipc::frame_type::text, text);
+    send_frame(cfg_.encoding == payload_encoding::binary ? ipc::frame_type::binary : ipc::frame_type::text, text);
   }
 
   void command(const std::string& line) {

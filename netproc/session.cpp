@@ -294,6 +294,10 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     if (finishing_) return;
     if (ec == websocket::error::closed) return on_close_handshake_done();
     if (ec) return on_lost("read", ec);
+    if (max_reached_) {
+      read_buffer_.consume(read_buffer_.size());
+      return do_ws_read();
+    }
     const auto type = ws_.got_text() ? ipc::frame_type::text : ipc::frame_type::binary;
     ipc::append_header(to_io_pending_, type, n);
     const auto data = read_buffer_.cdata();
@@ -302,6 +306,15 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     board_.messages_received.fetch_add(1, std::memory_order_relaxed);
     board_.bytes_received.fetch_add(n, std::memory_order_relaxed);
     last_receive_ = std::chrono::steady_clock::now();  // lingering waits for quiet
+    if (cfg_.max_messages != 0 && ++delivered_ >= cfg_.max_messages) {
+      // --max-messages: that was the last one. Close now; what the server sends before
+      // its Close answer is read (the closing handshake needs it) but not delivered.
+      flush_to_io();
+      max_reached_ = true;
+      request_close(1000, "");
+      if (!ws_reading_) do_ws_read();
+      return;
+    }
     if (to_io_pending_.size() >= limits::read_chunk) flush_to_io();
     // Backpressure: a slow stdout consumer stops us reading the socket, and TCP
     // then slows the server. Reading resumes in on_io_written().
@@ -678,6 +691,8 @@ class session : public std::enable_shared_from_this<session<Layer>> {
   int user_pings_ = 0;         ///< /ping pongs still to come
   websocket::ping_data ping_data_;
   bool lingering_ = false;     ///< input all sent; waiting for the server to go quiet
+  std::uint64_t delivered_ = 0;  ///< messages passed to ioproc, for --max-messages
+  bool max_reached_ = false;     ///< --max-messages reached: closing, delivering no more
   std::chrono::steady_clock::time_point last_receive_{};  ///< last message from the server
   bool finishing_ = false;
   std::uint16_t close_code_ = 1000;

@@ -23,7 +23,7 @@ sys.path.insert(0, PEERS)  # shared helpers for tests and scripts (hanging_dns)
 
 # Exit statuses (bridge/exit_codes.hpp, README "Exit codes").
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_CONNECT, EXIT_HANDSHAKE = 0, 1, 2, 3, 4
-EXIT_ABNORMAL, EXIT_UNDELIVERED, EXIT_PROCESS_DIED = 5, 6, 7
+EXIT_ABNORMAL, EXIT_UNDELIVERED, EXIT_PROCESS_DIED, EXIT_PEER_DEAD, EXIT_INPUT_REFUSED = 5, 6, 7, 8, 9
 
 
 def wait_for(predicate, timeout=10.0, what="condition"):
@@ -59,7 +59,8 @@ class Server:
         self.lines.put(None)
 
     def expect(self, word, timeout=10.0):
-        """Waits until the server prints `word` on a line of its own (an event)."""
+        """Waits until the server prints a line that is `word` or starts with `word `
+        (an event); returns that line."""
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -68,8 +69,8 @@ class Server:
                 pytest.fail(f"timed out after {timeout}s waiting for the server to say {word}")
             if line is None:
                 pytest.fail(f"the server ended before saying {word}")
-            if line == word:
-                return
+            if line == word or line.startswith(word + " "):
+                return line
 
     def stop(self):
         if self.proc.poll() is None:

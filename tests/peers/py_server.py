@@ -10,6 +10,8 @@ serves until killed. Behaviours (--mode):
   greet TEXT           send TEXT (Python escapes allowed, e.g. \x1b) at once, then echo
   echo-delayed SECONDS echo each message after SECONDS
   close-later SECONDS CODE  print the messages received, close with CODE after SECONDS
+  ask N                send "question <i>" N times, print "ANSWER <m>" for each message
+                       received, close 1000 "thanks" after N answers
 """
 import argparse
 import asyncio
@@ -22,7 +24,7 @@ import websockets
 def parse():
     p = argparse.ArgumentParser()
     p.add_argument("mode", choices=["echo", "flood", "close-after", "sink", "greet", "echo-delayed",
-                                    "close-later"])
+                                    "close-later", "ask"])
     p.add_argument("args", nargs="*")
     p.add_argument("--max-size", type=int, default=64 * 1024 * 1024)
     p.add_argument("--subprotocols", default="", help="comma-separated subprotocols to accept")
@@ -80,6 +82,17 @@ async def main():
             await asyncio.sleep(float(opts.args[0]))
             await ws.close(int(opts.args[1]), "later")
             reader.cancel()
+        elif opts.mode == "ask":
+            n = int(opts.args[0])
+            for i in range(n):
+                await ws.send(f"question {i}")
+            answers = 0
+            async for m in ws:
+                print(f"ANSWER {m}", flush=True)
+                answers += 1
+                if answers == n:
+                    break
+            await ws.close(1000, "thanks")
         elif opts.mode == "sink":
             count = 0
             try:

@@ -1,0 +1,147 @@
+#include "ioproc/input_framer.hpp"
+
+#include <cstring>
+
+#include "bridge/ipc.hpp"
+#include "bridge/safe_text.hpp"
+#include "ioproc/base64.hpp"
+
+namespace wsbridge {
+
+std::string input_framer::current_name() const {
+  return std::string(mode_ == framing::lines ? "line " : "message ") + std::to_string(messages_ + 1);
+}
+
+bool input_framer::emit(std::string_view payload, std::string& frames, std::string* err) {
+  switch (encoding_) {
+    case payload_encoding::text:
+      // RFC 6455 §8.1: a text message is UTF-8; sending anything else would have a
+      // conforming server fail the connection (1007), so refuse it here, by name.
+      if (const std::size_t valid = utf8_valid_prefix(payload); valid != payload.size()) {
+        *err = current_name() + " is not valid UTF-8 (at byte " + std::to_string(valid + 1) +
+               "); --binary sends bytes as they are";
+        return false;
+      }
+      ipc::append_frame(frames, ipc::frame_type::text, payload);
+      break;
+    case payload_encoding::binary:
+      ipc::append_frame(frames, ipc::frame_type::binary, payload);
+      break;
+    case payload_encoding::base64:
+      decoded_.clear();
+      if (!append_base64_decoded(decoded_, payload)) {
+        *err = current_name() + " is not valid base64";
+        return false;
+      }
+      ipc::append_frame(frames, ipc::frame_type::binary, decoded_);
+      break;
+  }
+  ++messages_;
+  return true;
+}
+
+bool input_framer::feed(std::string_view data, std::string& frames, std::string* err) {
+  switch (mode_) {
+    case framing::lines: return feed_delimited(data, '\n', frames, err);
+    case framing::null: return feed_delimited(data, '\0', frames, err);
+    case framing::length_prefixed: return feed_length_prefixed(data, frames, err);
+    case framing::raw: return feed_raw(data, frames, err);
+  }
+  return false;
+}
+
+bool input_framer::feed_delimited(std::string_view data, char delimiter, std::string& frames, std::string* err) {
+  const auto emit_record = [&](std::string_view record) {
+    if (mode_ == framing::lines && !record.empty() && record.back() == '\r') record.remove_suffix(1);
+    return emit(record, frames, err);
+  };
+  while (!data.empty()) {
+    const void* end = std::memchr(data.data(), delimiter, data.size());
+    if (!end) {
+      if (partial_.size() + data.size() > max_message_) {
+        *err = current_name() + " is longer than " + std::to_string(max_message_) + " bytes";
+        return false;
+      }
+      partial_.append(data);
+      break;
+    }
+    const std::size_t len = static_cast<std::size_t>(static_cast<const char*>(end) - data.data());
+    if (partial_.empty()) {
+      if (!emit_record(data.substr(0, len))) return false;  // the common case: no copy
+    } else {
+      partial_.append(data.substr(0, len));
+      if (!emit_record(partial_)) return false;
+      partial_.clear();
+    }
+    data.remove_prefix(len + 1);
+  }
+  return true;
+}
+
+bool input_framer::feed_length_prefixed(std::string_view data, std::string& frames, std::string* err) {
+  // Whole messages straight from `data`; a piece of one waits in partial_.
+  std::string_view buf = data;
+  if (!partial_.empty()) {
+    partial_.append(data);
+    buf = partial_;
+  }
+  std::size_t used = 0;
+  for (;;) {
+    const std::string_view rest = buf.substr(used);
+    if (rest.size() < 4) break;
+    const auto* p = reinterpret_cast<const unsigned char*>(rest.data());
+    const std::uint64_t len = std::uint64_t{p[0]} << 24 | std::uint64_t{p[1]} << 16 | std::uint64_t{p[2]} << 8 | p[3];
+    if (len > max_message_) {
+      *err = current_name() + ": its length prefix says " + std::to_string(len) + " bytes, over the limit of " +
+             std::to_string(max_message_);
+      return false;
+    }
+    if (rest.size() - 4 < len) break;
+    if (!emit(rest.substr(4, len), frames, err)) return false;
+    used += 4 + len;
+  }
+  if (buf.data() == partial_.data()) partial_.erase(0, used);
+  else partial_.assign(buf.substr(used));
+  return true;
+}
+
+bool input_framer::feed_raw(std::string_view data, std::string& frames, std::string* err) {
+  if (encoding_ != payload_encoding::text) return emit(data, frames, err);
+  // A read may end inside a UTF-8 sequence: hold those bytes for the next read.
+  std::string_view buf = data;
+  if (!partial_.empty()) {
+    partial_.append(data);
+    buf = partial_;
+  }
+  bool incomplete = false;
+  const std::size_t valid = utf8_valid_prefix(buf, &incomplete);
+  if (valid < buf.size() && !incomplete) {
+    *err = "input is not valid UTF-8 (at byte " + std::to_string(valid + 1) + " of " + current_name() +
+           "); --binary sends bytes as they are";
+    return false;
+  }
+  if (valid > 0 && !emit(buf.substr(0, valid), frames, err)) return false;
+  const std::string tail(buf.substr(valid));  // buf may be partial_ itself
+  partial_ = tail;
+  return true;
+}
+
+bool input_framer::finish(std::string& frames, std::string* err) {
+  if (partial_.empty()) return true;
+  if (mode_ == framing::length_prefixed) {
+    *err = "input ended inside " + current_name() + " (" + std::to_string(partial_.size()) +
+           " bytes of it, with its length prefix)";
+    return false;
+  }
+  if (mode_ == framing::raw) {
+    *err = "input ended inside a UTF-8 sequence; --binary sends bytes as they are";
+    return false;
+  }
+  const std::string last = std::move(partial_);
+  partial_.clear();
+  if (mode_ == framing::lines && !last.empty() && last.back() == '\r')
+    return emit(std::string_view(last).substr(0, last.size() - 1), frames, err);
+  return emit(last, frames, err);
+}
+
+}  // namespace wsbridge

@@ -1,0 +1,71 @@
+#include "ioproc/output_framer.hpp"
+
+#include <cstring>
+
+#include "ioproc/base64.hpp"
+#include "ioproc/display.hpp"
+
+namespace wsbridge {
+
+void output_framer::append_payload(ipc::frame_type type, std::string_view payload, std::string& out) const {
+  if (base64_ && type == ipc::frame_type::binary) append_base64(out, payload);
+  else out.append(payload);
+}
+
+void output_framer::append(ipc::frame_type type, std::string_view payload, std::string& out) {
+  if (terminal_) {
+    append_for_terminal(out, type, payload);
+    out += '\n';
+    return;
+  }
+  switch (mode_) {
+    case framing::lines:
+      if (escape_newlines_ && !(base64_ && type == ipc::frame_type::binary)) {
+        for (char c : payload) {
+          if (c == '\\') out += "\\\\";
+          else if (c == '\n') out += "\\n";
+          else if (c == '\r') out += "\\r";
+          else out += c;
+        }
+      } else {
+        const std::size_t start = out.size();
+        append_payload(type, payload, out);
+        split_seen_ = split_seen_ || std::memchr(out.data() + start, '\n', out.size() - start) != nullptr;
+      }
+      out += '\n';
+      break;
+    case framing::null: {
+      const std::size_t start = out.size();
+      append_payload(type, payload, out);
+      split_seen_ = split_seen_ || std::memchr(out.data() + start, '\0', out.size() - start) != nullptr;
+      out += '\0';
+      break;
+    }
+    case framing::length_prefixed: {
+      const std::size_t at = out.size();
+      out.append(4, '\0');
+      append_payload(type, payload, out);
+      const std::size_t n = out.size() - at - 4;  // < 2^32: IPC payloads are capped far lower
+      out[at] = static_cast<char>(n >> 24);
+      out[at + 1] = static_cast<char>(n >> 16);
+      out[at + 2] = static_cast<char>(n >> 8);
+      out[at + 3] = static_cast<char>(n);
+      break;
+    }
+    case framing::raw:
+      append_payload(type, payload, out);
+      break;
+  }
+}
+
+std::string output_framer::take_warning() {
+  if (!split_seen_ || warned_) return {};
+  warned_ = true;
+  if (mode_ == framing::null)
+    return "a received message contains NUL bytes, so it became several records "
+           "(--length-prefixed keeps every message whole)";
+  return "a received message contains line breaks, so it became several lines "
+         "(--escape-newlines, -0 or --length-prefixed keep one message per record)";
+}
+
+}  // namespace wsbridge

@@ -1,0 +1,39 @@
+#pragma once
+// Writes received messages to stdout (or a --exec program's stdin) in the framing the
+// user chose: the mirror of input_framer.
+
+#include <string>
+#include <string_view>
+
+#include "bridge/config.hpp"
+#include "bridge/ipc.hpp"
+
+namespace wsbridge {
+
+class output_framer {
+ public:
+  /// `terminal`: the output is a terminal, so every message is shown escaped, one per
+  /// line, whatever the framing (untrusted bytes never reach the terminal raw).
+  output_framer(const config& cfg, bool terminal)
+      : mode_(cfg.framing_mode), base64_(cfg.encoding == payload_encoding::base64),
+        escape_newlines_(cfg.escape_newlines), terminal_(terminal) {}
+
+  /// Appends one received message to out.
+  void append(ipc::frame_type type, std::string_view payload, std::string& out);
+
+  /// Once per run: the warning that a message contained the record separator and so
+  /// became several records downstream. Empty when there is nothing (new) to say.
+  std::string take_warning();
+
+ private:
+  void append_payload(ipc::frame_type type, std::string_view payload, std::string& out) const;
+
+  framing mode_;
+  bool base64_;
+  bool escape_newlines_;
+  bool terminal_;
+  bool split_seen_ = false;
+  bool warned_ = false;
+};
+
+}  // namespace wsbridge

@@ -1,0 +1,138 @@
+#include "ioproc/wrapped_program.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/syscall.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+#include "bridge/process_spawn.hpp"
+
+namespace wsbridge {
+namespace {
+
+/// In the launcher: read the go message ("1" + subprotocol) until EOF. False: no go.
+bool wait_for_go(int fd, std::string& subprotocol) {
+  std::string msg;
+  char buf[512];
+  for (;;) {
+    const ssize_t n = read_some(fd, buf, sizeof buf);
+    if (n <= 0) break;
+    msg.append(buf, static_cast<std::size_t>(n));
+  }
+  if (msg.empty() || msg[0] != '1') return false;
+  subprotocol = msg.substr(1);
+  return true;
+}
+
+[[noreturn]] void run_launcher(const config& cfg, pid_t parent, int go, int program_in, int program_out) {
+  // The program must not outlive ioproc (if ioproc is killed, nobody would end it).
+  // The thread rule of PR_SET_PDEATHSIG holds: ioproc forks from its main thread.
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != parent) ::_exit(126);
+  // Our copies of the wsbridge pipes would hide an EOF that tells the other processes
+  // that ioproc is gone.
+  for (int fd = child_fd::peer_in; fd < child_fd::peer_in + child_fd::count; ++fd) ::close(fd);
+  std::string subprotocol;
+  if (!wait_for_go(go, subprotocol)) ::_exit(0);
+  // ioproc ignores these (the supervisor decides about signals); the program must
+  // get a normal process's dispositions, so that Ctrl+C reaches it.
+  for (int s : {SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGPIPE, SIGUSR1}) ::signal(s, SIG_DFL);
+  if (::dup2(program_in, STDIN_FILENO) < 0 || ::dup2(program_out, STDOUT_FILENO) < 0) ::_exit(126);
+  ::setenv("WSBRIDGE_URL", cfg.url.c_str(), 1);
+  ::setenv("WSBRIDGE_SUBPROTOCOL", subprotocol.c_str(), 1);
+  std::vector<char*> argv;
+  for (const auto& a : cfg.exec) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  ::execvp(argv[0], argv.data());  // every other descriptor is close-on-exec
+  const int e = errno;
+  std::fprintf(stderr, "wsbridge: exec %s: %s\n", cfg.exec[0].c_str(), errno_text(e).c_str());
+  ::_exit(e == ENOENT ? 127 : 126);  // the shell's codes for "not found" and "cannot run"
+}
+
+}  // namespace
+
+bool wrapped_program::prepare(const config& cfg, std::string* err) {
+  unique_fd go_r, in_r, out_w;
+  if (!make_pipe(go_r, go_, err) || !make_pipe(in_r, to_program_, err) || !make_pipe(from_program_, out_w, err))
+    return false;
+  const pid_t parent = ::getpid();
+  std::fflush(nullptr);
+  pid_ = ::fork();
+  if (pid_ < 0) {
+    *err = "exec: fork: " + errno_text(errno);
+    return false;
+  }
+  if (pid_ == 0) {
+    // ioproc's ends: held here, they would hide the EOFs that end the launcher's wait
+    // and the program's input.
+    go_.reset();
+    to_program_.reset();
+    from_program_.reset();
+    run_launcher(cfg, parent, go_r.get(), in_r.get(), out_w.get());
+  }
+  // glibc 2.36's <sys/pidfd.h> lacks extern "C", so the system call directly.
+  pidfd_.reset(static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0)));
+  return true;
+}
+
+void wrapped_program::start(std::string_view subprotocol) {
+  if (started_ || !go_) return;
+  started_ = true;
+  std::string msg = "1";
+  msg.append(subprotocol);
+  write_all(go_.get(), msg);
+  go_.reset();
+}
+
+bool wrapped_program::poll_exit() {
+  if (reaped_) return true;
+  int status = 0;
+  const pid_t r = ::waitpid(pid_, &status, WNOHANG);
+  if (r != pid_) return false;
+  reaped_ = true;
+  wait_status_ = status;
+  return true;
+}
+
+bool wrapped_program::wait_exit(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!poll_exit()) {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    if (pidfd_) {
+      pollfd p{pidfd_.get(), POLLIN, 0};
+      ::poll(&p, 1, static_cast<int>(left.count()));
+    } else {  // kernel without pidfd_open (before 5.3): poll the wait status
+      ::poll(nullptr, 0, static_cast<int>(std::min<long long>(left.count(), 10)));
+    }
+  }
+  return true;
+}
+
+int wrapped_program::finish(std::chrono::milliseconds grace, bool* killed_by_us) {
+  *killed_by_us = false;
+  go_.reset();           // a launcher still waiting exits
+  to_program_.reset();   // EOF on the program's stdin
+  if (pid_ <= 0) return 0;
+  if (wait_exit(grace)) return wait_status_;
+  *killed_by_us = true;
+  ::kill(pid_, SIGTERM);
+  if (wait_exit(grace)) return wait_status_;
+  ::kill(pid_, SIGKILL);
+  wait_exit(std::chrono::hours(1));  // SIGKILL cannot be refused
+  return wait_status_;
+}
+
+int wrapped_program::status_code(int wait_status) {
+  if (WIFSIGNALED(wait_status)) return 128 + WTERMSIG(wait_status);
+  return WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 0;
+}
+
+}  // namespace wsbridge

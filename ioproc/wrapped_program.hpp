@@ -1,0 +1,65 @@
+#pragma once
+// The program of --exec: messages received go to its stdin, its stdout becomes
+// messages, its stderr is ours.
+//
+// ioproc sandboxes itself early and its filter refuses execve, yet the program can
+// only start once the connection is open (it is told the negotiated subprotocol). So
+// ioproc forks a launcher before it locks down: the launcher waits on a pipe, and
+// start() sends it the subprotocol; then it execs the program. A launcher that gets
+// EOF instead (the connection never opened) exits without running anything.
+
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+
+#include "bridge/config.hpp"
+#include "bridge/fd_util.hpp"
+
+namespace wsbridge {
+
+class wrapped_program {
+ public:
+  /// Forks the launcher. Call before any thread starts and before the sandbox.
+  /// Returns false and fills *err.
+  bool prepare(const config& cfg, std::string* err);
+
+  /// Lets the launcher exec the program, with WSBRIDGE_SUBPROTOCOL set.
+  void start(std::string_view subprotocol);
+  bool started() const { return started_; }
+
+  /// Our ends of its stdin and stdout.
+  int input_fd() const { return to_program_.get(); }
+  int output_fd() const { return from_program_.get(); }
+  /// Readable once the process has exited (pidfd_open), -1 if unavailable.
+  int exit_fd() const { return pidfd_.get(); }
+  pid_t pid() const { return pid_; }
+
+  /// If the program has exited, reaps it. Returns true once it is reaped.
+  bool poll_exit();
+
+  /// Closes its stdin (EOF), then waits: `grace`, SIGTERM, `grace` again, SIGKILL.
+  /// A launcher never started just exits. Returns the wait status; *killed_by_us
+  /// tells whether our signal ended it.
+  int finish(std::chrono::milliseconds grace, bool* killed_by_us);
+
+  /// The shell's convention for a wait status: the exit code, or 128 + signal.
+  static int status_code(int wait_status);
+
+  bool reaped() const { return reaped_; }
+  int wait_status() const { return wait_status_; }
+
+ private:
+  bool wait_exit(std::chrono::milliseconds timeout);
+
+  pid_t pid_ = -1;
+  unique_fd go_;            ///< to the launcher: the subprotocol, then EOF
+  unique_fd to_program_;
+  unique_fd from_program_;
+  unique_fd pidfd_;
+  bool started_ = false;
+  bool reaped_ = false;
+  int wait_status_ = 0;
+};
+
+}  // namespace wsbridge

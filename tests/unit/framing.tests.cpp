@@ -1,0 +1,214 @@
+#include <catch2/catch.hpp>
+#include <cstring>
+
+#include "bridge/ipc.hpp"
+#include "bridge/safe_text.hpp"
+#include "ioproc/base64.hpp"
+#include "ioproc/input_framer.hpp"
+#include "ioproc/output_framer.hpp"
+
+using namespace wsbridge;
+
+namespace {
+
+struct message {
+  ipc::frame_type type;
+  std::string payload;
+  bool operator==(const message&) const = default;
+};
+
+std::vector<message> decode(const std::string& frames) {
+  ipc::frame_decoder d;
+  auto space = d.prepare(frames.size());
+  std::memcpy(space.data(), frames.data(), frames.size());
+  d.commit(frames.size());
+  std::vector<message> out;
+  ipc::frame f;
+  std::string err;
+  while (d.next(f, &err) == ipc::frame_decoder::result::frame) out.push_back({f.type, std::string(f.payload)});
+  return out;
+}
+
+std::vector<std::string> texts(const std::string& frames) {
+  std::vector<std::string> out;
+  for (const auto& m : decode(frames)) {
+    REQUIRE(m.type == ipc::frame_type::text);
+    out.push_back(m.payload);
+  }
+  return out;
+}
+
+std::string all_bytes() {
+  std::string s;
+  for (int i = 0; i < 256; ++i) s.push_back(static_cast<char>(i));
+  return s;
+}
+
+std::string be32(std::size_t n) {
+  return {static_cast<char>(n >> 24), static_cast<char>(n >> 16), static_cast<char>(n >> 8), static_cast<char>(n)};
+}
+
+}  // namespace
+
+TEST_CASE("one line becomes one text frame", "[input_framer]") {
+  input_framer in(framing::lines, payload_encoding::text);
+  std::string frames, err;
+  CHECK(in.feed("a\r\nbb\n\nccc", frames, &err));
+  CHECK(in.finish(frames, &err));
+  CHECK(texts(frames) == std::vector<std::string>{"a", "bb", "", "ccc"});
+  CHECK(in.messages() == 4);
+}
+
+TEST_CASE("lines split across reads are joined", "[input_framer]") {
+  input_framer in(framing::lines, payload_encoding::text);
+  std::string frames, err;
+  CHECK(in.feed("hel", frames, &err));
+  CHECK(in.feed("lo\r", frames, &err));
+  CHECK(in.feed("\nwor", frames, &err));
+  CHECK(in.feed("ld\n", frames, &err));
+  CHECK(in.finish(frames, &err));  // nothing pending: no empty message at EOF
+  CHECK(texts(frames) == std::vector<std::string>{"hello", "world"});
+}
+
+TEST_CASE("a line longer than the limit is an error naming the line", "[input_framer]") {
+  input_framer in(framing::lines, payload_encoding::text, 8);
+  std::string frames, err;
+  CHECK_FALSE(in.feed("short\n0123456789", frames, &err));
+  CHECK(err == "line 2 is longer than 8 bytes");
+  CHECK(texts(frames) == std::vector<std::string>{"short"});  // what came before still goes
+}
+
+TEST_CASE("text messages must be UTF-8; the error names the line and byte", "[input_framer]") {
+  input_framer in(framing::lines, payload_encoding::text);
+  std::string frames, err;
+  CHECK(in.feed("caf\xc3\xa9\n", frames, &err));
+  CHECK_FALSE(in.feed("ok\xff\n", frames, &err));
+  CHECK(err == "line 2 is not valid UTF-8 (at byte 3); --binary sends bytes as they are");
+  CHECK(texts(frames) == std::vector<std::string>{"caf\xc3\xa9"});
+  // Overlong encodings and UTF-16 surrogates are not UTF-8 either.
+  for (const char* bad : {"\xc0\xaf\n", "\xed\xa0\x80\n", "\xf4\x90\x80\x80\n"}) {
+    input_framer again(framing::lines, payload_encoding::text);
+    CHECK_FALSE(again.feed(bad, frames, &err));
+  }
+}
+
+TEST_CASE("binary input: any bytes go; -0 splits at NUL and keeps newlines", "[input_framer]") {
+  input_framer in(framing::null, payload_encoding::binary);
+  std::string frames, err;
+  CHECK(in.feed(std::string("a\nb\r\n\0\xff", 7), frames, &err));
+  CHECK(in.feed(std::string("\0last", 5), frames, &err));
+  CHECK(in.finish(frames, &err));
+  CHECK(decode(frames) == std::vector<message>{{ipc::frame_type::binary, "a\nb\r\n"},
+                                               {ipc::frame_type::binary, "\xff"},
+                                               {ipc::frame_type::binary, "last"}});
+}
+
+TEST_CASE("length-prefixed messages carry every byte, split anywhere", "[input_framer]") {
+  const std::string payload = all_bytes();
+  const std::string stream = be32(payload.size()) + payload + be32(0) + be32(2) + "hi";
+  for (std::size_t cut = 0; cut <= stream.size(); cut += 7) {
+    input_framer in(framing::length_prefixed, payload_encoding::binary);
+    std::string frames, err;
+    CHECK(in.feed(std::string_view(stream).substr(0, cut), frames, &err));
+    CHECK(in.feed(std::string_view(stream).substr(cut), frames, &err));
+    CHECK(in.finish(frames, &err));
+    CHECK(decode(frames) == std::vector<message>{{ipc::frame_type::binary, payload},
+                                                 {ipc::frame_type::binary, ""},
+                                                 {ipc::frame_type::binary, "hi"}});
+  }
+}
+
+TEST_CASE("a bad length prefix or a truncated message is refused", "[input_framer]") {
+  std::string frames, err;
+  input_framer big(framing::length_prefixed, payload_encoding::binary, 100);
+  CHECK_FALSE(big.feed(be32(101), frames, &err));
+  CHECK(err == "message 1: its length prefix says 101 bytes, over the limit of 100");
+  input_framer cut(framing::length_prefixed, payload_encoding::binary);
+  CHECK(cut.feed(be32(10) + "abc", frames, &err));
+  CHECK_FALSE(cut.finish(frames, &err));
+  CHECK(err == "input ended inside message 1 (7 bytes of it, with its length prefix)");
+}
+
+TEST_CASE("raw framing sends each read; a UTF-8 sequence cut by a read waits for its end", "[input_framer]") {
+  input_framer in(framing::raw, payload_encoding::text);
+  std::string frames, err;
+  CHECK(in.feed("ab\ncaf\xc3", frames, &err));
+  CHECK(in.feed("\xa9!", frames, &err));
+  CHECK(in.finish(frames, &err));
+  CHECK(texts(frames) == std::vector<std::string>{"ab\ncaf", "\xc3\xa9!"});
+  input_framer bad(framing::raw, payload_encoding::text);
+  CHECK_FALSE(bad.feed("a\xff", frames, &err));
+}
+
+TEST_CASE("base64 lines become binary messages", "[input_framer]") {
+  input_framer in(framing::lines, payload_encoding::base64);
+  std::string frames, err, encoded;
+  append_base64(encoded, all_bytes());
+  CHECK(in.feed(encoded + "\naGk\n\n", frames, &err));
+  CHECK(decode(frames) == std::vector<message>{{ipc::frame_type::binary, all_bytes()},
+                                               {ipc::frame_type::binary, "hi"},
+                                               {ipc::frame_type::binary, ""}});
+  CHECK_FALSE(in.feed("not base64!\n", frames, &err));
+  CHECK(err == "line 4 is not valid base64");
+}
+
+TEST_CASE("utf8_valid_prefix tells invalid from cut short", "[safe_text]") {
+  bool incomplete = false;
+  CHECK(utf8_valid_prefix("abc") == 3);
+  CHECK(utf8_valid_prefix("ab\xe2\x82", &incomplete) == 2);
+  CHECK(incomplete);
+  CHECK(utf8_valid_prefix("ab\xe2(", &incomplete) == 2);
+  CHECK_FALSE(incomplete);
+}
+
+TEST_CASE("output framing: lines, escaped lines, NUL, length prefix, raw, base64", "[output_framer]") {
+  config cfg;
+  std::string out;
+  {
+    output_framer lines(cfg, false);
+    lines.append(ipc::frame_type::text, "one", out);
+    CHECK(lines.take_warning().empty());
+    lines.append(ipc::frame_type::text, "two\nthree", out);
+    CHECK(out == "one\ntwo\nthree\n");
+    CHECK_FALSE(lines.take_warning().empty());  // said once...
+    lines.append(ipc::frame_type::text, "again\n", out);
+    CHECK(lines.take_warning().empty());        // ...not again
+  }
+  {
+    out.clear();
+    cfg.escape_newlines = true;
+    output_framer escaped(cfg, false);
+    escaped.append(ipc::frame_type::text, "a\\b\nc\r", out);
+    CHECK(out == "a\\\\b\\nc\\r\n");
+    cfg.escape_newlines = false;
+  }
+  {
+    out.clear();
+    cfg.framing_mode = framing::length_prefixed;
+    output_framer prefixed(cfg, false);
+    prefixed.append(ipc::frame_type::binary, all_bytes(), out);
+    CHECK(out == be32(256) + all_bytes());
+  }
+  {
+    out.clear();
+    cfg.framing_mode = framing::null;
+    output_framer nul(cfg, false);
+    nul.append(ipc::frame_type::text, "a\nb", out);
+    CHECK(out == std::string("a\nb\0", 4));
+  }
+  {
+    out.clear();
+    cfg.framing_mode = framing::lines;
+    cfg.encoding = payload_encoding::base64;
+    output_framer b64(cfg, false);
+    b64.append(ipc::frame_type::binary, std::string("\0\xff\n", 3), out);
+    b64.append(ipc::frame_type::text, "text stays text", out);
+    CHECK(out == "AP8K\ntext stays text\n");
+  }
+  {
+    out.clear();
+    output_framer terminal(cfg, true);  // a terminal is never given raw bytes
+    terminal.append(ipc::frame_type::text, "\x1b[2J", out);
+    CHECK(out == "\\x1b[2J\n");
+  }
+}
