@@ -2,6 +2,7 @@
 
 #include <boost/program_options.hpp>
 #include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
 #include <boost/url/url_view.hpp>
 #include <cctype>
 #include <cmath>
@@ -95,8 +96,13 @@ bool parse_ws_url(const std::string& url, ws_target& out, std::string* err) {
     return false;
   }
   if (u.has_userinfo()) {
-    *err = "invalid URL '" + url + "': user info in the URL is not supported";
-    return false;
+    out.userinfo = std::string(u.user());
+    if (u.has_password()) out.userinfo += ":" + std::string(u.password());
+  }
+  {
+    boost::urls::url shown(u);
+    if (shown.has_password()) shown.set_password("***");
+    out.display = std::string(shown.buffer());
   }
   if (u.has_fragment()) {  // RFC 6455 §3: fragment identifiers MUST NOT be used
     *err = "invalid URL '" + url + "': a WebSocket URL cannot have a #fragment";
@@ -156,6 +162,10 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
       ("no-sandbox", "do not sandbox the network and terminal processes (for debugging)")
       ("cacert", po::value(&cfg.cacert)->value_name("FILE"), "wss: trust the CA certificates in FILE (PEM)")
       ("insecure,k", "wss: do not verify the server's certificate (unsafe)")
+      ("cert", po::value(&cfg.cert)->value_name("FILE"), "wss: present this client certificate (PEM)")
+      ("key", po::value(&cfg.key)->value_name("FILE"), "wss: the client certificate's private key (default: in --cert's file)")
+      ("user,u", po::value(&cfg.user)->value_name("USER:PASSWORD"),
+       "Basic authentication (also from the URL: ws://user:password@host/)")
       ("no-compress", "do not offer permessage-deflate compression")
       ("lines", "framing: one line of input is one message, each message received one line (default)")
       ("null,0", "framing: messages separated by NUL bytes, both directions")
@@ -306,6 +316,14 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
       *text = "--subprotocol: '" + p + "' is not a valid protocol name (RFC 6455 §4.1: an HTTP token)";
       return parse_outcome::error;
     }
+  if (!cfg.key.empty() && cfg.cert.empty()) {
+    *text = "--key needs --cert";
+    return parse_outcome::error;
+  }
+  if (cfg.user.find_first_of("\r\n") != std::string::npos) {
+    *text = "--user: must not contain line breaks";
+    return parse_outcome::error;
+  }
   if (cfg.origin.find_first_of("\r\n") != std::string::npos) {
     *text = "--origin: must not contain line breaks";
     return parse_outcome::error;

@@ -19,6 +19,8 @@ struct ws_target {
   std::string port;          ///< always set: explicit, or 80 / 443
   std::string host_header;   ///< Host: header value ("[::1]:8080", "example.com")
   std::string resource;      ///< path and query, at least "/"
+  std::string userinfo;      ///< "user:password" from the URL, percent-decoded (Basic auth)
+  std::string display;       ///< the URL without its password, for messages
 };
 
 /// Parses `url`. Returns false and fills *err with a one-line explanation (with a
@@ -56,6 +58,9 @@ struct config {
   bool color = true;    ///< --no-color turns it off (NO_COLOR is checked where colour is used)
   bool history = true;  ///< --no-history: neither read nor write the history file
   std::string cacert;     ///< --cacert FILE: trust these CAs instead of the system's
+  std::string cert;       ///< --cert FILE: client certificate (PEM; may hold the key too)
+  std::string key;        ///< --key FILE: its private key (default: in the --cert file)
+  std::string user;       ///< --user USER:PASSWORD for Basic auth (overrides the URL's)
   bool insecure = false;  ///< -k/--insecure: do not verify the server's certificate
   std::vector<std::pair<std::string, std::string>> headers;  ///< -H 'Name: value'
   std::vector<std::string> subprotocols;  ///< --subprotocol, in order of preference

@@ -4,7 +4,7 @@
 
 #include "bridge/ipc.hpp"
 #include "bridge/safe_text.hpp"
-#include "ioproc/base64.hpp"
+#include "bridge/base64.hpp"
 
 namespace wsbridge {
 

@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "ioproc/base64.hpp"
+#include "bridge/base64.hpp"
 #include "ioproc/display.hpp"
 
 namespace wsbridge {

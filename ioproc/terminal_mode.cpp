@@ -108,7 +108,7 @@ class terminal_session {
     resize_fd_.reset(::signalfd(-1, &winch, SFD_CLOEXEC | SFD_NONBLOCK));
     if (cfg_.history) history_file_ = history_path();
 
-    print_status("Connecting to " + safe_text(cfg_.url) + " ...");
+    print_status("Connecting to " + safe_text(cfg_.target.display) + " ...");
     while (!done_ && !opened_) wait_for_input(/*keys=*/false);
     if (opened_ && !done_) edit_lines();
     while (!done_) wait_for_input(false);  // after Ctrl+D: until the close is reported
@@ -303,7 +303,7 @@ class terminal_session {
     const auto nl = info.find('\n');
     const std::string protocol = safe_text(info.substr(0, nl));
     const std::string extensions = nl == std::string_view::npos ? "" : safe_text(info.substr(nl + 1));
-    std::string s = "Connected to " + safe_text(cfg_.url);
+    std::string s = "Connected to " + safe_text(cfg_.target.display);
     if (!protocol.empty()) s += " (subprotocol " + protocol + ")";
     if (!extensions.empty()) s += " (extensions " + extensions + ")";
     return s + ". Type /help for commands.";

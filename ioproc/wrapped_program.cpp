@@ -45,7 +45,7 @@ bool wait_for_go(int fd, std::string& subprotocol) {
   // get a normal process's dispositions, so that Ctrl+C reaches it.
   for (int s : {SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGPIPE, SIGUSR1}) ::signal(s, SIG_DFL);
   if (::dup2(program_in, STDIN_FILENO) < 0 || ::dup2(program_out, STDOUT_FILENO) < 0) ::_exit(126);
-  ::setenv("WSBRIDGE_URL", cfg.url.c_str(), 1);
+  ::setenv("WSBRIDGE_URL", cfg.target.display.c_str(), 1);  // without a password
   ::setenv("WSBRIDGE_SUBPROTOCOL", subprotocol.c_str(), 1);
   std::vector<char*> argv;
   for (const auto& a : cfg.exec) argv.push_back(const_cast<char*>(a.c_str()));

@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "bridge/base64.hpp"
 #include "bridge/exit_codes.hpp"
 #include "bridge/fd_util.hpp"
 #include "bridge/ipc.hpp"
@@ -172,6 +173,12 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     ws_.set_option(websocket::stream_base::decorator([this](websocket::request_type& req) {
       req.set(http::field::user_agent, std::string("wsbridge/") + WSBRIDGE_VERSION);
       if (!cfg_.origin.empty()) req.set(http::field::origin, cfg_.origin);
+      // Basic auth (RFC 7617) from --user or the URL; -H Authorization may override it.
+      if (const std::string& cred = cfg_.user.empty() ? cfg_.target.userinfo : cfg_.user; !cred.empty()) {
+        std::string value = "Basic ";
+        append_base64(value, cred);
+        req.set(http::field::authorization, value);
+      }
       if (!cfg_.subprotocols.empty()) {
         std::string offer;
         for (const auto& p : cfg_.subprotocols) offer += (offer.empty() ? "" : ", ") + p;
@@ -214,6 +221,13 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     if (ec.category() == error_code(http::error::bad_value).category())
       return fail_before_open("handshake", "the server's answer is not valid HTTP (" + ec.message() + ")",
                               exit_handshake_rejected);
+    if (ec == net::ssl::error::stream_truncated) {
+      // With TLS 1.3 a server checks the client certificate after our handshake is
+      // done, so a refusal shows up here, at the upgrade.
+      std::string what = "the server ended the TLS connection without answering";
+      if (cfg_.cert.empty()) what += " (does it require a client certificate? see --cert)";
+      return fail_before_open("handshake", what, exit_handshake_rejected);
+    }
     if (ec) return fail_before_open("handshake", ec.message(), exit_handshake_rejected);
     // RFC 6455 §4.1: a subprotocol we did not offer fails the connection.
     if (const auto chosen = response_[http::field::sec_websocket_protocol]; !chosen.empty()) {
@@ -709,6 +723,19 @@ bool make_tls_context(const config& cfg, net::ssl::context& ctx, std::string* er
   error_code ec;
   ctx.set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
                   net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 | net::ssl::context::no_tlsv1_1);
+  if (!cfg.cert.empty()) {  // mutual TLS: our certificate, and its key
+    ctx.use_certificate_chain_file(cfg.cert, ec);
+    if (ec) {
+      *err = "cannot load the client certificate from " + cfg.cert + ": " + ec.message();
+      return false;
+    }
+    const std::string& key = cfg.key.empty() ? cfg.cert : cfg.key;
+    ctx.use_private_key_file(key, net::ssl::context::pem, ec);
+    if (ec) {
+      *err = "cannot load the client certificate's key from " + key + ": " + ec.message();
+      return false;
+    }
+  }
   if (cfg.insecure) {
     ctx.set_verify_mode(net::ssl::verify_none);
     return true;

@@ -41,8 +41,9 @@ def wait_for(predicate, timeout=10.0, what="condition"):
 class Server:
     """A server process that prints 'PORT <n>' when it listens."""
 
-    def __init__(self, argv):
-        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    def __init__(self, argv, env=None):
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     env=None if env is None else {**os.environ, **env})
         line = self.proc.stdout.readline()
         if not line.startswith("PORT "):
             self.proc.kill()
@@ -93,7 +94,7 @@ class Server:
 def servers():
     started = []
 
-    def start(kind, *args):
+    def start(kind, *args, env=None):
         if kind == "python":
             argv = [PYTHON, os.path.join(PEERS, "py_server.py"), *map(str, args)]
         elif kind == "node":
@@ -102,7 +103,7 @@ def servers():
             argv = [PYTHON, os.path.join(PEERS, "hostile_server.py"), *map(str, args)]
         else:
             raise ValueError(kind)
-        s = Server(argv)
+        s = Server(argv, env)
         started.append(s)
         return s
 

@@ -38,3 +38,23 @@ def test_bad_handshake_options_are_usage_errors(args, expected):
     r = run_wsbridge([*args, "ws://127.0.0.1:9/"])
     assert r.returncode == EXIT_USAGE
     assert expected in r.stderr.decode()
+
+
+def test_basic_auth_from_user_option_or_url(servers):
+    server = servers("python", "echo", "--show-headers")
+    r = run_wsbridge(["--user", "alice:s3cret", server.url], b"")
+    assert r.returncode == EXIT_OK, r.stderr
+    assert server.expect("HEADER Authorization:") == "HEADER Authorization: Basic YWxpY2U6czNjcmV0"
+    # From the URL, percent-decoded ("b%40b" is "b@b"); the password is never shown.
+    url = server.url.replace("ws://", "ws://b%40b:pa%3Ass@")
+    r = run_wsbridge(["-v", url], b"")
+    assert r.returncode == EXIT_OK, r.stderr
+    assert server.expect("HEADER Authorization:") == "HEADER Authorization: Basic YkBiOnBhOnNz"
+    assert b"pa%3Ass" not in r.stderr and b"pa:ss" not in r.stderr
+
+
+def test_a_subprotocol_that_was_not_offered_fails_the_handshake(servers):
+    server = servers("hostile", "subprotocol", "evil")
+    r = run_wsbridge(["--subprotocol", "chat", server.url], b"x\n")
+    assert r.returncode == EXIT_HANDSHAKE
+    assert r.stderr == b"wsbridge: handshake: the server chose subprotocol 'evil', which was not offered\n"

@@ -63,3 +63,47 @@ def test_unreadable_cacert_is_a_usage_error(tls_server, tmp_path):
     r = run_wsbridge(["--cacert", missing, f"wss://localhost:{tls_server.port}/"], b"x\n")
     assert r.returncode == EXIT_USAGE
     assert r.stderr.decode().startswith(f"wsbridge: tls: cannot load CA certificates from {missing}")
+
+
+def make_client_cert(directory):
+    cert, key = directory / "client.pem", directory / "client-key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+                    "-out", str(cert), "-days", "2", "-subj", "/CN=wsbridge-client"], check=True, capture_output=True)
+    return str(cert), str(key)
+
+
+def test_client_certificate_is_presented_when_the_server_requires_one(servers, tmp_path):
+    cert, key = make_cert(tmp_path, "DNS:localhost")
+    client_cert, client_key = make_client_cert(tmp_path)
+    server = servers("python", "echo", "--tls", cert, key, "--client-ca", client_cert)
+    url = f"wss://localhost:{server.port}/"
+    r = run_wsbridge(["--cacert", cert, "--cert", client_cert, "--key", client_key, url], b"mutual\n")
+    assert r.returncode == EXIT_OK, r.stderr
+    assert r.stdout == b"mutual\n"
+    assert server.expect("CLIENT") == "CLIENT wsbridge-client"
+    # Certificate and key in one PEM file: --key may be left out.
+    both = tmp_path / "both.pem"
+    both.write_bytes(open(client_cert, "rb").read() + open(client_key, "rb").read())
+    r = run_wsbridge(["--cacert", cert, "--cert", str(both), url], b"one file\n")
+    assert r.returncode == EXIT_OK, r.stderr
+    # Without it the server refuses: one line, not a hang.
+    r = run_wsbridge(["--cacert", cert, url], b"x\n", timeout=30)
+    assert r.returncode not in (EXIT_OK,), r.stderr
+    assert len(r.stderr.splitlines()) == 1 and r.stderr.startswith(b"wsbridge: "), r.stderr
+
+
+def test_unreadable_client_certificate_is_a_usage_error(tls_server, tmp_path):
+    r = run_wsbridge(["--cert", str(tmp_path / "missing.pem"), f"wss://localhost:{tls_server.port}/"], b"x\n")
+    assert r.returncode == EXIT_USAGE
+    assert r.stderr.startswith(b"wsbridge: tls: cannot load the client certificate from "), r.stderr
+
+
+@pytest.mark.parametrize("deflate", ["0", "1"])
+def test_node_ws_over_tls(servers, tmp_path, deflate):
+    cert, key = make_cert(tmp_path, "DNS:localhost")
+    server = servers("node", "echo", env={"WS_TLS_CERT": cert, "WS_TLS_KEY": key, "WS_DEFLATE": deflate})
+    r = run_wsbridge(["--linger", "2", "--cacert", cert, f"wss://localhost:{server.port}/"], LINES)
+    assert r.returncode == EXIT_OK, r.stderr
+    assert r.stdout == LINES
+    r = run_wsbridge([f"wss://localhost:{server.port}/"], b"x\n")
+    assert r.returncode == EXIT_CONNECT

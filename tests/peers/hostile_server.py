@@ -14,6 +14,7 @@ Modes:
                           blocking when the client stops reading) and never read
   backlog-full            a listener whose accept queue is full, so a SYN is never answered
   no-close-reply          finish the WebSocket handshake, then never read or answer Close
+  subprotocol NAME        finish the handshake choosing subprotocol NAME, whatever was offered
 """
 import base64
 import hashlib
@@ -75,9 +76,10 @@ def serve(conn, mode, args, keep):
     elif mode == "garbage":
         conn.sendall(b"\x00\x01not http at all\r\n\r\n")
         conn.close()
-    elif mode in ("no-close-reply", "flood-no-read"):
+    elif mode in ("no-close-reply", "flood-no-read", "subprotocol"):
+        extra = f"Sec-WebSocket-Protocol: {args[0]}\r\n" if mode == "subprotocol" else ""
         conn.sendall(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                      f"Sec-WebSocket-Accept: {accept_key(req)}\r\n\r\n").encode())
+                      f"Sec-WebSocket-Accept: {accept_key(req)}\r\n{extra}\r\n").encode())
         if mode == "flood-no-read":
             event("OPEN")
             chunk = (b"\x81\x7e\x04\x00" + b"f" * 1024) * 64  # 64 text messages of 1 KiB

@@ -33,6 +33,8 @@ def parse():
                         '"SUBPROTOCOL <name>" for the one chosen')
     p.add_argument("--deflate", action="store_true", help="accept permessage-deflate")
     p.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve wss:// with this certificate")
+    p.add_argument("--client-ca", help='with --tls: require a client certificate signed by this CA; '
+                                       'print "CLIENT <subject CN>" for each connection')
     return p.parse_args()
 
 
@@ -40,9 +42,13 @@ async def main():
     opts = parse()
 
     async def handler(ws, path=None):
+        if opts.client_ca:
+            peer = ws.transport.get_extra_info("peercert") or {}
+            cn = [v for rdn in peer.get("subject", ()) for k, v in rdn if k == "commonName"]
+            print(f"CLIENT {cn[0] if cn else '-'}", flush=True)
         if opts.show_headers:
             for name, value in ws.request_headers.raw_items():
-                if name.lower() == "origin" or name.lower().startswith("x-"):
+                if name.lower() in ("origin", "authorization", "cookie") or name.lower().startswith("x-"):
                     print(f"HEADER {name}: {value}", flush=True)
             print(f"SUBPROTOCOL {ws.subprotocol}", flush=True)
         if opts.mode == "echo":
@@ -105,6 +111,9 @@ async def main():
     if opts.tls:
         ssl_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ssl_context.load_cert_chain(*opts.tls)
+        if opts.client_ca:
+            ssl_context.verify_mode = ssl.CERT_REQUIRED
+            ssl_context.load_verify_locations(opts.client_ca)
     async with websockets.serve(handler, "127.0.0.1", 0, max_size=opts.max_size,
                                 compression="deflate" if opts.deflate else None, ssl=ssl_context,
                                 subprotocols=[p for p in opts.subprotocols.split(",") if p] or None) as server:

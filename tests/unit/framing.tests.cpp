@@ -3,7 +3,7 @@
 
 #include "bridge/ipc.hpp"
 #include "bridge/safe_text.hpp"
-#include "ioproc/base64.hpp"
+#include "bridge/base64.hpp"
 #include "ioproc/input_framer.hpp"
 #include "ioproc/output_framer.hpp"
 

@@ -1,4 +1,4 @@
-#include "ioproc/base64.hpp"
+#include "bridge/base64.hpp"
 
 #include <openssl/evp.h>
 
