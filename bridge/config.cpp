@@ -136,6 +136,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
   double close_timeout = std::chrono::duration<double>(limits::default_close_timeout).count();
   double linger = std::chrono::duration<double>(limits::default_linger).count();
   double ping_interval = 0;
+  double ping_timeout = 0;
   std::vector<std::string> header_lines;
   std::string role;
 
@@ -190,8 +191,9 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
       ("linger", po::value(&linger)->value_name("SECONDS"),
        "at end of input, close once the server has been quiet this long (default 0.5; 0: at once)")
       ("ping-interval", po::value(&ping_interval)->value_name("SECONDS"),
-       "keepalive: ping after this long without traffic; a server silent for twice as long is "
-       "declared dead (default 0: off)")
+       "keepalive: ping after this long without traffic from the server (default 0: off)")
+      ("ping-timeout", po::value(&ping_timeout)->value_name("SECONDS"),
+       "keepalive: a server silent this long after a ping is declared dead (default: the interval)")
       ("max-size", po::value(&cfg.max_message)->value_name("BYTES"),
        "largest message accepted from the server (default 16 MiB)");
   po::options_description hidden;
@@ -301,6 +303,15 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
       !parse_seconds("linger", linger, cfg.linger, text, /*zero_ok=*/true) ||
       !parse_seconds("ping-interval", ping_interval, cfg.ping_interval, text, /*zero_ok=*/true))
     return parse_outcome::error;
+  if (vm.count("ping-timeout")) {
+    if (cfg.ping_interval.count() == 0) {
+      *text = "--ping-timeout needs --ping-interval";
+      return parse_outcome::error;
+    }
+    if (!parse_seconds("ping-timeout", ping_timeout, cfg.ping_timeout, text)) return parse_outcome::error;
+  } else {
+    cfg.ping_timeout = cfg.ping_interval;
+  }
   if (cfg.max_message == 0 || cfg.max_message > limits::max_ipc_payload) {
     *text = "--max-size: expected 1 to " + std::to_string(limits::max_ipc_payload) + " bytes";
     return parse_outcome::error;

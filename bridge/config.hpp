@@ -53,6 +53,7 @@ struct config {
   std::chrono::milliseconds close_timeout{};
   std::chrono::milliseconds linger{};  ///< quiet time after end of input before Close
   std::chrono::milliseconds ping_interval{0};  ///< keepalive; 0: off
+  std::chrono::milliseconds ping_timeout{0};   ///< keepalive: how long a ping may go unanswered
   std::size_t max_message = 0;
   bool verbose = false;
   bool color = true;    ///< --no-color turns it off (NO_COLOR is checked where colour is used)

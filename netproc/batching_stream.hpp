@@ -63,6 +63,7 @@ class batching_stream {
                                 [this, b, h = std::move(handler)](error_code ec, std::size_t n) mutable {
                                   rpos_ = 0;
                                   rend_ = n;
+                                  received_ += n;
                                   std::move(h)(n ? error_code{} : ec, n ? take(b) : 0);
                                 });
         },
@@ -125,6 +126,7 @@ class batching_stream {
   /// From now on, writes that start a Close frame are acknowledged and dropped.
   void drop_close_frames() { drop_close_frames_ = true; }
 
+  std::uint64_t received() const { return received_; }  ///< bytes read from the next layer
   std::uint64_t accepted() const { return accepted_; }  ///< bytes taken in, in all
   std::uint64_t flushed() const { return flushed_; }    ///< bytes the next layer took
   std::uint64_t backlog() const { return accepted_ - flushed_; }
@@ -211,6 +213,7 @@ class batching_stream {
   std::function<void()> before_wait_;
   error_code error_;     ///< first write error; every later write fails with it
   std::uint64_t accepted_ = 0;
+  std::uint64_t received_ = 0;
   std::uint64_t flushed_ = 0;
   std::function<void()> on_flushed_;
   std::vector<boost::asio::any_completion_handler<void(error_code)>> flush_waiters_;

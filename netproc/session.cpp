@@ -95,7 +95,8 @@ class session : public std::enable_shared_from_this<session<Layer>> {
         to_io_(ioc, child_fd::peer_out),
         control_(ioc, child_fd::control_in),
         close_timer_(ioc),
-        linger_timer_(ioc) {}
+        linger_timer_(ioc),
+        keepalive_timer_(ioc) {}
 
   /// Reports a failure found before starting (a bad --cacert) the usual way.
   void fail_now(const std::string& step, const std::string& detail, int status) {
@@ -196,7 +197,8 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     ws_.control_callback([this](websocket::frame_type kind, beast::string_view payload) {
       if (kind == websocket::frame_type::close) on_server_close_frame();
       // Only pongs answering the user's /ping go to ioproc, not those of keepalive pings.
-      if (kind == websocket::frame_type::pong && user_pings_ > 0 && !io_gone_) {
+      if (kind == websocket::frame_type::pong && user_pings_ > 0 && !io_gone_ &&
+          std::string_view(payload.data(), payload.size()) != keepalive_payload) {
         --user_pings_;
         ipc::append_frame(to_io_pending_, ipc::frame_type::pong, std::string_view(payload.data(), payload.size()));
         flush_to_io();
@@ -239,15 +241,13 @@ class session : public std::enable_shared_from_this<session<Layer>> {
       }
     }
 
-    // From here on the timeout bounds closing handshakes the server starts.
-    // Keepalive (off by default: the idle timer is re-armed on every read): Beast pings
-    // after half the idle time without traffic, and gives up after the whole.
-    const auto idle = cfg_.ping_interval.count() == 0
-                          ? websocket::stream_base::none()
-                          : std::chrono::duration_cast<std::chrono::steady_clock::duration>(2 * cfg_.ping_interval);
+    // From here on the timeout bounds closing handshakes the server starts. Keepalive
+    // is ours (keepalive_tick), not Beast's idle timer, which ties the time a ping may
+    // go unanswered to the interval.
     ws_.set_option(websocket::stream_base::timeout{
-        std::chrono::duration_cast<std::chrono::steady_clock::duration>(cfg_.close_timeout), idle,
-        cfg_.ping_interval.count() != 0});
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(cfg_.close_timeout),
+        websocket::stream_base::none(), false});
+    if (cfg_.ping_interval.count() != 0) keepalive_wait(cfg_.ping_interval);
     board_.opened.store(1, std::memory_order_relaxed);
     set_state(connection_state::open);
     std::string info = std::string(response_[http::field::sec_websocket_protocol]) + "\n" +
@@ -495,6 +495,43 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     });
   }
 
+  // ---- keepalive -----------------------------------------------------------------
+
+  static constexpr std::string_view keepalive_payload = "wsbridge keepalive";
+
+  void keepalive_wait(std::chrono::milliseconds d) {
+    keepalive_timer_.expires_after(d);
+    keepalive_timer_.async_wait([self = this->shared_from_this()](error_code ec) {
+      if (!ec) self->keepalive_tick();
+    });
+  }
+
+  /// --ping-interval I, --ping-timeout T: after I without a byte from the server, ping;
+  /// if nothing at all arrives within T after that, the server is dead. Any bytes count,
+  /// not only the pong: a server busy sending us a large message is alive.
+  void keepalive_tick() {
+    if (finishing_ || close_sent_ || server_closed_) return;
+    const std::uint64_t received = ws_.next_layer().received();
+    if (received != keepalive_seen_) {  // traffic since the last look: all is well
+      keepalive_seen_ = received;
+      keepalive_pinged_ = false;
+      return keepalive_wait(cfg_.ping_interval);
+    }
+    if (keepalive_pinged_) {
+      notify("keepalive", "no answer from the server for " + seconds_text(cfg_.ping_timeout) +
+                              " after a ping (--ping-timeout)");
+      return finish(exit_peer_dead, {1006, true, ""}, connection_state::closed);
+    }
+    // Beast allows one ping in flight; a /ping being written counts as ours.
+    if (!ping_in_flight_) {
+      ping_in_flight_ = true;
+      ping_data_ = websocket::ping_data(keepalive_payload.data());
+      ws_.async_ping(ping_data_, [self = this->shared_from_this()](error_code) { self->ping_in_flight_ = false; });
+    }
+    keepalive_pinged_ = true;
+    keepalive_wait(cfg_.ping_timeout);
+  }
+
   // ---- supervisor -> netproc -----------------------------------------------------
 
   void do_control_read() {
@@ -599,11 +636,6 @@ class session : public std::enable_shared_from_this<session<Layer>> {
   }
 
   void on_lost(const char* step, error_code ec) {
-    if (ec == beast::error::timeout && cfg_.ping_interval.count() != 0 && !close_sent_ && !server_closed_) {
-      notify("keepalive", "no answer from the server for " + seconds_text(2 * cfg_.ping_interval) +
-                              " (a ping went unanswered)");
-      return finish(exit_peer_dead, {1006, true, ""}, connection_state::closed);
-    }
     if (ec == websocket::error::message_too_big) {
       notify("read", "the server sent a message larger than --max-size (" + std::to_string(cfg_.max_message) +
                          " bytes); closed with 1009 (message too big)");
@@ -629,6 +661,7 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     finishing_ = true;
     exit_status_ = status;
     close_timer_.cancel();
+    keepalive_timer_.cancel();
     state_ = final_state;
     board_.publish_close(info.code, info.by_server, info.reason, final_state);
     ipc::append_frame(to_io_pending_, ipc::frame_type::closed, ipc::encode_close(info));
@@ -675,6 +708,9 @@ class session : public std::enable_shared_from_this<session<Layer>> {
   net::posix::stream_descriptor control_;
   net::steady_timer close_timer_;
   net::steady_timer linger_timer_;
+  net::steady_timer keepalive_timer_;
+  std::uint64_t keepalive_seen_ = 0;  ///< bytes received at the last keepalive look
+  bool keepalive_pinged_ = false;     ///< a keepalive ping is out, unanswered so far
   websocket::response_type response_;
   beast::flat_buffer read_buffer_;
 

@@ -1,5 +1,5 @@
-"""--ping-interval: a dead peer is detected and reported with its own exit status; a
-live one keeps the connection through idle periods longer than the interval."""
+"""--ping-interval/--ping-timeout: a dead peer is detected and reported with its own exit
+status; a live one keeps the connection through idle periods longer than the interval."""
 import select
 import subprocess
 import time
@@ -14,9 +14,9 @@ def test_server_that_stops_answering_pings_is_declared_dead(servers):
     p = subprocess.Popen([WSBRIDGE, "--ping-interval", "0.2", server.url], stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     start = time.monotonic()
-    _, err = p.communicate(timeout=10)  # stdin stays open until wsbridge ends
-    assert p.returncode == EXIT_PEER_DEAD, err
-    assert b"wsbridge: keepalive: no answer from the server for 0.4s" in err
+    err = p.stderr.read()  # stdin stays open (no end of input, no Close): keepalive ends it
+    assert p.wait(timeout=10) == EXIT_PEER_DEAD, err
+    assert b"wsbridge: keepalive: no answer from the server for 0.2s after a ping (--ping-timeout)" in err
     assert time.monotonic() - start < 5
     assert_no_processes_left(server.url)
 
@@ -36,3 +36,17 @@ def test_live_server_keeps_the_connection_through_idle_time(servers):
     p.stdin.close()
     assert p.stdout.read() == b"after\n"
     assert p.wait(timeout=10) == EXIT_OK, p.stderr.read()
+
+
+def test_ping_timeout_is_separate_from_the_interval(servers):
+    server = servers("hostile", "no-close-reply")
+    p = subprocess.Popen([WSBRIDGE, "--ping-interval", "0.1", "--ping-timeout", "1.5", server.url],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    start = time.monotonic()
+    err = p.stderr.read()
+    elapsed = time.monotonic() - start
+    assert p.wait(timeout=15) == EXIT_PEER_DEAD, err
+    assert b"no answer from the server for 1.5s after a ping" in err
+    # Not declared dead before the ping had its 1.5 s (a lower bound: load only delays).
+    assert elapsed >= 1.5
+    assert_no_processes_left(server.url)
