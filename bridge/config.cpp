@@ -130,6 +130,10 @@ bool parse_ws_url(const std::string& url, ws_target& out, std::string* err) {
   return true;
 }
 
+bool same_origin(const ws_target& a, const ws_target& b) {
+  return a.tls == b.tls && lowercase(a.host) == lowercase(b.host) && a.port == b.port;
+}
+
 parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
                                  std::string* text) {
   double connect_timeout = std::chrono::duration<double>(limits::default_connect_timeout).count();
@@ -139,6 +143,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
   double ping_timeout = 0;
   std::vector<std::string> header_lines;
   std::string role;
+  std::string redirect_url;
 
   // Everything after --exec is the program and its arguments, untouched (like
   // `env` or `sudo`): they may look like our own options.
@@ -184,6 +189,8 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
       ("subprotocol", po::value(&cfg.subprotocols)->value_name("NAME")->composing(),
        "offer this subprotocol (repeatable, in order of preference); the server's choice is reported")
       ("origin", po::value(&cfg.origin)->value_name("ORIGIN"), "send this Origin header")
+      ("max-redirects", po::value(&cfg.max_redirects)->value_name("N"),
+       "follow at most N redirects (default 10; 0: none). wss:// to ws:// is never followed")
       ("connect-timeout", po::value(&connect_timeout)->value_name("SECONDS"),
        "give up connecting after this long (default 30)")
       ("close-timeout", po::value(&close_timeout)->value_name("SECONDS"),
@@ -199,13 +206,17 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
   po::options_description hidden;
   hidden.add_options()
       ("url", po::value(&cfg.url))
-      ("role", po::value(&role));
+      ("role", po::value(&role))
+      // Set by the supervisor for a netproc that follows a redirect.
+      ("redirect-url", po::value(&redirect_url))
+      ("redirect-count", po::value(&cfg.redirects));
   po::options_description all;
   all.add(visible).add(hidden);
   po::positional_options_description positional;
   positional.add("url", 1);
 
   cfg.max_message = limits::default_max_message;
+  cfg.max_redirects = limits::default_max_redirects;
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), vm);
@@ -317,9 +328,19 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
     return parse_outcome::error;
   }
   if (!parse_ws_url(cfg.url, cfg.target, text)) return parse_outcome::error;
+  bool credentials = true;
+  if (!redirect_url.empty()) {  // a netproc following a redirect
+    ws_target first = cfg.target;
+    if (!parse_ws_url(redirect_url, cfg.target, text)) return parse_outcome::error;
+    // Credentials were meant for the origin the user named (curl and browsers agree).
+    credentials = same_origin(first, cfg.target);
+    if (!credentials) cfg.user.clear();
+    cfg.target.userinfo = credentials ? first.userinfo : std::string();
+  }
   for (const std::string& line : header_lines) {
     std::string name, value;
     if (!parse_header(line, name, value, text)) return parse_outcome::error;
+    if (!credentials && (lowercase(name) == "authorization" || lowercase(name) == "cookie")) continue;
     cfg.headers.emplace_back(std::move(name), std::move(value));
   }
   for (const std::string& p : cfg.subprotocols)

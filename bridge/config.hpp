@@ -23,6 +23,9 @@ struct ws_target {
   std::string display;       ///< the URL without its password, for messages
 };
 
+/// The origin (scheme, host, port) of two targets differs: credentials stay behind.
+bool same_origin(const ws_target& a, const ws_target& b);
+
 /// Parses `url`. Returns false and fills *err with a one-line explanation (with a
 /// suggestion where one helps, e.g. a missing scheme).
 bool parse_ws_url(const std::string& url, ws_target& out, std::string* err);
@@ -66,6 +69,8 @@ struct config {
   std::vector<std::pair<std::string, std::string>> headers;  ///< -H 'Name: value'
   std::vector<std::string> subprotocols;  ///< --subprotocol, in order of preference
   std::string origin;                     ///< --origin
+  unsigned max_redirects = 0;             ///< --max-redirects
+  unsigned redirects = 0;                 ///< redirects followed to reach `target` (hidden option)
   bool compress = true;   ///< offer permessage-deflate; --no-compress turns it off
   bool sandbox = true;  ///< --no-sandbox turns the children's sandboxes off (debugging)
   framing framing_mode = framing::lines;

@@ -59,6 +59,13 @@ inline constexpr auto interrupt_grace = 50ms;
 /// exit before SIGTERM, and as long again before SIGKILL.
 inline constexpr auto exec_grace = 2s;
 
+/// Redirects followed at most, by default (curl's -L has 50, browsers about 20).
+/// Option: --max-redirects.
+inline constexpr unsigned default_max_redirects = 10;
+
+/// Longest redirect target we follow (the status board holds it).
+inline constexpr std::size_t max_redirect_url = 4096;
+
 /// Longest close reason RFC 6455 §5.5 allows (125-byte control payload less the code).
 inline constexpr std::size_t max_close_reason = 123;
 

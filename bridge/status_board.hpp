@@ -48,6 +48,10 @@ struct status_board {
   std::atomic<std::uint32_t> close_reason_size{0};
   char close_reason[limits::max_close_reason]{};
   std::atomic<std::int32_t> sandbox_syscall{0};   ///< a call netproc's filter trapped
+  /// A redirect to follow: netproc writes the URL, then the size (release), then exits
+  /// with exit_redirect; the supervisor starts a new netproc for it.
+  std::atomic<std::uint32_t> redirect_size{0};
+  char redirect_url[limits::max_redirect_url]{};
   // Written by ioproc.
   std::atomic<std::uint64_t> input_messages{0};   ///< messages framed from input
   std::atomic<std::uint64_t> output_messages{0};  ///< messages written to stdout

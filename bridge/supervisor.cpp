@@ -60,6 +60,8 @@ class supervisor {
 
  private:
   bool start(std::string* err);
+  bool spawn_netproc(std::string* err);
+  bool follow_redirect();
   void on_signal(const signalfd_siginfo& si);
   void on_deadline();
   void reap();
@@ -74,6 +76,11 @@ class supervisor {
   status_board_mapping board_;
   child net_{"network process", -1, {}, false, {}};
   child io_{"terminal process", -1, {}, false, {}};
+  // netproc's ends of its pipes to ioproc, kept so that a netproc started for a
+  // redirect continues on the same pipes. Released once no netproc can follow: then
+  // EOF on them means the network process is gone.
+  unique_fd net_in_, net_out_, net_ctl_;
+  unsigned redirects_ = 0;
   unique_fd signals_;
   int interrupted_by_ = 0;                 ///< first interrupting signal, 0 if none
   bool child_crashed_ = false;
@@ -122,15 +129,10 @@ bool supervisor::start(std::string* err) {
   ::signal(SIGPIPE, SIG_IGN);
 
   if (!board_.create(err)) return false;
-  unique_fd io_to_net_r, io_to_net_w, net_to_io_r, net_to_io_w, net_ctl_r, io_ctl_r;
-  if (!make_pipe(io_to_net_r, io_to_net_w, err) || !make_pipe(net_to_io_r, net_to_io_w, err) ||
-      !make_pipe(net_ctl_r, net_.control, err) || !make_pipe(io_ctl_r, io_.control, err))
+  unique_fd io_to_net_w, net_to_io_r, io_ctl_r;
+  if (!make_pipe(net_in_, io_to_net_w, err) || !make_pipe(net_to_io_r, net_out_, err) ||
+      !make_pipe(io_ctl_r, io_.control, err) || !spawn_netproc(err))
     return false;
-
-  child_spec net_spec{"netproc", args_, {io_to_net_r.get(), net_to_io_w.get(), net_ctl_r.get(), board_.fd()},
-                      SIGKILL};
-  net_.pid = spawn_child(net_spec, err);
-  if (net_.pid < 0) return false;
   // ioproc gets SIGUSR1 when we die: in terminal mode it restores the terminal
   // settings (we cannot, being dead) and exits; elsewhere SIGUSR1 simply ends it.
   child_spec io_spec{"ioproc", args_, {net_to_io_r.get(), io_to_net_w.get(), io_ctl_r.get(), board_.fd()},
@@ -139,6 +141,31 @@ bool supervisor::start(std::string* err) {
   return io_.pid >= 0;
   // The children's pipe ends close here as the unique_fds go out of scope: from now
   // on, EOF on a pipe means the process at the other end has gone.
+}
+
+bool supervisor::spawn_netproc(std::string* err) {
+  if (!make_pipe(net_ctl_, net_.control, err)) return false;
+  std::vector<std::string> args = args_;
+  if (redirects_ > 0) {  // first, so that they stay ahead of --exec's command
+    const status_board& b = *board_.get();
+    const std::string url(b.redirect_url, b.redirect_size.load(std::memory_order_acquire));
+    args.insert(args.begin(), {"--redirect-url=" + url, "--redirect-count=" + std::to_string(redirects_)});
+  }
+  child_spec spec{"netproc", args, {net_in_.get(), net_out_.get(), net_ctl_.get(), board_.fd()}, SIGKILL};
+  net_ = child{"network process", spawn_child(spec, err), {}, false, std::move(net_.control)};
+  net_ctl_.reset();
+  return net_.pid >= 0;
+}
+
+/// netproc left to have a redirect followed: start the next one.
+bool supervisor::follow_redirect() {
+  if (interrupted_by_ != 0 || io_.pid <= 0 || board_.get()->redirect_size.load(std::memory_order_acquire) == 0)
+    return false;
+  ++redirects_;
+  std::string err;
+  if (spawn_netproc(&err)) return true;
+  std::fprintf(stderr, "wsbridge: redirect: %s\n", err.c_str());
+  return false;
 }
 
 void supervisor::on_signal(const signalfd_siginfo& si) {
@@ -192,6 +219,11 @@ void supervisor::reap() {
     c->pid = -1;
     c->status = status;
     c->control.reset();
+    if (c == &net_) {
+      if (WIFEXITED(status) && WEXITSTATUS(status) == exit_redirect && follow_redirect()) continue;
+      net_in_.reset();
+      net_out_.reset();
+    }
     report_child_end(*c);
     child& other = c == &net_ ? io_ : net_;
     const bool trapped = c == &net_ && board_.get()->sandbox_syscall.load(std::memory_order_relaxed) != 0;
@@ -238,7 +270,8 @@ int supervisor::exit_status() const {
   if (child_crashed_) return exit_process_died;
   for (const child* c : {&net_, &io_}) {
     if (c->status && WIFEXITED(*c->status) && WEXITSTATUS(*c->status) != 0)
-      return WEXITSTATUS(*c->status);
+      // A redirect nobody followed (ioproc had gone): not a status of ours to show.
+      return WEXITSTATUS(*c->status) == exit_redirect ? exit_failure : WEXITSTATUS(*c->status);
   }
   return exit_ok;
 }

@@ -11,8 +11,11 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <memory>
 #include <openssl/rand.h>
@@ -108,7 +111,8 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     // Messages read from the socket gather for ioproc until we would wait for more.
     ws_.next_layer().before_wait([self = this->shared_from_this()] { self->flush_to_io(); });
     do_control_read();
-    do_io_read();  // input read before the connection opens is queued, not dropped
+    // Input is read from ioproc only once the connection is open: until then it waits
+    // in the pipe (nothing is dropped), where a netproc started for a redirect finds it.
     set_state(connection_state::resolving);
     resolver_.async_resolve(cfg_.target.host, cfg_.target.port,
                             beast::bind_front_handler(&session::on_resolve, this->shared_from_this()));
@@ -210,6 +214,9 @@ class session : public std::enable_shared_from_this<session<Layer>> {
   }
 
   void on_handshake(error_code ec) {
+    if (ec == websocket::error::upgrade_declined && is_redirect(response_.result_int()) &&
+        response_.find(http::field::location) != response_.end() && cfg_.max_redirects > 0)
+      return follow_redirect(std::string(response_[http::field::location]));
     if (ec == websocket::error::upgrade_declined) {
       std::string what = "server answered HTTP " + std::to_string(response_.result_int());
       if (!response_.reason().empty()) what += " " + std::string(response_.reason());
@@ -261,7 +268,46 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     ipc::append_frame(to_io_pending_, ipc::frame_type::opened, info);
     flush_to_io();
     do_ws_read();
-    do_ws_write();
+    do_io_read();
+  }
+
+  static bool is_redirect(unsigned status) {
+    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+  }
+
+  /// A 3xx with a Location: check it, hand it to the supervisor through the board, and
+  /// leave. The supervisor starts a fresh netproc for it, which resolves, connects and
+  /// locks down anew (this one's sandbox can no longer open a socket, by design).
+  void follow_redirect(const std::string& location) {
+    const std::string status = std::to_string(response_.result_int());
+    const auto fail = [&](const std::string& why) {
+      fail_before_open("handshake", "server answered HTTP " + status + " (Location: " + location + "): " + why,
+                       exit_handshake_rejected);
+    };
+    if (cfg_.redirects >= cfg_.max_redirects)
+      return fail("too many redirects (" + std::to_string(cfg_.max_redirects) + "; see --max-redirects)");
+    // Location may be relative (RFC 9110 §10.2.2), and servers often write http(s)://.
+    const std::string current = (cfg_.target.tls ? "wss://" : "ws://") + cfg_.target.host_header + cfg_.target.resource;
+    auto base = boost::urls::parse_uri(current);  // a view: `current` must outlive it
+    auto ref = boost::urls::parse_uri_reference(location);
+    if (!base || !ref) return fail("not a valid URL");
+    boost::urls::url next;
+    if (auto r = boost::urls::resolve(*base, *ref, next); !r) return fail("not a valid URL");
+    if (next.scheme() == "http") next.set_scheme("ws");
+    else if (next.scheme() == "https") next.set_scheme("wss");
+    next.remove_fragment();
+    ws_target target;
+    std::string err;
+    if (!parse_ws_url(std::string(next.buffer()), target, &err)) return fail("cannot follow it: " + err);
+    if (cfg_.target.tls && !target.tls) return fail("refusing to follow a redirect from wss:// to ws://");
+    const std::string url(next.buffer());
+    if (url.size() > limits::max_redirect_url) return fail("the URL is too long to follow");
+    if (cfg_.verbose) notify("redirect", "HTTP " + status + " to " + safe_text(target.display));
+    std::memcpy(board_.redirect_url, url.data(), url.size());
+    board_.redirect_size.store(static_cast<std::uint32_t>(url.size()), std::memory_order_release);
+    flush_now();
+    std::fflush(stderr);
+    ::_exit(exit_redirect);
   }
 
   void fail_before_open(const std::string& step, const std::string& detail, int status) {

@@ -33,7 +33,7 @@ def test_http_403_is_a_rejected_handshake(servers):
 
 def test_http_302_shows_its_location(servers):
     server = servers("hostile", "http", 302, "http://example.test/elsewhere")
-    r = run_wsbridge([server.url])
+    r = run_wsbridge(["--max-redirects", "0", server.url])
     assert r.returncode == EXIT_HANDSHAKE
     assert one_line(r.stderr) == ("wsbridge: handshake: server answered HTTP 302 Found "
                                   "(Location: http://example.test/elsewhere)")
@@ -43,11 +43,12 @@ def test_location_from_the_server_is_escaped(servers):
     # A C1 control (CSI, U+009B) and a bidi override (U+202E) pass HTTP's parser as
     # obs-text; neither may reach the terminal.
     server = servers("hostile", "http", 302, "http://x/\u009b2J\u202etxt.exe")
-    r = run_wsbridge([server.url])
-    assert r.returncode == EXIT_HANDSHAKE
-    line = one_line(r.stderr)
-    assert "\u009b" not in line and "\u202e" not in line
-    assert line.endswith("(Location: http://x/\\u009b2J\\u202etxt.exe)")
+    for args in (["--max-redirects", "0"], []):  # shown, or refused when following it
+        r = run_wsbridge([*args, server.url])
+        assert r.returncode == EXIT_HANDSHAKE
+        line = one_line(r.stderr)
+        assert "\u009b" not in line and "\u202e" not in line
+        assert "(Location: http://x/\\u009b2J\\u202etxt.exe)" in line
 
 
 def test_garbage_instead_of_http_is_a_failed_handshake(servers):

@@ -10,11 +10,13 @@ serves until killed. Behaviours (--mode):
   greet TEXT           send TEXT (Python escapes allowed, e.g. \x1b) at once, then echo
   echo-delayed SECONDS echo each message after SECONDS
   close-later SECONDS CODE  print the messages received, close with CODE after SECONDS
+  redirect STATUS URL  answer the upgrade request with STATUS and Location: URL
   ask N                send "question <i>" N times, print "ANSWER <m>" for each message
                        received, close 1000 "thanks" after N answers
 """
 import argparse
 import asyncio
+import http
 import ssl
 import sys
 
@@ -24,7 +26,7 @@ import websockets
 def parse():
     p = argparse.ArgumentParser()
     p.add_argument("mode", choices=["echo", "flood", "close-after", "sink", "greet", "echo-delayed",
-                                    "close-later", "ask"])
+                                    "close-later", "ask", "redirect"])
     p.add_argument("args", nargs="*")
     p.add_argument("--max-size", type=int, default=64 * 1024 * 1024)
     p.add_argument("--subprotocols", default="", help="comma-separated subprotocols to accept")
@@ -107,6 +109,12 @@ async def main():
             finally:
                 print(f"RECEIVED {count}", flush=True)
 
+    async def process_request(path, headers):
+        if opts.mode == "redirect":
+            print("REDIRECTED", flush=True)
+            return http.HTTPStatus(int(opts.args[0])), [("Location", opts.args[1])], b""
+        return None
+
     ssl_context = None
     if opts.tls:
         ssl_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -114,7 +122,7 @@ async def main():
         if opts.client_ca:
             ssl_context.verify_mode = ssl.CERT_REQUIRED
             ssl_context.load_verify_locations(opts.client_ca)
-    async with websockets.serve(handler, "127.0.0.1", 0, max_size=opts.max_size,
+    async with websockets.serve(handler, "127.0.0.1", 0, max_size=opts.max_size, process_request=process_request,
                                 compression="deflate" if opts.deflate else None, ssl=ssl_context,
                                 subprotocols=[p for p in opts.subprotocols.split(",") if p] or None) as server:
         port = server.sockets[0].getsockname()[1]
