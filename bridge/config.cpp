@@ -6,6 +6,7 @@
 #include <boost/url/url_view.hpp>
 #include <cctype>
 #include <cmath>
+#include <cstdlib>
 #include <sstream>
 
 #include "bridge/limits.hpp"
@@ -64,7 +65,48 @@ bool parse_header(const std::string& line, std::string& name, std::string& value
   return true;
 }
 
+/// The host names that mean this machine: environment proxies are not used for them
+/// (Go's net/http rule), so a proxy set for the outside world does not capture tests
+/// and local servers. An explicit --proxy always applies.
+bool is_loopback_host(const std::string& host) {
+  const std::string h = lowercase(host);
+  return h == "localhost" || h.ends_with(".localhost") || h.starts_with("127.") || h == "::1";
+}
+
+const char* getenv_either(const char* lower, const char* upper) {
+  if (const char* v = std::getenv(lower); v && *v) return v;
+  if (upper)
+    if (const char* v = std::getenv(upper); v && *v) return v;
+  return nullptr;
+}
+
 }  // namespace
+
+bool choose_proxy(config& cfg, bool given, const std::string& url, std::string* err) {
+  std::string chosen = url;
+  std::string source = "--proxy";
+  if (!given) {
+    if (is_loopback_host(cfg.target.host)) return true;
+    // Only the lower-case http_proxy for plain connections (as curl, against httpoxy:
+    // CGI puts a request's "Proxy:" header into HTTP_PROXY).
+    const char* v = cfg.target.tls ? getenv_either("https_proxy", "HTTPS_PROXY") : getenv_either("http_proxy", nullptr);
+    source = cfg.target.tls ? "https_proxy" : "http_proxy";
+    if (!v) {
+      v = getenv_either("all_proxy", "ALL_PROXY");
+      source = "all_proxy";
+    }
+    if (!v) return true;
+    if (const char* np = getenv_either("no_proxy", "NO_PROXY"); np && no_proxy_matches(np, cfg.target.host))
+      return true;
+    chosen = v;
+  }
+  if (chosen.empty()) return true;  // --proxy '': no proxy, whatever the environment says
+  if (!parse_proxy_url(chosen, cfg.proxy, err)) {
+    *err = source + ": " + *err;
+    return false;
+  }
+  return true;
+}
 
 bool parse_ws_url(const std::string& url, ws_target& out, std::string* err) {
   auto parsed = boost::urls::parse_uri(url);
@@ -130,6 +172,60 @@ bool parse_ws_url(const std::string& url, ws_target& out, std::string* err) {
   return true;
 }
 
+bool parse_proxy_url(const std::string& url, proxy_target& out, std::string* err) {
+  auto parsed = boost::urls::parse_uri(url);
+  if (!parsed || !parsed->has_authority() || parsed->encoded_host().empty()) {
+    *err = "invalid proxy URL '" + url + "': expected http://HOST[:PORT], socks5://HOST[:PORT] or socks5h://HOST[:PORT]";
+    return false;
+  }
+  const boost::urls::url_view u = *parsed;
+  const std::string scheme = lowercase(std::string(u.scheme()));
+  if (scheme == "http") out.type = proxy_target::kind::http;
+  else if (scheme == "socks5") out.type = proxy_target::kind::socks5;
+  else if (scheme == "socks5h") out.type = proxy_target::kind::socks5h;
+  else {
+    *err = "proxy URL '" + url + "': scheme " + scheme + " is not supported (http, socks5, socks5h)";
+    return false;
+  }
+  out.host = std::string(u.host_address());
+  out.port = u.has_port() ? std::string(u.port()) : "1080";
+  if (out.port.empty() || out.port.size() > 5 || std::stoul(out.port) == 0 || std::stoul(out.port) > 65535) {
+    *err = "proxy URL '" + url + "': port must be 1-65535";
+    return false;
+  }
+  out.userinfo.clear();
+  if (u.has_userinfo()) {
+    out.userinfo = std::string(u.user());
+    if (u.has_password()) out.userinfo += ":" + std::string(u.password());
+  }
+  boost::urls::url shown(u);
+  if (shown.has_password()) shown.set_password("***");
+  out.display = std::string(shown.buffer());
+  return true;
+}
+
+bool no_proxy_matches(std::string_view list, std::string_view host) {
+  const std::string h = lowercase(std::string(host));
+  std::size_t pos = 0;
+  while (pos <= list.size()) {
+    std::size_t end = list.find(',', pos);
+    if (end == std::string_view::npos) end = list.size();
+    std::string entry = lowercase(std::string(list.substr(pos, end - pos)));
+    pos = end + 1;
+    entry.erase(0, entry.find_first_not_of(" \t"));
+    entry.erase(entry.find_last_not_of(" \t") + 1);
+    if (entry == "*") return true;
+    // "[::1]:80", "host:80": the port does not matter here.
+    if (!entry.empty() && entry.front() == '[') entry = entry.substr(1, entry.find(']') - 1);
+    else if (entry.find(':') == entry.rfind(':') && entry.find(':') != std::string::npos) entry.resize(entry.find(':'));
+    if (!entry.empty() && entry.front() == '.') entry.erase(0, 1);
+    if (entry.empty()) continue;
+    if (h == entry || (h.size() > entry.size() && h.ends_with(entry) && h[h.size() - entry.size() - 1] == '.'))
+      return true;
+  }
+  return false;
+}
+
 bool same_origin(const ws_target& a, const ws_target& b) {
   return a.tls == b.tls && lowercase(a.host) == lowercase(b.host) && a.port == b.port;
 }
@@ -144,6 +240,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
   std::vector<std::string> header_lines;
   std::string role;
   std::string redirect_url;
+  std::string proxy_url;
 
   // Everything after --exec is the program and its arguments, untouched (like
   // `env` or `sudo`): they may look like our own options.
@@ -189,6 +286,9 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
       ("subprotocol", po::value(&cfg.subprotocols)->value_name("NAME")->composing(),
        "offer this subprotocol (repeatable, in order of preference); the server's choice is reported")
       ("origin", po::value(&cfg.origin)->value_name("ORIGIN"), "send this Origin header")
+      ("proxy", po::value(&proxy_url)->value_name("URL"),
+       "connect through this proxy: http://HOST:PORT (CONNECT), socks5:// or socks5h://; "
+       "default: https_proxy (wss), http_proxy (ws) or all_proxy, except no_proxy hosts and loopback")
       ("max-redirects", po::value(&cfg.max_redirects)->value_name("N"),
        "follow at most N redirects (default 10; 0: none). wss:// to ws:// is never followed")
       ("connect-timeout", po::value(&connect_timeout)->value_name("SECONDS"),
@@ -337,6 +437,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
     if (!credentials) cfg.user.clear();
     cfg.target.userinfo = credentials ? first.userinfo : std::string();
   }
+  if (!choose_proxy(cfg, vm.count("proxy") > 0, proxy_url, text)) return parse_outcome::error;
   for (const std::string& line : header_lines) {
     std::string name, value;
     if (!parse_header(line, name, value, text)) return parse_outcome::error;

@@ -30,6 +30,23 @@ bool same_origin(const ws_target& a, const ws_target& b);
 /// suggestion where one helps, e.g. a missing scheme).
 bool parse_ws_url(const std::string& url, ws_target& out, std::string* err);
 
+/// A proxy to reach the server through (--proxy, or the proxy environment variables).
+struct proxy_target {
+  enum class kind { none, http, socks5, socks5h } type = kind::none;
+  std::string host;
+  std::string port;
+  std::string userinfo;  ///< "user:password", percent-decoded
+  std::string display;   ///< the proxy URL without its password
+};
+
+/// Parses a proxy URL: http://, socks5:// (we resolve the server's name) or socks5h://
+/// (the proxy does); the port defaults to 1080, as in curl.
+bool parse_proxy_url(const std::string& url, proxy_target& out, std::string* err);
+
+/// True when `host` matches a no_proxy list ("*", names matching as domain suffixes,
+/// ".example.com", IP literals; ports are ignored).
+bool no_proxy_matches(std::string_view no_proxy, std::string_view host);
+
 enum class process_role { supervisor, netproc, ioproc };
 
 /// How stdin/stdout (or a --exec program's pipes) are cut into messages.
@@ -70,6 +87,7 @@ struct config {
   std::vector<std::string> subprotocols;  ///< --subprotocol, in order of preference
   std::string origin;                     ///< --origin
   unsigned max_redirects = 0;             ///< --max-redirects
+  proxy_target proxy;                     ///< --proxy, or from the environment
   unsigned redirects = 0;                 ///< redirects followed to reach `target` (hidden option)
   bool compress = true;   ///< offer permessage-deflate; --no-compress turns it off
   bool sandbox = true;  ///< --no-sandbox turns the children's sandboxes off (debugging)
@@ -79,6 +97,9 @@ struct config {
   std::uint64_t max_messages = 0; ///< --max-messages/-1: close after this many received; 0: no limit
   std::vector<std::string> exec;  ///< --exec CMD ARGS...: the program on the other end
 };
+
+/// Picks the proxy for cfg.target: --proxy if given (empty: none), else the environment.
+bool choose_proxy(config& cfg, bool given, const std::string& url, std::string* err);
 
 enum class parse_outcome {
   run,      ///< cfg is complete

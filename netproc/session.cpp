@@ -1,5 +1,6 @@
 #include "netproc/session.hpp"
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -38,6 +39,7 @@
 #include "bridge/safe_text.hpp"
 #include "bridge/sandbox.hpp"
 #include "netproc/batching_stream.hpp"
+#include "netproc/proxy.hpp"
 
 namespace wsbridge::netproc {
 namespace {
@@ -114,12 +116,35 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     // Input is read from ioproc only once the connection is open: until then it waits
     // in the pipe (nothing is dropped), where a netproc started for a redirect finds it.
     set_state(connection_state::resolving);
+    if (proxied()) {
+      resolver_.async_resolve(cfg_.proxy.host, cfg_.proxy.port,
+                              beast::bind_front_handler(&session::on_proxy_resolve, this->shared_from_this()));
+      return;
+    }
     resolver_.async_resolve(cfg_.target.host, cfg_.target.port,
                             beast::bind_front_handler(&session::on_resolve, this->shared_from_this()));
   }
 
  private:
   // ---- connecting --------------------------------------------------------------
+
+  bool proxied() const { return cfg_.proxy.type != proxy_target::kind::none; }
+
+  /// The proxy's addresses. For socks5:// we also resolve the server's name (the
+  /// proxy gets an address); http:// and socks5h:// proxies resolve it themselves.
+  void on_proxy_resolve(error_code ec, tcp::resolver::results_type results) {
+    if (ec) return fail_before_open("resolve", "proxy " + cfg_.proxy.host + ": " + ec.message(), exit_connect_failed);
+    if (cfg_.proxy.type != proxy_target::kind::socks5) return on_resolve({}, results);
+    proxy_results_ = results;
+    resolver_.async_resolve(cfg_.target.host, cfg_.target.port,
+                            [self = this->shared_from_this()](error_code ec, tcp::resolver::results_type r) {
+                              if (ec)
+                                return self->fail_before_open("resolve", self->cfg_.target.host + ": " + ec.message(),
+                                                              exit_connect_failed);
+                              self->target_address_ = r.begin()->endpoint().address();
+                              self->on_resolve({}, self->proxy_results_);
+                            });
+  }
 
   void on_resolve(error_code ec, tcp::resolver::results_type results) {
     if (ec) return fail_before_open("resolve", cfg_.target.host + ": " + ec.message(), exit_connect_failed);
@@ -130,7 +155,8 @@ class session : public std::enable_shared_from_this<session<Layer>> {
   }
 
   void on_connect(error_code ec, tcp::endpoint ep) {
-    const std::string where = cfg_.target.host + ":" + cfg_.target.port;
+    const std::string where =
+        proxied() ? "proxy " + cfg_.proxy.host + ":" + cfg_.proxy.port : cfg_.target.host + ":" + cfg_.target.port;
     if (ec == beast::error::timeout)
       return fail_before_open("connect", where + ": timed out after " + seconds_text(cfg_.connect_timeout),
                               exit_connect_failed);
@@ -139,6 +165,22 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     // Connected: nothing is left to resolve, open or spawn, and the server's first byte
     // (the TLS or HTTP answer) is still to come. This is the latest safe point to lock down.
     if (cfg_.sandbox) lock_down();
+    if (!proxied()) return on_tunnel_ready();
+    // The proxy's answers are parsed inside the sandbox too.
+    net::co_spawn(beast::get_lowest_layer(ws_).get_executor(),
+                  open_proxy_tunnel(beast::get_lowest_layer(ws_), cfg_.proxy, cfg_.target.host, cfg_.target.port,
+                                    target_address_),
+                  [self = this->shared_from_this()](std::exception_ptr, std::string err) {
+                    if (!err.empty()) return self->fail_before_open("proxy", err, exit_connect_failed);
+                    if (self->cfg_.verbose) self->notify("proxy", "tunnel open to " + self->cfg_.target.host + ":" +
+                                                                     self->cfg_.target.port);
+                    self->on_tunnel_ready();
+                  });
+  }
+
+  /// TCP reaches the server (directly or through a proxy's tunnel): TLS, then upgrade.
+  void on_tunnel_ready() {
+    error_code ec;
     if constexpr (tls) {
       set_state(connection_state::tls_handshake);
       auto& ssl = ws_.next_layer().next_layer();
@@ -748,6 +790,8 @@ class session : public std::enable_shared_from_this<session<Layer>> {
   const config& cfg_;
   status_board& board_;
   tcp::resolver resolver_;
+  tcp::resolver::results_type proxy_results_;       ///< socks5://: the proxy, while the server resolves
+  std::optional<net::ip::address> target_address_;  ///< socks5://: the server's address
   websocket::stream<Layer> ws_;
   net::posix::stream_descriptor from_io_;
   net::posix::stream_descriptor to_io_;

@@ -101,6 +101,8 @@ def servers():
             argv = ["node", os.path.join(PEERS, "node_server.js"), *map(str, args)]
         elif kind == "hostile":
             argv = [PYTHON, os.path.join(PEERS, "hostile_server.py"), *map(str, args)]
+        elif kind == "proxy":
+            argv = [PYTHON, os.path.join(PEERS, "proxy_server.py"), *map(str, args)]
         else:
             raise ValueError(kind)
         s = Server(argv, env)
