@@ -85,6 +85,13 @@ const char* getenv_either(const char* lower, const char* upper) {
 bool choose_proxy(config& cfg, bool given, const std::string& url, std::string* err) {
   std::string chosen = url;
   std::string source = "--proxy";
+  if (!cfg.target.unix_path.empty()) {
+    if (given && !url.empty()) {
+      *err = "--proxy: not with a Unix domain socket";
+      return false;
+    }
+    return true;
+  }
   if (!given) {
     if (is_loopback_host(cfg.target.host)) return true;
     // Only the lower-case http_proxy for plain connections (as curl, against httpoxy:
@@ -124,6 +131,24 @@ bool parse_ws_url(const std::string& url, ws_target& out, std::string* err) {
   if (url.find("://") == std::string::npos) {  // "localhost:8080" parses as scheme "localhost"
     *err = "invalid URL '" + url + "': expected ws://HOST[:PORT][/PATH] (maybe you meant ws://" + url + " ?)";
     return false;
+  }
+  if (scheme == "ws+unix") {
+    // ws+unix:///path/to.sock:/resource (the form of websocat and Docker's clients).
+    const std::string path(u.path());
+    const auto colon = path.find(':');
+    out = ws_target{};
+    out.unix_path = path.substr(0, colon);
+    out.resource = colon == std::string::npos ? "/" : path.substr(colon + 1);
+    if (out.unix_path.empty() || out.unix_path[0] != '/') {
+      *err = "invalid URL '" + url + "': expected ws+unix:///PATH/TO/SOCKET[:/RESOURCE]";
+      return false;
+    }
+    if (out.resource.empty() || out.resource[0] != '/') out.resource.insert(0, "/");
+    if (u.has_query()) out.resource += "?" + std::string(u.encoded_query());
+    out.host = out.host_header = "localhost";
+    out.port = "0";
+    out.display = url;
+    return true;
   }
   if (scheme == "ws") out.tls = false;
   else if (scheme == "wss") out.tls = true;
@@ -241,6 +266,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
   std::string role;
   std::string redirect_url;
   std::string proxy_url;
+  std::string unix_path;
 
   // Everything after --exec is the program and its arguments, untouched (like
   // `env` or `sudo`): they may look like our own options.
@@ -289,6 +315,8 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
       ("proxy", po::value(&proxy_url)->value_name("URL"),
        "connect through this proxy: http://HOST:PORT (CONNECT), socks5:// or socks5h://; "
        "default: https_proxy (wss), http_proxy (ws) or all_proxy, except no_proxy hosts and loopback")
+      ("unix", po::value(&unix_path)->value_name("PATH"),
+       "connect to this Unix domain socket (the URL gives Host and path; or ws+unix:///PATH:/RESOURCE)")
       ("max-redirects", po::value(&cfg.max_redirects)->value_name("N"),
        "follow at most N redirects (default 10; 0: none). wss:// to ws:// is never followed")
       ("connect-timeout", po::value(&connect_timeout)->value_name("SECONDS"),
@@ -428,6 +456,13 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
     return parse_outcome::error;
   }
   if (!parse_ws_url(cfg.url, cfg.target, text)) return parse_outcome::error;
+  if (!unix_path.empty()) {
+    if (cfg.target.tls || !cfg.target.unix_path.empty()) {
+      *text = "--unix: use it with a ws:// URL";
+      return parse_outcome::error;
+    }
+    cfg.target.unix_path = unix_path;
+  }
   bool credentials = true;
   if (!redirect_url.empty()) {  // a netproc following a redirect
     ws_target first = cfg.target;

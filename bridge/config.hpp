@@ -20,6 +20,7 @@ struct ws_target {
   std::string host_header;   ///< Host: header value ("[::1]:8080", "example.com")
   std::string resource;      ///< path and query, at least "/"
   std::string userinfo;      ///< "user:password" from the URL, percent-decoded (Basic auth)
+  std::string unix_path;     ///< connect to this Unix domain socket instead (ws+unix://, --unix)
   std::string display;       ///< the URL without its password, for messages
 };
 

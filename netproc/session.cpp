@@ -4,6 +4,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
@@ -55,6 +56,8 @@ using beast::error_code;
 /// batching layer (TLS encrypts each batch in one SSL_write).
 using plain_layer = batching_stream<beast::tcp_stream>;
 using tls_layer = batching_stream<beast::ssl_stream<beast::tcp_stream>>;
+using unix_stream = beast::basic_stream<net::local::stream_protocol>;
+using unix_layer = batching_stream<unix_stream>;  ///< ws+unix://, --unix
 
 std::string seconds_text(std::chrono::milliseconds d) {
   char buf[32];
@@ -88,6 +91,7 @@ struct outgoing {
 template <class Layer>
 class session : public std::enable_shared_from_this<session<Layer>> {
   static constexpr bool tls = std::is_same_v<Layer, tls_layer>;
+  static constexpr bool local = std::is_same_v<Layer, unix_layer>;
 
  public:
   template <class... StreamArgs>
@@ -103,6 +107,12 @@ class session : public std::enable_shared_from_this<session<Layer>> {
         linger_timer_(ioc),
         keepalive_timer_(ioc) {}
 
+  /// Takes a socket connected before the session started (Unix domain sockets).
+  template <class Socket>
+  void adopt(Socket&& socket) {
+    beast::get_lowest_layer(ws_).socket() = std::move(socket);
+  }
+
   /// Reports a failure found before starting (a bad --cacert) the usual way.
   void fail_now(const std::string& step, const std::string& detail, int status) {
     fail_before_open(step, detail, status);
@@ -115,6 +125,18 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     do_control_read();
     // Input is read from ioproc only once the connection is open: until then it waits
     // in the pipe (nothing is dropped), where a netproc started for a redirect finds it.
+    if constexpr (local) {
+      // Connected already, before root was dropped (run_session): the socket file may
+      // be one only root can open.
+      if (cfg_.verbose) notify("connect", "connected to " + cfg_.target.unix_path);
+      if (cfg_.sandbox) lock_down();
+      return on_tunnel_ready();
+    } else {
+      resolve();
+    }
+  }
+
+  void resolve() {
     set_state(connection_state::resolving);
     if (proxied()) {
       resolver_.async_resolve(cfg_.proxy.host, cfg_.proxy.port,
@@ -899,6 +921,23 @@ int run_session(const config& cfg, status_board& board) {
     auto s = std::make_shared<session<tls_layer>>(ioc, cfg, board, ctx);
     if (ready) s->run();
     else s->fail_now("tls", err, exit_usage);  // ioproc waits for a `closed` frame: the usual path
+    ioc.run();
+    return exit_failure;
+  }
+  if (!cfg.target.unix_path.empty()) {
+    // Connected as the user who ran wsbridge (the socket file's permissions are
+    // theirs to pass), then root is dropped. A Unix socket connects at once or fails.
+    net::local::stream_protocol::socket socket(ioc);
+    error_code ec;
+    socket.connect(net::local::stream_protocol::endpoint(cfg.target.unix_path), ec);
+    if (!drop_root(cfg)) return exit_failure;
+    auto s = std::make_shared<session<unix_layer>>(ioc, cfg, board);
+    if (ec) {
+      s->fail_now("connect", cfg.target.unix_path + ": " + ec.message(), exit_connect_failed);
+    } else {
+      s->adopt(std::move(socket));
+      s->run();
+    }
     ioc.run();
     return exit_failure;
   }

@@ -1,4 +1,6 @@
 """Bad input and failed connections: one clear line on stderr and a documented status."""
+import time
+
 import pytest
 
 from conftest import (EXIT_CONNECT, EXIT_HANDSHAKE, EXIT_OK, EXIT_USAGE, free_port,
@@ -85,3 +87,12 @@ def test_help_and_version_follow_the_conventions():
     assert r.stdout.startswith(b"usage: wsbridge") and b"--close-timeout" in r.stdout
     r = run_wsbridge(["--version"])
     assert r.returncode == EXIT_OK and r.stdout.startswith(b"wsbridge ")
+
+
+def test_connect_timeout_bounds_a_syn_that_is_never_answered(servers):
+    server = servers("hostile", "backlog-full")  # the listener's queue is full: SYNs are dropped
+    start = time.monotonic()
+    r = run_wsbridge(["--connect-timeout", "1", server.url], b"x\n", timeout=30)
+    assert r.returncode == EXIT_CONNECT
+    assert one_line(r.stderr) == f"wsbridge: connect: 127.0.0.1:{server.port}: timed out after 1s"
+    assert 1 <= time.monotonic() - start < 20  # not before the timeout; and not trapped

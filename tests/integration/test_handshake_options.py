@@ -58,3 +58,48 @@ def test_a_subprotocol_that_was_not_offered_fails_the_handshake(servers):
     r = run_wsbridge(["--subprotocol", "chat", server.url], b"x\n")
     assert r.returncode == EXIT_HANDSHAKE
     assert r.stderr == b"wsbridge: handshake: the server chose subprotocol 'evil', which was not offered\n"
+
+
+def test_unix_domain_socket_by_url_and_by_option(servers, tmp_path):
+    path = str(tmp_path / "ws.sock")
+    server = servers("python", "echo", "--show-headers", "--unix", path)
+    lines = b"".join(b"over a unix socket %d\n" % i for i in range(200))
+    r = run_wsbridge(["--linger", "2", f"ws+unix://{path}:/chat?room=1"], lines)
+    assert r.returncode == EXIT_OK, r.stderr
+    assert r.stdout == lines
+    r = run_wsbridge(["--unix", path, "ws://app.internal/chat"], b"by option\n")
+    assert r.returncode == EXIT_OK, r.stderr
+    assert r.stdout == b"by option\n"
+    r = run_wsbridge([f"ws+unix://{tmp_path}/missing.sock"], b"x\n")
+    assert r.returncode == 3
+    assert r.stderr == f"wsbridge: connect: {tmp_path}/missing.sock: No such file or directory\n".encode()
+
+
+def test_ipv6_loopback_literal(servers):
+    import socket
+    import subprocess
+    from conftest import PEERS, PYTHON
+    # A small python-websockets echo on [::1]; skipped where the machine has no IPv6.
+    probe = socket.socket(socket.AF_INET6)
+    try:
+        probe.bind(("::1", 0))
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    finally:
+        probe.close()
+    code = ("import asyncio, websockets\n"
+            "async def echo(ws, path=None):\n    async for m in ws: await ws.send(m)\n"
+            "async def main():\n"
+            "    async with websockets.serve(echo, '::1', 0) as s:\n"
+            "        print('PORT', s.sockets[0].getsockname()[1], flush=True)\n"
+            "        await asyncio.Future()\n"
+            "asyncio.run(main())\n")
+    p = subprocess.Popen([PYTHON, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(p.stdout.readline().split()[1])
+        r = run_wsbridge([f"ws://[::1]:{port}/"], b"six\n")
+        assert r.returncode == EXIT_OK, r.stderr
+        assert r.stdout == b"six\n"
+    finally:
+        p.kill()
+        p.wait()

@@ -35,6 +35,7 @@ def parse():
                         '"SUBPROTOCOL <name>" for the one chosen')
     p.add_argument("--deflate", action="store_true", help="accept permessage-deflate")
     p.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve wss:// with this certificate")
+    p.add_argument("--unix", metavar="PATH", help='serve on this Unix domain socket (prints "PORT 0")')
     p.add_argument("--client-ca", help='with --tls: require a client certificate signed by this CA; '
                                        'print "CLIENT <subject CN>" for each connection')
     return p.parse_args()
@@ -122,6 +123,12 @@ async def main():
         if opts.client_ca:
             ssl_context.verify_mode = ssl.CERT_REQUIRED
             ssl_context.load_verify_locations(opts.client_ca)
+    if opts.unix:
+        async with websockets.unix_serve(handler, opts.unix, max_size=opts.max_size,
+                                         process_request=process_request):
+            print("PORT 0", flush=True)
+            await asyncio.Future()
+        return
     async with websockets.serve(handler, "127.0.0.1", 0, max_size=opts.max_size, process_request=process_request,
                                 compression="deflate" if opts.deflate else None, ssl=ssl_context,
                                 subprotocols=[p for p in opts.subprotocols.split(",") if p] or None) as server:
