@@ -254,6 +254,7 @@ class session : public std::enable_shared_from_this<session<Layer>> {
         req.set(http::field::sec_websocket_protocol, offer);
       }
       for (const auto& [name, value] : cfg_.headers) req.set(name, value);  // -H last: it may override
+      if (cfg_.verbose) show_headers(">", req);
     }));
     ws_.read_message_max(cfg_.max_message);
     if (cfg_.compress) {
@@ -277,7 +278,26 @@ class session : public std::enable_shared_from_this<session<Layer>> {
                         beast::bind_front_handler(&session::on_handshake, this->shared_from_this()));
   }
 
+  /// -v: a request or response head, one notice per line ("> GET / HTTP/1.1").
+  /// Credentials are not repeated on the screen.
+  template <class Message>
+  void show_headers(const char* dir, const Message& m) {
+    std::string first;
+    if constexpr (Message::is_request::value)
+      first = std::string(m.method_string()) + " " + std::string(m.target()) + " HTTP/1.1";
+    else
+      first = "HTTP/1.1 " + std::to_string(m.result_int()) + " " + std::string(m.reason());
+    notify("handshake", std::string(dir) + " " + first);
+    for (const auto& field : m) {
+      std::string value(field.value());
+      if (field.name() == http::field::authorization || field.name() == http::field::proxy_authorization)
+        value = value.substr(0, value.find(' ')) + " ***";
+      notify("handshake", std::string(dir) + " " + std::string(field.name_string()) + ": " + value);
+    }
+  }
+
   void on_handshake(error_code ec) {
+    if (cfg_.verbose && response_.result_int() != 0) show_headers("<", response_);
     if (ec == websocket::error::upgrade_declined && is_redirect(response_.result_int()) &&
         response_.find(http::field::location) != response_.end() && cfg_.max_redirects > 0)
       return follow_redirect(std::string(response_[http::field::location]));
@@ -711,6 +731,8 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     if (close_requested_) ws_.next_layer().discard_pending();
     ws_.next_layer().write_raw(make_close_frame(close_code_, close_reason_));
     ws_.next_layer().drop_close_frames();
+    if (cfg_.verbose) notify("close", "sent Close " + std::to_string(close_code_) +
+                                          (close_reason_.empty() ? "" : " \"" + close_reason_ + "\""));
     close_timer_.expires_after(cfg_.close_timeout);
     close_timer_.async_wait([self = this->shared_from_this()](error_code ec) {
       if (ec || self->finishing_) return;
@@ -726,6 +748,11 @@ class session : public std::enable_shared_from_this<session<Layer>> {
   /// TCP connection (python-websockets waits up to 10 s when its queue is full).
   void on_server_close_frame() {
     server_closed_ = true;
+    if (cfg_.verbose) {
+      const auto& r = ws_.reason();
+      notify("close", "received Close " + std::to_string(r.code) +
+                          (r.reason.empty() ? "" : " \"" + std::string(r.reason.data(), r.reason.size()) + "\""));
+    }
     // The answer to our own Close: the closing handshake is complete.
     if (close_sent_) return on_close_handshake_done();
     ws_.next_layer().discard_pending();  // unsent: reported as not delivered

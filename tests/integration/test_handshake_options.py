@@ -103,3 +103,18 @@ def test_ipv6_loopback_literal(servers):
     finally:
         p.kill()
         p.wait()
+
+
+def test_verbose_shows_request_response_and_close_frames(servers):
+    server = servers("node", "echo")
+    r = run_wsbridge(["-v", "--subprotocol", "chat", "--user", "u:secret", server.url], b"x\n")
+    assert r.returncode == EXIT_OK, r.stderr
+    err = r.stderr.decode()
+    for line in ["wsbridge: handshake: > GET / HTTP/1.1", "wsbridge: handshake: > Sec-WebSocket-Protocol: chat",
+                 "wsbridge: handshake: > Authorization: Basic ***",
+                 "wsbridge: handshake: < HTTP/1.1 101 Switching Protocols",
+                 "wsbridge: handshake: < Sec-WebSocket-Protocol: chat",
+                 "wsbridge: handshake: open; subprotocol: chat; extensions: none",
+                 "wsbridge: close: sent Close 1000", "wsbridge: close: received Close 1000"]:
+        assert line in err, err
+    assert "secret" not in err and "dTpzZWNyZXQ" not in err
