@@ -1,0 +1,324 @@
+#!/usr/bin/python3
+"""scripts/bench: wsbridge side by side with a single-process Boost.Beast client and
+the python3-websockets and node `ws` peers, on a fast local server (tests/bench).
+
+Each workload runs each client against a fresh server on 127.0.0.1 and reports wall
+time, messages/s, MB/s, and the ratio to the reference (the single-process client).
+Writes a Markdown table and a PNG chart (build/bench/results.md, results.png).
+"""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(ROOT, "build")
+WSBRIDGE = os.path.join(BUILD, "wsbridge")
+SERVER = os.path.join(BUILD, "tests", "bench", "bench_server")
+REFERENCE = os.path.join(BUILD, "tests", "bench", "bench_reference")
+PEERS = os.path.join(ROOT, "tests", "bench")
+NODE_PATH = os.path.join(ROOT, "tests", "peers", "node_modules")
+
+# The command of each client; mode is what the reference needs to know (send|recv|echo).
+CLIENTS = {
+    "wsbridge": lambda mode, url: [WSBRIDGE, "--linger", "0", url],
+    "reference": lambda mode, url: [REFERENCE, mode, url],
+    "node ws": lambda mode, url: ["node", os.path.join(PEERS, "peer.js"), url],
+    "python websockets": lambda mode, url: ["/usr/bin/python3", os.path.join(PEERS, "peer.py"), url],
+}
+
+
+class Server:
+    def __init__(self, *args):
+        self.proc = subprocess.Popen([SERVER, *map(str, args)], stdout=subprocess.PIPE, text=True)
+        self.port = int(self.proc.stdout.readline().split()[1])
+        self.url = f"ws://127.0.0.1:{self.port}/"
+
+    def line(self):
+        return self.proc.stdout.readline().strip()
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+class PeakMemory:
+    """Samples VmHWM (peak resident set) of a process and its descendants until stopped."""
+
+    def __init__(self, root_pid):
+        self.root = root_pid
+        self.peaks = {}  # role -> kB
+        self.running = True
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def pids(self):
+        found, frontier = [self.root], [self.root]
+        while frontier:
+            parent = frontier.pop()
+            try:
+                children = open(f"/proc/{parent}/task/{parent}/children").read().split()
+            except OSError:
+                children = []
+            for c in map(int, children):
+                found.append(c)
+                frontier.append(c)
+        return found
+
+    def run(self):
+        while self.running:
+            for pid in self.pids():
+                try:
+                    cmd = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+                    hwm = [l for l in open(f"/proc/{pid}/status") if l.startswith("VmHWM:")]
+                except OSError:
+                    continue
+                role = next((a[7:].decode() for a in cmd if a.startswith(b"--role=")), "supervisor")
+                if hwm:
+                    kb = int(hwm[0].split()[1])
+                    self.peaks[role] = max(self.peaks.get(role, 0), kb)
+            time.sleep(0.01)  # a sampling period, not a synchronisation
+
+    def stop(self):
+        self.running = False
+        self.thread.join()
+        return self.peaks
+
+
+def env():
+    e = dict(os.environ)
+    e["NODE_PATH"] = NODE_PATH
+    for k in list(e):
+        if "proxy" in k.lower():
+            del e[k]
+    return e
+
+
+def run_send(client, lines_file, count, size):
+    server = Server("sink")
+    try:
+        with open(lines_file, "rb") as f:
+            start = time.monotonic()
+            # Through a pipe, as `producer | client` would be.
+            producer = subprocess.Popen(["cat"], stdin=f, stdout=subprocess.PIPE)
+            p = subprocess.Popen(CLIENTS[client]("send", server.url), stdin=producer.stdout,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env())
+            producer.stdout.close()
+            mem = PeakMemory(p.pid) if client == "wsbridge" else None
+            _, err = p.communicate(timeout=600)
+            elapsed = time.monotonic() - start
+            peaks = mem.stop() if mem else {}
+            producer.wait()
+        got = server.line()
+        ok = p.returncode == 0 and got == f"RECEIVED {count} {count * size}"
+        return {"seconds": elapsed, "ok": ok, "detail": got if not ok else "", "memory": peaks,
+                "stderr": err.decode(errors="replace")[-300:]}
+    finally:
+        server.stop()
+
+
+def run_flood(client, count, size, slow_reader=False):
+    server = Server("flood", count, size)
+    try:
+        start = time.monotonic()
+        # stdin stays open (a pipe we never write to): the server's Close ends the session.
+        p = subprocess.Popen(CLIENTS[client]("recv", server.url), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=env())
+        mem = PeakMemory(p.pid) if client == "wsbridge" else None
+        lines = 0
+        while True:
+            chunk = p.stdout.read1(1 << 20) if not slow_reader else p.stdout.read1(1 << 12)
+            if not chunk:
+                break
+            lines += chunk.count(b"\n")
+            if slow_reader:
+                time.sleep(0.0005)  # a consumer slower than the server, on purpose
+        p.wait(timeout=600)
+        elapsed = time.monotonic() - start
+        peaks = mem.stop() if mem else {}
+        p.stdin.close()
+        return {"seconds": elapsed, "ok": lines == count, "detail": f"{lines} lines", "memory": peaks,
+                "stderr": p.stderr.read().decode(errors="replace")[-300:]}
+    finally:
+        server.stop()
+
+
+def run_echo(client, rounds):
+    server = Server("echo")
+    try:
+        p = subprocess.Popen(CLIENTS[client]("echo", server.url), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=env())
+        line = b"0123456789abcdef\n"
+        times = []
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            p.stdin.write(line)
+            p.stdin.flush()
+            if p.stdout.readline() != line:
+                break
+            times.append(time.perf_counter() - t0)
+        p.stdin.close()
+        p.wait(timeout=60)
+        ok = len(times) == rounds
+        times.sort()
+        return {"ok": ok, "p50": times[len(times) // 2] if times else 0,
+                "p99": times[int(len(times) * 0.99)] if times else 0, "detail": f"{len(times)} rounds"}
+    finally:
+        server.stop()
+
+
+def run_startup(client, runs):
+    server = Server("echo")
+    try:
+        walls = []
+        for _ in range(runs):
+            t0 = time.monotonic()
+            r = subprocess.run(CLIENTS[client]("send", server.url), input=b"hello\n", capture_output=True,
+                               env=env(), timeout=60)
+            walls.append(time.monotonic() - t0)
+            if r.returncode != 0:
+                return {"ok": False, "seconds": 0, "detail": r.stderr.decode(errors="replace")[-200:]}
+        return {"ok": True, "seconds": statistics.median(walls)}
+    finally:
+        server.stop()
+
+
+def make_lines(directory, count, payload):
+    """A file of `count` lines of `payload` bytes each (plus the newline)."""
+    path = os.path.join(directory, f"lines-{count}-{payload}")
+    if not os.path.exists(path):
+        line = b"x" * payload + b"\n"
+        per = max(1, min(count, (1 << 22) // len(line)))
+        block = line * per
+        with open(path, "wb") as f:
+            left = count
+            while left > 0:
+                n = min(left, per)
+                f.write(block[:n * len(line)])
+                left -= n
+    return path
+
+
+def fmt_rate(n, seconds):
+    return f"{n / seconds:,.0f}" if seconds > 0 else "-"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scale", type=float, default=1.0, help="multiply message counts (0.01 for a quick check)")
+    ap.add_argument("--clients", default=",".join(CLIENTS), help="comma-separated: " + ", ".join(CLIENTS))
+    ap.add_argument("--out", default=os.path.join(BUILD, "bench"), help="where results.md and results.png go")
+    ap.add_argument("--memory-gb", type=float, default=1.0, help="largest input for the memory flatness check")
+    opts = ap.parse_args()
+    clients = [c.strip() for c in opts.clients.split(",") if c.strip()]
+    os.makedirs(opts.out, exist_ok=True)
+    scale = opts.scale
+
+    workloads = [  # (title, kind, count, size)
+        ("send 16 B lines", "send", int(1_000_000 * scale), 16),
+        ("send 1 KiB lines", "send", int(100_000 * scale), 1024),
+        ("send 64 KiB lines", "send", max(1, int(2_000 * scale)), 65536),
+        ("receive 16 B flood", "flood", int(1_000_000 * scale), 16),
+    ]
+    rows = []
+    failures = []
+    memory = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for title, kind, count, size in workloads:
+            results = {}
+            for client in clients:
+                if kind == "send":
+                    r = run_send(client, make_lines(tmp, count, size), count, size)
+                else:
+                    r = run_flood(client, count, size)
+                results[client] = r
+                if not r["ok"]:
+                    failures.append(f"{title} / {client}: {r.get('detail')} {r.get('stderr', '')}")
+                if r.get("memory"):
+                    memory[title] = r["memory"]
+                print(f"  {title:22} {client:18} {r['seconds']:8.3f} s "
+                      f"{'ok' if r['ok'] else 'FAILED ' + r.get('detail', '') + r.get('stderr', '')}",
+                      file=sys.stderr, flush=True)
+            ref = results.get("reference", {}).get("seconds")
+            for client in clients:
+                r = results[client]
+                mb = count * size / r["seconds"] / 1e6 if r["seconds"] else 0
+                ratio = f"{ref / r['seconds']:.2f}x" if ref and r["seconds"] else "-"
+                rows.append((title, client, f"{r['seconds']:.3f} s", fmt_rate(count, r["seconds"]), f"{mb:,.1f}",
+                             ratio, "" if r["ok"] else "FAILED"))
+        echo = {c: run_echo(c, max(10, int(10_000 * scale))) for c in clients}
+        startup = {c: run_startup(c, max(3, int(20 * min(1, scale * 10)))) for c in clients}
+        for c in clients:
+            print(f"  echo {c:18} p50 {echo[c]['p50'] * 1e6:.0f} us", file=sys.stderr, flush=True)
+        # Memory: wsbridge's three processes as the input grows, and with a slow reader.
+        flat = []
+        if "wsbridge" in clients:
+            for total_mb in (1, 100, opts.memory_gb * 1000):
+                count = int(total_mb * 1e6 * min(1.0, scale * 10) / 1024) or 1
+                r = run_send("wsbridge", make_lines(tmp, count, 1024), count, 1024)
+                flat.append((f"send {count * 1024 / 1e6:,.0f} MB of 1 KiB lines", r["memory"], r["ok"]))
+            r = run_flood("wsbridge", int(200_000 * min(1.0, scale * 10)), 16, slow_reader=True)
+            flat.append(("receive a flood, slow stdout reader", r["memory"], r["ok"]))
+
+    lines = ["| workload | client | time | messages/s | MB/s | vs reference | |", "|---|---|---|---|---|---|---|"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    lines += ["", "| echo round trip (one at a time) | p50 | p99 | p50 vs reference |", "|---|---|---|---|"]
+    ref50 = echo.get("reference", {}).get("p50")
+    for c in clients:
+        e = echo[c]
+        ratio = f"{e['p50'] / ref50:.2f}x" if ref50 else "-"
+        lines.append(f"| {c} | {e['p50'] * 1e6:.0f} µs | {e['p99'] * 1e6:.0f} µs | {ratio} |")
+    lines += ["", "| start-up (connect, send one line, close; median) | time | vs reference |", "|---|---|---|"]
+    refs = startup.get("reference", {}).get("seconds")
+    for c in clients:
+        s = startup[c]
+        lines.append(f"| {c} | {s['seconds'] * 1e3:.1f} ms | {s['seconds'] / refs:.2f}x |" if refs and s["ok"]
+                     else f"| {c} | {'FAILED' if not s['ok'] else s['seconds']} | - |")
+    if flat:
+        lines += ["", "| wsbridge peak memory (VmHWM) | supervisor | netproc | ioproc |", "|---|---|---|---|"]
+        for title, peaks, ok in flat:
+            lines.append(f"| {title}{'' if ok else ' (FAILED)'} | " +
+                         " | ".join(f"{peaks.get(role, 0) / 1024:.1f} MB" for role in ("supervisor", "netproc", "ioproc"))
+                         + " |")
+    table = "\n".join(lines) + "\n"
+    with open(os.path.join(opts.out, "results.md"), "w") as f:
+        f.write(table)
+    print(table)
+    try:
+        chart(rows, clients, os.path.join(opts.out, "results.png"))
+    except ImportError:
+        print("(no chart: python3-matplotlib is not installed)", file=sys.stderr)
+    if failures:
+        print("FAILED:\n" + "\n".join(failures), file=sys.stderr)
+        return 1
+    return 0
+
+
+def chart(rows, clients, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    titles = list(dict.fromkeys(r[0] for r in rows))
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    width = 0.8 / len(clients)
+    for i, c in enumerate(clients):
+        values = []
+        for t in titles:
+            row = next(r for r in rows if r[0] == t and r[1] == c)
+            values.append(float(row[3].replace(",", "")) if row[3] != "-" else 0)
+        ax.bar([x + i * width for x in range(len(titles))], values, width, label=c)
+    ax.set_xticks([x + width * (len(clients) - 1) / 2 for x in range(len(titles))], titles)
+    ax.set_ylabel("messages per second")
+    ax.set_yscale("log")
+    ax.set_title("wsbridge benchmark (scripts/bench)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
