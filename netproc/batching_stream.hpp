@@ -103,6 +103,14 @@ class batching_stream {
     start_flush();
   }
 
+  /// The gathering buffer, for frames the session encodes in place (frame_writer.hpp).
+  /// Append whole frames only, then call frames_appended().
+  std::string& pending_buffer() { return pending_; }
+  void frames_appended(std::size_t bytes) {
+    accepted_ += bytes;
+    if (!held_ || pending_.size() >= flush_threshold) start_flush();
+  }
+
   /// While held, writes gather until flush_threshold; release() writes what is held.
   void hold() { held_ = true; }
   void release() {

@@ -40,6 +40,7 @@
 #include "bridge/safe_text.hpp"
 #include "bridge/sandbox.hpp"
 #include "netproc/batching_stream.hpp"
+#include "netproc/frame_writer.hpp"
 #include "netproc/proxy.hpp"
 
 namespace wsbridge::netproc {
@@ -339,6 +340,8 @@ class session : public std::enable_shared_from_this<session<Layer>> {
         std::chrono::duration_cast<std::chrono::steady_clock::duration>(cfg_.close_timeout),
         websocket::stream_base::none(), false});
     if (cfg_.ping_interval.count() != 0) keepalive_wait(cfg_.ping_interval);
+    // No extension in use: messages are framed here (frame_writer.hpp), not by Beast.
+    direct_frames_ = response_[http::field::sec_websocket_extensions].empty();
     board_.opened.store(1, std::memory_order_relaxed);
     set_state(connection_state::open);
     std::string info = std::string(response_[http::field::sec_websocket_protocol]) + "\n" +
@@ -389,9 +392,11 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     if (cfg_.verbose) notify("redirect", "HTTP " + status + " to " + safe_text(target.display));
     std::memcpy(board_.redirect_url, url.data(), url.size());
     board_.redirect_size.store(static_cast<std::uint32_t>(url.size()), std::memory_order_release);
-    flush_now();
-    std::fflush(stderr);
-    ::_exit(exit_redirect);
+    // Leave once every notice is written (no `closed` frame: the next netproc goes on).
+    finishing_ = true;
+    exit_status_ = exit_redirect;
+    if (!io_writing_ && to_io_pending_.empty()) exit_now();
+    flush_to_io();
   }
 
   void fail_before_open(const std::string& step, const std::string& detail, int status) {
@@ -509,13 +514,18 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     from_io_decoder_.commit(n);
     ipc::frame f;
     std::string err;
+    ws_.next_layer().hold();  // everything decoded from this read goes out in one write
     for (;;) {
       const auto r = from_io_decoder_.next(f, &err);
       if (r == ipc::frame_decoder::result::need_more) break;
       if (r == ipc::frame_decoder::result::error) return protocol_error("from terminal process: " + err);
       on_io_frame(f);
     }
-    if (queued_bytes_ < limits::max_send_queue) do_io_read();
+    if (batch_messages_ != 0) {  // framed in place: counted once the kernel has them
+      unflushed_.push_back({ws_.next_layer().accepted(), batch_messages_, batch_bytes_});
+      batch_messages_ = batch_bytes_ = 0;
+    }
+    if (queued_bytes_ < limits::max_send_queue && ws_.next_layer().backlog() < limits::max_send_queue) do_io_read();
     do_ws_write();
   }
 
@@ -525,6 +535,15 @@ class session : public std::enable_shared_from_this<session<Layer>> {
       case ipc::frame_type::text:
       case ipc::frame_type::binary:
         if (input_ended_ || close_requested_) break;  // out of state: fatal below
+        if (direct_frames_ && queue_.empty() && !close_sent_ && !server_closed_) {
+          auto& out = ws_.next_layer().pending_buffer();
+          const std::size_t before = out.size();
+          append_client_frame(out, f.type == ipc::frame_type::binary, f.payload, mask_keys_.next());
+          ws_.next_layer().frames_appended(out.size() - before);
+          ++batch_messages_;
+          batch_bytes_ += f.payload.size();
+          return;
+        }
         queued_bytes_ += f.payload.size();
         queue_.push_back({f.type == ipc::frame_type::binary, std::string(f.payload)});
         return;
@@ -576,7 +595,7 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     queued_bytes_ -= size;
     queue_.pop_front();
     // Counted as sent only once the kernel has the bytes (on_socket_flushed).
-    unflushed_.push_back({ws_.next_layer().accepted(), size});
+    unflushed_.push_back({ws_.next_layer().accepted(), 1, size});
     if (queued_bytes_ < limits::max_send_queue / 2) do_io_read();
     do_ws_write();
   }
@@ -585,7 +604,7 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     const std::uint64_t flushed = ws_.next_layer().flushed();
     std::uint64_t messages = 0, bytes = 0;
     while (!unflushed_.empty() && unflushed_.front().end_offset <= flushed) {
-      ++messages;
+      messages += unflushed_.front().messages;
       bytes += unflushed_.front().size;
       unflushed_.pop_front();
     }
@@ -595,7 +614,10 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     }
     if (server_closed_ && ws_.next_layer().close_frame_flushed()) return on_close_handshake_done();
     // Hysteresis: resume at half the limit, so writes go out in large batches.
-    if (ws_.next_layer().backlog() < limits::max_send_queue / 2) do_ws_write();
+    if (ws_.next_layer().backlog() < limits::max_send_queue / 2) {
+      if (direct_frames_ && state_ == connection_state::open && !close_requested_) do_io_read();
+      do_ws_write();
+    }
   }
 
   void on_io_gone() {
@@ -858,11 +880,16 @@ class session : public std::enable_shared_from_this<session<Layer>> {
   ipc::frame_decoder control_decoder_{4096};
   std::deque<outgoing> queue_;        ///< read from ioproc, not yet given to Beast
   std::size_t queued_bytes_ = 0;      ///< payload bytes in queue_
-  struct unflushed_message {
-    std::uint64_t end_offset;         ///< batching_stream::accepted() after its last byte
-    std::size_t size;
+  struct unflushed_messages {
+    std::uint64_t end_offset;         ///< batching_stream::accepted() after their last byte
+    std::uint64_t messages;
+    std::size_t size;                 ///< payload bytes
   };
-  std::deque<unflushed_message> unflushed_;  ///< given to Beast, not yet to the kernel
+  std::deque<unflushed_messages> unflushed_;  ///< written to the layer, not yet to the kernel
+  bool direct_frames_ = false;        ///< no extension: messages framed in place
+  mask_keys mask_keys_;
+  std::uint64_t batch_messages_ = 0;  ///< framed in place from the current read from ioproc
+  std::size_t batch_bytes_ = 0;
   std::string to_io_pending_;         ///< frames for ioproc, gathering
   std::string to_io_writing_;         ///< frames for ioproc, in the write in flight
 

@@ -1,0 +1,58 @@
+#include "netproc/frame_writer.hpp"
+
+#include <openssl/rand.h>
+
+namespace wsbridge::netproc {
+
+std::uint32_t mask_keys::next() {
+  if (used_ == pool_.size()) {
+    // RAND_bytes cannot fail once seeded; if it ever did, the pool would still hold
+    // the previous keys, which is what Beast's non-secure PRNG would amount to.
+    RAND_bytes(pool_.data(), static_cast<int>(pool_.size()));
+    used_ = 0;
+  }
+  std::uint32_t key;
+  std::memcpy(&key, pool_.data() + used_, sizeof key);
+  used_ += sizeof key;
+  return key;
+}
+
+void append_client_frame(std::string& out, bool binary, std::string_view payload, std::uint32_t key) {
+  const std::size_t n = payload.size();
+  unsigned char head[14];
+  std::size_t h = 0;
+  head[h++] = static_cast<unsigned char>(0x80 | (binary ? 2 : 1));  // FIN | opcode
+  if (n < 126) {
+    head[h++] = static_cast<unsigned char>(0x80 | n);
+  } else if (n < 65536) {
+    head[h++] = 0x80 | 126;
+    head[h++] = static_cast<unsigned char>(n >> 8);
+    head[h++] = static_cast<unsigned char>(n);
+  } else {
+    head[h++] = 0x80 | 127;
+    for (int i = 7; i >= 0; --i) head[h++] = static_cast<unsigned char>(static_cast<std::uint64_t>(n) >> (8 * i));
+  }
+  std::memcpy(head + h, &key, 4);
+  h += 4;
+  const std::size_t at = out.size();
+  out.resize(at + h + n);
+  char* dst = out.data() + at;
+  std::memcpy(dst, head, h);
+  dst += h;
+  // XOR eight bytes at a time; the key repeats every four, so an 8-byte mask works
+  // from any start because each frame's payload starts at key offset 0.
+  std::uint64_t key8 = key;
+  key8 |= key8 << 32;
+  const char* src = payload.data();
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    std::uint64_t v;
+    std::memcpy(&v, src + i, 8);
+    v ^= key8;
+    std::memcpy(dst + i, &v, 8);
+  }
+  const auto* k = reinterpret_cast<const unsigned char*>(&key);
+  for (; i < n; ++i) dst[i] = static_cast<char>(src[i] ^ k[i % 4]);
+}
+
+}  // namespace wsbridge::netproc

@@ -1,0 +1,33 @@
+#pragma once
+// Client data frames written by netproc itself (RFC 6455 §5.2, masking §5.3), for the
+// common case with no extension negotiated: one message is one frame, appended to the
+// batching layer's buffer in place, with no allocation and no completion to wait for.
+// Beast's async_write costs a composed operation and a posted completion per message,
+// which bounded small messages to a few hundred thousand per second.
+//
+// With permessage-deflate negotiated, Beast writes the messages (it owns the deflate
+// stream); control frames (pings, pongs, Close replies) are always Beast's.
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+namespace wsbridge::netproc {
+
+/// Masking keys: RFC 6455 §10.3 wants them unpredictable, so they come from OpenSSL's
+/// RNG, drawn 4 KiB at a time (seeded before the sandbox; see netproc.cpp).
+class mask_keys {
+ public:
+  std::uint32_t next();
+
+ private:
+  std::array<unsigned char, 4096> pool_{};
+  std::size_t used_ = sizeof(pool_);
+};
+
+/// Appends one masked client frame (FIN set; text or binary) carrying `payload`.
+void append_client_frame(std::string& out, bool binary, std::string_view payload, std::uint32_t key);
+
+}  // namespace wsbridge::netproc
