@@ -22,7 +22,7 @@ std::string authority(const std::string& host, const std::string& port) {
   return (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + port;
 }
 
-net::awaitable<std::string> http_connect(boost::beast::tcp_stream& stream, const proxy_target& proxy,
+net::awaitable<std::string> http_connect(tcp_stream& stream, const proxy_target& proxy,
                                          const std::string& target) {
   http::request<http::empty_body> req{http::verb::connect, target, 11};
   req.set(http::field::host, target);
@@ -62,7 +62,7 @@ const char* socks_reply_text(std::uint8_t rep) {
   }
 }
 
-net::awaitable<std::string> socks5(boost::beast::tcp_stream& stream, const proxy_target& proxy,
+net::awaitable<std::string> socks5(tcp_stream& stream, const proxy_target& proxy,
                                    const std::string& host, const std::string& port,
                                    std::optional<net::ip::address> resolved) {
   const std::string target = authority(host, port);
@@ -134,7 +134,7 @@ net::awaitable<std::string> socks5(boost::beast::tcp_stream& stream, const proxy
 
 }  // namespace
 
-net::awaitable<std::string> open_proxy_tunnel(boost::beast::tcp_stream& stream, const proxy_target& proxy,
+net::awaitable<std::string> open_proxy_tunnel(tcp_stream& stream, const proxy_target& proxy,
                                               const std::string& host, const std::string& port,
                                               std::optional<net::ip::address> resolved) {
   try {

@@ -2,6 +2,8 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
@@ -55,15 +57,33 @@ using beast::error_code;
 
 /// What the websocket runs on: ws:// and wss:// differ only in the layer under the
 /// batching layer (TLS encrypts each batch in one SSL_write).
-using plain_layer = batching_stream<beast::tcp_stream>;
-using tls_layer = batching_stream<beast::ssl_stream<beast::tcp_stream>>;
-using unix_stream = beast::basic_stream<net::local::stream_protocol>;
+using plain_layer = batching_stream<tcp_stream>;
+using tls_layer = batching_stream<beast::ssl_stream<tcp_stream>>;
+using unix_stream = beast::basic_stream<net::local::stream_protocol, net::io_context::executor_type>;
 using unix_layer = batching_stream<unix_stream>;  ///< ws+unix://, --unix
 
 std::string seconds_text(std::chrono::milliseconds d) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%gs", static_cast<double>(d.count()) / 1000.0);
   return buf;
+}
+
+/// Where message completions run. Beast completes every async_read by posting its
+/// handler, and Asio's scheduler runs the reactor (an epoll_wait system call) between
+/// any two posted handlers: one system call per message received. Handlers bound to
+/// this second io_context, which owns no I/O objects and so has no reactor, are queued
+/// here instead and run by run_loop() after each handler of the main context: a burst
+/// of buffered messages costs no system call at all.
+net::io_context& completions() {
+  static net::io_context ctx{1};
+  static auto guard = net::make_work_guard(ctx);  // never "out of work": poll() keeps working
+  return ctx;
+}
+
+/// The event loop: each handler of the main context, then whatever it queued on
+/// completions(). netproc always leaves through _exit, never by running out of work.
+void run_loop(net::io_context& ioc) {
+  while (ioc.run_one()) completions().poll();
 }
 
 /// A masked client Close frame (RFC 6455 §5.5.1, masking §5.3), written by us rather
@@ -435,7 +455,9 @@ class session : public std::enable_shared_from_this<session<Layer>> {
 
   void do_ws_read() {
     ws_reading_ = true;
-    ws_.async_read(read_buffer_, beast::bind_front_handler(&session::on_ws_read, this->shared_from_this()));
+    ws_.async_read(read_buffer_, net::bind_executor(completions().get_executor(),
+                                                    beast::bind_front_handler(&session::on_ws_read,
+                                                                              this->shared_from_this())));
   }
 
   void on_ws_read(error_code ec, std::size_t n) {
@@ -452,9 +474,10 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     const auto data = read_buffer_.cdata();
     to_io_pending_.append(static_cast<const char*>(data.data()), data.size());
     read_buffer_.consume(read_buffer_.size());
-    board_.messages_received.fetch_add(1, std::memory_order_relaxed);
-    board_.bytes_received.fetch_add(n, std::memory_order_relaxed);
-    last_receive_ = std::chrono::steady_clock::now();  // lingering waits for quiet
+    // Counted on the board with the flush that hands them to ioproc (flush_to_io).
+    ++unpublished_messages_;
+    unpublished_bytes_ += n;
+    if (lingering_) last_receive_ = std::chrono::steady_clock::now();  // lingering waits for quiet
     if (cfg_.max_messages != 0 && ++delivered_ >= cfg_.max_messages) {
       // --max-messages: that was the last one. Close now; what the server sends before
       // its Close answer is read (the closing handshake needs it) but not delivered.
@@ -473,6 +496,11 @@ class session : public std::enable_shared_from_this<session<Layer>> {
   std::size_t io_backlog() const { return to_io_pending_.size() + to_io_writing_.size(); }
 
   void flush_to_io() {
+    if (unpublished_messages_ != 0) {  // before ioproc can see them
+      board_.messages_received.fetch_add(unpublished_messages_, std::memory_order_relaxed);
+      board_.bytes_received.fetch_add(unpublished_bytes_, std::memory_order_relaxed);
+      unpublished_messages_ = unpublished_bytes_ = 0;
+    }
     if (io_writing_ || to_io_pending_.empty()) return;
     io_writing_ = true;
     to_io_writing_.swap(to_io_pending_);
@@ -583,7 +611,8 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     ws_.next_layer().hold();
     ws_.binary(queue_.front().binary);
     ws_.async_write(net::buffer(queue_.front().data),
-                    beast::bind_front_handler(&session::on_ws_write, this->shared_from_this()));
+                    net::bind_executor(completions().get_executor(),
+                                       beast::bind_front_handler(&session::on_ws_write, this->shared_from_this())));
   }
 
   void on_ws_write(error_code ec, std::size_t) {
@@ -887,6 +916,8 @@ class session : public std::enable_shared_from_this<session<Layer>> {
   };
   std::deque<unflushed_messages> unflushed_;  ///< written to the layer, not yet to the kernel
   bool direct_frames_ = false;        ///< no extension: messages framed in place
+  std::uint64_t unpublished_messages_ = 0;  ///< received, not yet counted on the board
+  std::uint64_t unpublished_bytes_ = 0;
   mask_keys mask_keys_;
   std::uint64_t batch_messages_ = 0;  ///< framed in place from the current read from ioproc
   std::size_t batch_bytes_ = 0;
@@ -975,13 +1006,13 @@ int run_session(const config& cfg, status_board& board) {
     auto s = std::make_shared<session<tls_layer>>(ioc, cfg, board, ctx);
     if (ready) s->run();
     else s->fail_now("tls", err, exit_usage);  // ioproc waits for a `closed` frame: the usual path
-    ioc.run();
+    run_loop(ioc);
     return exit_failure;
   }
   if (!cfg.target.unix_path.empty()) {
     // Connected as the user who ran wsbridge (the socket file's permissions are
     // theirs to pass), then root is dropped. A Unix socket connects at once or fails.
-    net::local::stream_protocol::socket socket(ioc);
+    net::basic_stream_socket<net::local::stream_protocol, net::io_context::executor_type> socket(ioc.get_executor());
     error_code ec;
     socket.connect(net::local::stream_protocol::endpoint(cfg.target.unix_path), ec);
     if (!drop_root(cfg)) return exit_failure;
@@ -992,13 +1023,13 @@ int run_session(const config& cfg, status_board& board) {
       s->adopt(std::move(socket));
       s->run();
     }
-    ioc.run();
+    run_loop(ioc);
     return exit_failure;
   }
   if (!drop_root(cfg)) return exit_failure;
   auto s = std::make_shared<session<plain_layer>>(ioc, cfg, board);
   s->run();
-  ioc.run();
+  run_loop(ioc);
   return exit_failure;  // every path ends in _exit; running out of work is a bug
 }
 
