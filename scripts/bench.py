@@ -47,7 +47,9 @@ class Server:
 
 
 class PeakMemory:
-    """Samples VmHWM (peak resident set) of a process and its descendants until stopped."""
+    """Samples VmHWM (peak resident set, which counts the pages of the program and its
+    shared libraries that all three processes share) and the largest RssAnon (memory of
+    the process's own) of a process and its descendants until stopped."""
 
     def __init__(self, root_pid):
         self.root = root_pid
@@ -74,13 +76,14 @@ class PeakMemory:
             for pid in self.pids():
                 try:
                     cmd = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
-                    hwm = [l for l in open(f"/proc/{pid}/status") if l.startswith("VmHWM:")]
-                except OSError:
+                    status = {l.split(":")[0]: int(l.split()[1]) for l in open(f"/proc/{pid}/status")
+                              if l.startswith(("VmHWM:", "RssAnon:"))}
+                except (OSError, ValueError, IndexError):
                     continue
                 role = next((a[7:].decode() for a in cmd if a.startswith(b"--role=")), "supervisor")
-                if hwm:
-                    kb = int(hwm[0].split()[1])
-                    self.peaks[role] = max(self.peaks.get(role, 0), kb)
+                if "VmHWM" in status:
+                    hwm, anon = self.peaks.get(role, (0, 0))
+                    self.peaks[role] = (max(hwm, status["VmHWM"]), max(anon, status.get("RssAnon", 0)))
             time.sleep(0.01)  # a sampling period, not a synchronisation
 
     def stop(self):
@@ -279,11 +282,14 @@ def main():
         lines.append(f"| {c} | {s['seconds'] * 1e3:.1f} ms | {s['seconds'] / refs:.2f}x |" if refs and s["ok"]
                      else f"| {c} | {'FAILED' if not s['ok'] else s['seconds']} | - |")
     if flat:
-        lines += ["", "| wsbridge peak memory (VmHWM) | supervisor | netproc | ioproc |", "|---|---|---|---|"]
+        lines += ["", "| wsbridge memory: peak RSS (of which its own, RssAnon) | supervisor | netproc | ioproc |",
+                  "|---|---|---|---|"]
         for title, peaks, ok in flat:
-            lines.append(f"| {title}{'' if ok else ' (FAILED)'} | " +
-                         " | ".join(f"{peaks.get(role, 0) / 1024:.1f} MB" for role in ("supervisor", "netproc", "ioproc"))
-                         + " |")
+            cells = []
+            for role in ("supervisor", "netproc", "ioproc"):
+                hwm, anon = peaks.get(role, (0, 0))
+                cells.append(f"{hwm / 1024:.1f} MB ({anon / 1024:.1f} MB)")
+            lines.append(f"| {title}{'' if ok else ' (FAILED)'} | " + " | ".join(cells) + " |")
     table = "\n".join(lines) + "\n"
     with open(os.path.join(opts.out, "results.md"), "w") as f:
         f.write(table)
