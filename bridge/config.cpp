@@ -65,6 +65,19 @@ bool parse_header(const std::string& line, std::string& name, std::string& value
   return true;
 }
 
+/// "user:password" from a URL (percent-decoded, for Basic auth), and the URL as it
+/// may be shown: with its password replaced by ***.
+void take_userinfo(const boost::urls::url_view& u, std::string& userinfo, std::string& display) {
+  userinfo.clear();
+  if (u.has_userinfo()) {
+    userinfo = std::string(u.user());
+    if (u.has_password()) userinfo += ":" + std::string(u.password());
+  }
+  boost::urls::url shown(u);
+  if (shown.has_password()) shown.set_password("***");
+  display = std::string(shown.buffer());
+}
+
 /// The host names that mean this machine: environment proxies are not used for them
 /// (Go's net/http rule), so a proxy set for the outside world does not capture tests
 /// and local servers. An explicit --proxy always applies.
@@ -162,15 +175,7 @@ bool parse_ws_url(const std::string& url, ws_target& out, std::string* err) {
     *err = "invalid URL '" + url + "': no host";
     return false;
   }
-  if (u.has_userinfo()) {
-    out.userinfo = std::string(u.user());
-    if (u.has_password()) out.userinfo += ":" + std::string(u.password());
-  }
-  {
-    boost::urls::url shown(u);
-    if (shown.has_password()) shown.set_password("***");
-    out.display = std::string(shown.buffer());
-  }
+  take_userinfo(u, out.userinfo, out.display);
   if (u.has_fragment()) {  // RFC 6455 §3: fragment identifiers MUST NOT be used
     *err = "invalid URL '" + url + "': a WebSocket URL cannot have a #fragment";
     return false;
@@ -218,14 +223,7 @@ bool parse_proxy_url(const std::string& url, proxy_target& out, std::string* err
     *err = "proxy URL '" + url + "': port must be 1-65535";
     return false;
   }
-  out.userinfo.clear();
-  if (u.has_userinfo()) {
-    out.userinfo = std::string(u.user());
-    if (u.has_password()) out.userinfo += ":" + std::string(u.password());
-  }
-  boost::urls::url shown(u);
-  if (shown.has_password()) shown.set_password("***");
-  out.display = std::string(shown.buffer());
+  take_userinfo(u, out.userinfo, out.display);
   return true;
 }
 

@@ -5,6 +5,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <fcntl.h>
 #include <optional>
 #include <poll.h>
 #include <sys/signalfd.h>
@@ -133,6 +134,10 @@ bool supervisor::start(std::string* err) {
   if (!make_pipe(net_in_, io_to_net_w, err) || !make_pipe(net_to_io_r, net_out_, err) ||
       !make_pipe(io_ctl_r, io_.control, err) || !spawn_netproc(err))
     return false;
+  // The message pipes hold 1 MiB rather than 64 KiB: each side then moves a whole
+  // 256 KiB read in one write, with a quarter of the context switches. Best effort:
+  // a smaller pipe only costs speed.
+  for (int fd : {net_in_.get(), net_to_io_r.get()}) ::fcntl(fd, F_SETPIPE_SZ, 1 << 20);
   // ioproc gets SIGUSR1 when we die: in terminal mode it restores the terminal
   // settings (we cannot, being dead) and exits; elsewhere SIGUSR1 simply ends it.
   child_spec io_spec{"ioproc", args_, {net_to_io_r.get(), io_to_net_w.get(), io_ctl_r.get(), board_.fd()},

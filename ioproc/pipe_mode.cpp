@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <fcntl.h>
 #include <poll.h>
 #include <string>
 #include <thread>
@@ -237,6 +238,10 @@ int finish_program(wrapped_program& program, status_board& board, int status, st
 }  // namespace
 
 int run_pipe_mode(const config& cfg, status_board& board, wrapped_program* program) {
+  // A pipe on stdin or stdout holds 64 KiB by default; at 1 MiB a producer and we each
+  // move 256 KiB per system call. Fails harmlessly on files and terminals.
+  if (!program)
+    for (int fd : {STDIN_FILENO, STDOUT_FILENO}) ::fcntl(fd, F_SETPIPE_SZ, 1 << 20);
   input_pump input(cfg, board, program ? program->output_fd() : STDIN_FILENO, program ? "program output" : "stdin");
   std::thread input_thread([&input] { input.run(); });
   input_thread.detach();  // may stay blocked in read(); the process exit ends it

@@ -549,10 +549,6 @@ class session : public std::enable_shared_from_this<session<Layer>> {
       if (r == ipc::frame_decoder::result::error) return protocol_error("from terminal process: " + err);
       on_io_frame(f);
     }
-    if (batch_messages_ != 0) {  // framed in place: counted once the kernel has them
-      unflushed_.push_back({ws_.next_layer().accepted(), batch_messages_, batch_bytes_});
-      batch_messages_ = batch_bytes_ = 0;
-    }
     if (queued_bytes_ < limits::max_send_queue && ws_.next_layer().backlog() < limits::max_send_queue) do_io_read();
     do_ws_write();
   }
@@ -568,8 +564,9 @@ class session : public std::enable_shared_from_this<session<Layer>> {
           const std::size_t before = out.size();
           append_client_frame(out, f.type == ipc::frame_type::binary, f.payload, mask_keys_.next());
           ws_.next_layer().frames_appended(out.size() - before);
-          ++batch_messages_;
-          batch_bytes_ += f.payload.size();
+          // Counted once the kernel has its last byte (on_socket_flushed): per message,
+          // so that a connection lost mid-write reports exactly what was not sent.
+          unflushed_.push_back({ws_.next_layer().accepted(), f.payload.size()});
           return;
         }
         queued_bytes_ += f.payload.size();
@@ -624,7 +621,7 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     queued_bytes_ -= size;
     queue_.pop_front();
     // Counted as sent only once the kernel has the bytes (on_socket_flushed).
-    unflushed_.push_back({ws_.next_layer().accepted(), 1, size});
+    unflushed_.push_back({ws_.next_layer().accepted(), size});
     if (queued_bytes_ < limits::max_send_queue / 2) do_io_read();
     do_ws_write();
   }
@@ -633,7 +630,7 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     const std::uint64_t flushed = ws_.next_layer().flushed();
     std::uint64_t messages = 0, bytes = 0;
     while (!unflushed_.empty() && unflushed_.front().end_offset <= flushed) {
-      messages += unflushed_.front().messages;
+      ++messages;
       bytes += unflushed_.front().size;
       unflushed_.pop_front();
     }
@@ -909,18 +906,15 @@ class session : public std::enable_shared_from_this<session<Layer>> {
   ipc::frame_decoder control_decoder_{4096};
   std::deque<outgoing> queue_;        ///< read from ioproc, not yet given to Beast
   std::size_t queued_bytes_ = 0;      ///< payload bytes in queue_
-  struct unflushed_messages {
-    std::uint64_t end_offset;         ///< batching_stream::accepted() after their last byte
-    std::uint64_t messages;
+  struct unflushed_message {
+    std::uint64_t end_offset;         ///< batching_stream::accepted() after its last byte
     std::size_t size;                 ///< payload bytes
   };
-  std::deque<unflushed_messages> unflushed_;  ///< written to the layer, not yet to the kernel
+  std::deque<unflushed_message> unflushed_;  ///< written to the layer, not yet to the kernel
   bool direct_frames_ = false;        ///< no extension: messages framed in place
   std::uint64_t unpublished_messages_ = 0;  ///< received, not yet counted on the board
   std::uint64_t unpublished_bytes_ = 0;
   mask_keys mask_keys_;
-  std::uint64_t batch_messages_ = 0;  ///< framed in place from the current read from ioproc
-  std::size_t batch_bytes_ = 0;
   std::string to_io_pending_;         ///< frames for ioproc, gathering
   std::string to_io_writing_;         ///< frames for ioproc, in the write in flight
 
