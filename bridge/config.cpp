@@ -314,7 +314,8 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
        "connect through this proxy: http://HOST:PORT (CONNECT), socks5:// or socks5h://; "
        "default: https_proxy (wss), http_proxy (ws) or all_proxy, except no_proxy hosts and loopback")
       ("unix", po::value(&unix_path)->value_name("PATH"),
-       "connect to this Unix domain socket (the URL gives Host and path; or ws+unix:///PATH:/RESOURCE)")
+       "connect to this Unix domain socket; the URL gives the Host header and path "
+       "(the same in one URL: ws+unix:///PATH:/RESOURCE)")
       ("max-redirects", po::value(&cfg.max_redirects)->value_name("N"),
        "follow at most N redirects (default 10; 0: none). wss:// to ws:// is never followed")
       ("connect-timeout", po::value(&connect_timeout)->value_name("SECONDS"),
