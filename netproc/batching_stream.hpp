@@ -23,6 +23,8 @@
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/beast/websocket/teardown.hpp>
+#include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -52,7 +54,14 @@ class batching_stream {
   auto async_read_some(const MutableBufferSequence& buffers, ReadToken&& token) {
     return boost::asio::async_initiate<ReadToken, void(error_code, std::size_t)>(
         [this](auto handler, const MutableBufferSequence& b) {
-          if (rpos_ < rend_) {
+          if (head_eof_ && rpos_ >= readable_end()) {  // see stop_after_refusal()
+            auto ex = boost::asio::get_associated_executor(handler, get_executor());
+            boost::asio::post(ex, [h = std::move(handler)]() mutable {
+              std::move(h)(boost::asio::error::eof, 0);
+            });
+            return;
+          }
+          if (rpos_ < readable_end()) {
             const std::size_t n = take(b);
             auto ex = boost::asio::get_associated_executor(handler, get_executor());
             boost::asio::post(ex, [h = std::move(handler), n]() mutable { std::move(h)(error_code{}, n); });
@@ -63,6 +72,7 @@ class batching_stream {
                                 [this, b, h = std::move(handler)](error_code ec, std::size_t n) mutable {
                                   rpos_ = 0;
                                   rend_ = n;
+                                  scan_pos_ = 0;
                                   received_ += n;
                                   std::move(h)(n ? error_code{} : ec, n ? take(b) : 0);
                                 });
@@ -102,6 +112,12 @@ class batching_stream {
     accepted_ += bytes.size();
     start_flush();
   }
+
+  /// During the upgrade: once the server's HTTP head has ended, if its status is not
+  /// 101 and its body has no length (it would run until the server closes), reads end
+  /// there (EOF, which ends such a body). Beast would otherwise wait for the server to
+  /// close, which it may never do; the head is all the error message needs.
+  void stop_after_refusal() { head_mode_ = true; }
 
   /// The gathering buffer, for frames the session encodes in place (frame_writer.hpp).
   /// Append whole frames only, then call frames_appended().
@@ -163,9 +179,38 @@ class batching_stream {
   static constexpr std::size_t flush_threshold = 256u << 10;
   static constexpr std::size_t read_chunk = 256u << 10;
 
+  /// How far Beast may read: all that was read, or, while the HTTP head of the upgrade
+  /// answer is being read, up to its end.
+  std::size_t readable_end() {
+    if (!head_mode_) return head_cap_ ? std::min(head_cap_, rend_) : rend_;
+    for (std::size_t i = std::max(rpos_, scan_pos_); i < rend_; ++i) {
+      const char c = rbuf_[i];
+      head_ += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (head_.size() > max_head) {  // Beast refuses it anyway (its header limit)
+        head_mode_ = false;
+        break;
+      }
+      if (!head_.ends_with("\r\n\r\n")) continue;
+      head_mode_ = false;
+      // Refused, and the body runs until the server closes (no length, not chunked):
+      // the head is the whole message for us.
+      if (head_.size() >= 12 && head_.substr(9, 3) != "101" &&
+          head_.find("\ncontent-length:") == std::string::npos &&
+          head_.find("\ntransfer-encoding:") == std::string::npos) {
+        head_eof_ = true;
+        head_cap_ = i + 1;
+        return head_cap_;
+      }
+      break;
+    }
+    scan_pos_ = rend_;
+    return rend_;
+  }
+
   template <class Buffers>
   std::size_t take(const Buffers& b) {
-    const std::size_t n = boost::asio::buffer_copy(b, boost::asio::buffer(rbuf_.data() + rpos_, rend_ - rpos_));
+    const std::size_t end = readable_end();
+    const std::size_t n = boost::asio::buffer_copy(b, boost::asio::buffer(rbuf_.data() + rpos_, end - rpos_));
     rpos_ += n;
     return n;
   }
@@ -218,6 +263,13 @@ class batching_stream {
   std::vector<char> rbuf_;  ///< one large read from the next layer
   std::size_t rpos_ = 0;    ///< first byte of rbuf_ not yet given to Beast
   std::size_t rend_ = 0;    ///< end of the bytes read into rbuf_
+  // stop_after_refusal(): scanning the upgrade answer's head.
+  bool head_mode_ = false;
+  bool head_eof_ = false;       ///< the answer was not 101: reads end at head_cap_
+  std::size_t head_cap_ = 0;    ///< end of the head in rbuf_ once refused
+  std::size_t scan_pos_ = 0;    ///< rbuf_ bytes already scanned
+  std::string head_;            ///< the answer's head so far, lower case
+  static constexpr std::size_t max_head = 16u << 10;
   std::function<void()> before_wait_;
   error_code error_;     ///< first write error; every later write fails with it
   std::uint64_t accepted_ = 0;

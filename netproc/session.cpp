@@ -295,6 +295,7 @@ class session : public std::enable_shared_from_this<session<Layer>> {
       }
     });
     set_state(connection_state::upgrading);
+    ws_.next_layer().stop_after_refusal();
     ws_.async_handshake(response_, cfg_.target.host_header, cfg_.target.resource,
                         beast::bind_front_handler(&session::on_handshake, this->shared_from_this()));
   }

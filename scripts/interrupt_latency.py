@@ -85,8 +85,8 @@ def phases():
     s = hostile("silent")
     out.append(("TLS handshake, server silent", s, [WSBRIDGE, f"wss://127.0.0.1:{s.port}/"],
                 lambda p, s=s: s.wait_event("ACCEPTED"), {}))
-    s = hostile("http-hang", 302, "http://elsewhere.test/")
-    out.append(("HTTP 302 answered, socket held open", s, [WSBRIDGE, s.url],
+    s = hostile("http-stall", 302)
+    out.append(("HTTP 302 answered, body never ends", s, [WSBRIDGE, s.url],
                 lambda p, s=s: s.wait_event("ANSWERED"), {}))
     s = Server([PY, os.path.join(PEERS, "py_server.py"), "echo"])
 

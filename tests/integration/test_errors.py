@@ -96,3 +96,15 @@ def test_connect_timeout_bounds_a_syn_that_is_never_answered(servers):
     assert r.returncode == EXIT_CONNECT
     assert one_line(r.stderr) == f"wsbridge: connect: 127.0.0.1:{server.port}: timed out after 1s"
     assert 1 <= time.monotonic() - start < 20  # not before the timeout; and not trapped
+
+
+@pytest.mark.parametrize("status", [302, 403])
+def test_refusal_without_body_length_on_a_socket_held_open_fails_at_once(servers, status):
+    # No Content-Length: the body would run until the server closes, which it never
+    # does; the head is enough, so wsbridge does not wait for the 30 s timeout.
+    server = servers("hostile", "http-hang", status, "http://elsewhere.test/")
+    start = time.monotonic()
+    r = run_wsbridge(["--max-redirects", "0", server.url], b"x\n", timeout=60)
+    assert r.returncode == EXIT_HANDSHAKE
+    assert one_line(r.stderr).startswith(f"wsbridge: handshake: server answered HTTP {status}")
+    assert time.monotonic() - start < 20  # generous: only "not trapped until the timeout"

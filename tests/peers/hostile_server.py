@@ -8,6 +8,8 @@ Modes:
   http-hang STATUS [LOC]  answer with this status and no Content-Length, so the body runs
                           until the socket closes, and never close it (the trap that made
                           python -m websockets ignore Ctrl+C)
+  http-stall STATUS       answer with this status and Content-Length: 1000, send 10 bytes
+                          of the body, and hold the socket open (a body that never ends)
   garbage                 answer the upgrade request with bytes that are not HTTP
   silent                  accept and never answer
   flood-no-read           finish the handshake, then send text messages (up to 1 GiB,
@@ -62,6 +64,12 @@ def serve(conn, mode, args, keep):
     req = read_request(conn)
     if req is None:
         conn.close()
+        return
+    if mode == "http-stall":
+        conn.sendall(f"HTTP/1.1 {args[0]} {REASONS.get(int(args[0]), 'Status')}\r\n"
+                     "Content-Length: 1000\r\n\r\n0123456789".encode())
+        event("ANSWERED")
+        keep.append(conn)
         return
     if mode in ("http", "http-hang"):
         answer = http_answer(int(args[0]), args[1] if len(args) > 1 else None)
