@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 
 namespace wsbridge {
 namespace {
@@ -79,7 +80,15 @@ void append_safe_text(std::string& out, std::string_view in, bool keep_newlines)
 std::size_t utf8_valid_prefix(std::string_view in, bool* incomplete) {
   std::size_t i = 0;
   while (i < in.size()) {
-    if (static_cast<unsigned char>(in[i]) < 0x80) {  // ASCII: the common case
+    // ASCII, the common case, eight bytes at a time: no byte has its top bit set.
+    while (i + 8 <= in.size()) {
+      std::uint64_t v;
+      std::memcpy(&v, in.data() + i, 8);
+      if (v & 0x8080808080808080ull) break;
+      i += 8;
+    }
+    if (i == in.size()) break;
+    if (static_cast<unsigned char>(in[i]) < 0x80) {
       ++i;
       continue;
     }
