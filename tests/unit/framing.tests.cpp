@@ -152,6 +152,19 @@ TEST_CASE("base64 lines become binary messages", "[input_framer]") {
   CHECK(err == "line 4 is not valid base64");
 }
 
+TEST_CASE("utf8_valid_prefix finds a bad byte at any offset of the fast path", "[safe_text]") {
+  for (std::size_t at = 0; at < 40; ++at) {
+    std::string s(40, 'a');
+    s[at] = '\xff';
+    CHECK(utf8_valid_prefix(s) == at);
+    s[at] = '\xc3';  // a valid two-byte sequence straddling the 8-byte steps
+    if (at + 1 < s.size()) {
+      s[at + 1] = '\xa9';
+      CHECK(utf8_valid_prefix(s) == s.size());
+    }
+  }
+}
+
 TEST_CASE("utf8_valid_prefix tells invalid from cut short", "[safe_text]") {
   bool incomplete = false;
   CHECK(utf8_valid_prefix("abc") == 3);
