@@ -65,6 +65,11 @@ bool parse_header(const std::string& line, std::string& name, std::string& value
   return true;
 }
 
+/// 1-65535 (Boost.URL has already checked that it is digits).
+bool valid_port(const std::string& port) {
+  return !port.empty() && port.size() <= 5 && std::stoul(port) >= 1 && std::stoul(port) <= 65535;
+}
+
 /// "user:password" from a URL (percent-decoded, for Basic auth), and the URL as it
 /// may be shown: with its password replaced by ***.
 void take_userinfo(const boost::urls::url_view& u, std::string& userinfo, std::string& display) {
@@ -187,7 +192,7 @@ bool parse_ws_url(const std::string& url, ws_target& out, std::string* err) {
   out.host = std::string(u.host_address());
   if (u.has_port()) {
     const std::string port(u.port());
-    if (port.empty() || port.size() > 5 || std::stoul(port) == 0 || std::stoul(port) > 65535) {
+    if (!valid_port(port)) {
       *err = "invalid URL '" + url + "': port must be 1-65535";
       return false;
     }
@@ -219,7 +224,7 @@ bool parse_proxy_url(const std::string& url, proxy_target& out, std::string* err
   }
   out.host = std::string(u.host_address());
   out.port = u.has_port() ? std::string(u.port()) : "1080";
-  if (out.port.empty() || out.port.size() > 5 || std::stoul(out.port) == 0 || std::stoul(out.port) > 65535) {
+  if (!valid_port(out.port)) {
     *err = "proxy URL '" + url + "': port must be 1-65535";
     return false;
   }

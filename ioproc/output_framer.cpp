@@ -12,6 +12,14 @@ void output_framer::append_payload(ipc::frame_type type, std::string_view payloa
   else out.append(payload);
 }
 
+void output_framer::append_record(ipc::frame_type type, std::string_view payload, char separator,
+                                  std::string& out) {
+  const std::size_t start = out.size();
+  append_payload(type, payload, out);
+  split_seen_ = split_seen_ || std::memchr(out.data() + start, separator, out.size() - start) != nullptr;
+  out += separator;
+}
+
 void output_framer::append(ipc::frame_type type, std::string_view payload, std::string& out) {
   if (terminal_) {
     append_for_terminal(out, type, payload);
@@ -27,20 +35,14 @@ void output_framer::append(ipc::frame_type type, std::string_view payload, std::
           else if (c == '\r') out += "\\r";
           else out += c;
         }
+        out += '\n';
       } else {
-        const std::size_t start = out.size();
-        append_payload(type, payload, out);
-        split_seen_ = split_seen_ || std::memchr(out.data() + start, '\n', out.size() - start) != nullptr;
+        append_record(type, payload, '\n', out);
       }
-      out += '\n';
       break;
-    case framing::null: {
-      const std::size_t start = out.size();
-      append_payload(type, payload, out);
-      split_seen_ = split_seen_ || std::memchr(out.data() + start, '\0', out.size() - start) != nullptr;
-      out += '\0';
+    case framing::null:
+      append_record(type, payload, '\0', out);
       break;
-    }
     case framing::length_prefixed: {
       const std::size_t at = out.size();
       out.append(4, '\0');

@@ -27,6 +27,8 @@ class output_framer {
 
  private:
   void append_payload(ipc::frame_type type, std::string_view payload, std::string& out) const;
+  /// The payload, then `separator`; notes when the payload itself held the separator.
+  void append_record(ipc::frame_type type, std::string_view payload, char separator, std::string& out);
 
   framing mode_;
   bool base64_;

@@ -82,6 +82,9 @@ def test_ctrl_c_reaches_the_wrapped_program_and_leaves_nothing(servers, target):
         else:                  # `kill -INT` aimed at wsbridge alone: it passes it on
             os.kill(p.pid, signal.SIGINT)
         assert p.wait(timeout=20) == 128 + signal.SIGINT
+        # The program ended on the interrupt itself, not on the SIGTERM that follows
+        # the end of its input 2 s later.
+        assert b"did not exit after its input ended" not in p.stderr.read()
     finally:
         if p.poll() is None:
             os.killpg(p.pid, signal.SIGKILL)
