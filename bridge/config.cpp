@@ -100,7 +100,10 @@ const char* getenv_either(const char* lower, const char* upper) {
 
 }  // namespace
 
-bool choose_proxy(config& cfg, bool given, const std::string& url, std::string* err) {
+bool choose_proxy(config& cfg, std::string* err) {
+  const bool given = cfg.proxy_given;
+  const std::string& url = cfg.proxy_url;
+  cfg.proxy = proxy_target{};
   std::string chosen = url;
   std::string source = "--proxy";
   if (!cfg.target.unix_path.empty()) {
@@ -131,6 +134,24 @@ bool choose_proxy(config& cfg, bool given, const std::string& url, std::string* 
     return false;
   }
   return true;
+}
+
+bool apply_redirect(config& cfg, const std::string& url, unsigned count, std::string* err) {
+  const ws_target first = cfg.target;
+  if (!parse_ws_url(url, cfg.target, err)) return false;
+  cfg.redirects = count;
+  // Credentials were meant for the origin the user named (curl and browsers agree).
+  if (same_origin(first, cfg.target)) {
+    cfg.target.userinfo = first.userinfo;
+  } else {
+    cfg.user.clear();
+    cfg.target.userinfo.clear();
+    std::erase_if(cfg.headers, [](const auto& h) {
+      const std::string name = lowercase(h.first);
+      return name == "authorization" || name == "cookie";
+    });
+  }
+  return choose_proxy(cfg, err);
 }
 
 bool parse_ws_url(const std::string& url, ws_target& out, std::string* err) {
@@ -266,9 +287,6 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
   double ping_interval = 0;
   double ping_timeout = 0;
   std::vector<std::string> header_lines;
-  std::string role;
-  std::string redirect_url;
-  std::string proxy_url;
   std::string unix_path;
 
   // Everything after --exec is the program and its arguments, untouched (like
@@ -315,7 +333,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
       ("subprotocol", po::value(&cfg.subprotocols)->value_name("NAME")->composing(),
        "offer this subprotocol (repeatable, in order of preference); the server's choice is reported")
       ("origin", po::value(&cfg.origin)->value_name("ORIGIN"), "send this Origin header")
-      ("proxy", po::value(&proxy_url)->value_name("URL"),
+      ("proxy", po::value(&cfg.proxy_url)->value_name("URL"),
        "connect through this proxy: http://HOST:PORT (CONNECT), socks5:// or socks5h://; "
        "default: https_proxy (wss), http_proxy (ws) or all_proxy, except no_proxy hosts and loopback")
       ("unix", po::value(&unix_path)->value_name("PATH"),
@@ -337,11 +355,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
        "largest message accepted from the server (default 16 MiB)");
   po::options_description hidden;
   hidden.add_options()
-      ("url", po::value(&cfg.url))
-      ("role", po::value(&role))
-      // Set by the supervisor for a netproc that follows a redirect.
-      ("redirect-url", po::value(&redirect_url))
-      ("redirect-count", po::value(&cfg.redirects));
+      ("url", po::value(&cfg.url));
   po::options_description all;
   all.add(visible).add(hidden);
   po::positional_options_description positional;
@@ -430,13 +444,6 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
       return parse_outcome::error;
     }
   }
-  if (role.empty()) cfg.role = process_role::supervisor;
-  else if (role == "netproc") cfg.role = process_role::netproc;
-  else if (role == "ioproc") cfg.role = process_role::ioproc;
-  else {
-    *text = "unknown role " + role;
-    return parse_outcome::error;
-  }
   if (cfg.url.empty()) {
     *text = std::string("missing URL; ") + usage_line;
     return parse_outcome::error;
@@ -467,20 +474,11 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
     }
     cfg.target.unix_path = unix_path;
   }
-  bool credentials = true;
-  if (!redirect_url.empty()) {  // a netproc following a redirect
-    ws_target first = cfg.target;
-    if (!parse_ws_url(redirect_url, cfg.target, text)) return parse_outcome::error;
-    // Credentials were meant for the origin the user named (curl and browsers agree).
-    credentials = same_origin(first, cfg.target);
-    if (!credentials) cfg.user.clear();
-    cfg.target.userinfo = credentials ? first.userinfo : std::string();
-  }
-  if (!choose_proxy(cfg, vm.count("proxy") > 0, proxy_url, text)) return parse_outcome::error;
+  cfg.proxy_given = vm.count("proxy") > 0;
+  if (!choose_proxy(cfg, text)) return parse_outcome::error;
   for (const std::string& line : header_lines) {
     std::string name, value;
     if (!parse_header(line, name, value, text)) return parse_outcome::error;
-    if (!credentials && (lowercase(name) == "authorization" || lowercase(name) == "cookie")) continue;
     cfg.headers.emplace_back(std::move(name), std::move(value));
   }
   for (const std::string& p : cfg.subprotocols)

@@ -1,7 +1,6 @@
 #pragma once
-// The command line, parsed once by the supervisor and again, identically, by each
-// child role (the supervisor re-executes itself with the same arguments plus a hidden
-// --role), so there is no second serialisation of the options to keep in step.
+// The command line, parsed once by the supervisor; its children are forks that start
+// with a copy (process_spawn.hpp).
 
 #include <chrono>
 #include <cstddef>
@@ -48,8 +47,6 @@ bool parse_proxy_url(const std::string& url, proxy_target& out, std::string* err
 /// ".example.com", IP literals; ports are ignored).
 bool no_proxy_matches(std::string_view no_proxy, std::string_view host);
 
-enum class process_role { supervisor, netproc, ioproc };
-
 /// How stdin/stdout (or a --exec program's pipes) are cut into messages.
 enum class framing {
   lines,            ///< --lines (default): one line, one message
@@ -67,7 +64,6 @@ enum class payload_encoding {
 };
 
 struct config {
-  process_role role = process_role::supervisor;
   std::string url;
   ws_target target;
   std::chrono::milliseconds connect_timeout{};
@@ -89,7 +85,9 @@ struct config {
   std::string origin;                     ///< --origin
   unsigned max_redirects = 0;             ///< --max-redirects
   proxy_target proxy;                     ///< --proxy, or from the environment
-  unsigned redirects = 0;                 ///< redirects followed to reach `target` (hidden option)
+  bool proxy_given = false;               ///< --proxy was on the command line ...
+  std::string proxy_url;                  ///< ... with this value ('' = no proxy)
+  unsigned redirects = 0;                 ///< redirects followed to reach `target`
   bool compress = true;   ///< offer permessage-deflate; --no-compress turns it off
   bool sandbox = true;  ///< --no-sandbox turns the children's sandboxes off (debugging)
   framing framing_mode = framing::lines;
@@ -100,7 +98,12 @@ struct config {
 };
 
 /// Picks the proxy for cfg.target: --proxy if given (empty: none), else the environment.
-bool choose_proxy(config& cfg, bool given, const std::string& url, std::string* err);
+bool choose_proxy(config& cfg, std::string* err);
+
+/// Points cfg at `url`, the redirect number `count`: a new target, its proxy chosen
+/// again, and credentials (Basic auth, Authorization and Cookie headers) kept only if
+/// the origin is the same (curl and browsers agree).
+bool apply_redirect(config& cfg, const std::string& url, unsigned count, std::string* err);
 
 enum class parse_outcome {
   run,      ///< cfg is complete

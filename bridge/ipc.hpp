@@ -7,6 +7,7 @@
 // in its state (see the `accepts` tables in netproc and ioproc): anything unexpected
 // is fatal, as in OpenSSH's monitor.
 
+#include "bridge/byte_buffer.hpp"
 #include "bridge/limits.hpp"
 
 #include <cstddef>
@@ -73,7 +74,7 @@ class frame_decoder {
   bool empty() const { return begin_ == end_; }
 
  private:
-  std::vector<char> buf_;
+  byte_buffer buf_;
   std::size_t begin_ = 0;  ///< first undecoded byte
   std::size_t end_ = 0;    ///< one past the last received byte
   std::size_t max_payload_;

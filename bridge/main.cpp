@@ -1,10 +1,8 @@
-// wsbridge: one executable, three roles. Run by the user it is the supervisor; the
-// supervisor re-executes it with a hidden --role=netproc / --role=ioproc for the
-// children (README "Architecture").
+// wsbridge: one executable, three roles. Run by the user it is the supervisor, which
+// forks the network and terminal processes (README "Architecture").
 
 #include <cstdio>
 #include <string>
-#include <vector>
 
 #include "bridge/config.hpp"
 #include "bridge/exit_codes.hpp"
@@ -27,10 +25,5 @@ int main(int argc, char** argv) {
     case parse_outcome::run:
       break;
   }
-  switch (cfg.role) {
-    case process_role::netproc: return run_netproc(cfg);
-    case process_role::ioproc: return run_ioproc(cfg);
-    case process_role::supervisor: break;
-  }
-  return run_supervisor(cfg, std::vector<std::string>(argv + 1, argv + argc));
+  return run_supervisor(cfg, {run_netproc, run_ioproc});
 }

@@ -26,6 +26,23 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
+/// The parent pid of `pid` (from /proc/PID/stat), or -1.
+pid_t parent_of(pid_t pid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", static_cast<int>(pid));
+  unique_fd fd(::open(path, O_RDONLY | O_CLOEXEC));
+  if (!fd) return -1;
+  char buf[512];
+  const ssize_t n = ::read(fd.get(), buf, sizeof buf - 1);
+  if (n <= 0) return -1;
+  buf[n] = '\0';
+  // "pid (comm) state ppid ...": comm may hold spaces and parentheses; the last ')' ends it.
+  const char* end = std::strrchr(buf, ')');
+  int ppid = -1;
+  if (!end || std::sscanf(end + 1, " %*c %d", &ppid) != 1) return -1;
+  return ppid;
+}
+
 /// Saves the terminal's settings at start and puts them back on every exit path of
 /// the supervisor, whatever a child did to them (a crashed ioproc cannot restore).
 class terminal_guard {
@@ -56,7 +73,7 @@ struct child {
 
 class supervisor {
  public:
-  supervisor(const config& cfg, const std::vector<std::string>& args) : cfg_(cfg), args_(args) {}
+  supervisor(const config& cfg, child_roles roles) : cfg_(cfg), roles_(roles), net_cfg_(cfg) {}
   int run();
 
  private:
@@ -72,7 +89,7 @@ class supervisor {
   void report_child_end(const child& c) const;
 
   const config& cfg_;
-  const std::vector<std::string>& args_;
+  const child_roles roles_;
   terminal_guard terminal_;
   status_board_mapping board_;
   child net_{"network process", -1, {}, false, {}};
@@ -82,6 +99,7 @@ class supervisor {
   // EOF on them means the network process is gone.
   unique_fd net_in_, net_out_, net_ctl_;
   unsigned redirects_ = 0;
+  config net_cfg_;  ///< the configuration of the current netproc: cfg_, after redirects
   unique_fd signals_;
   int interrupted_by_ = 0;                 ///< first interrupting signal, 0 if none
   bool child_crashed_ = false;
@@ -140,9 +158,9 @@ bool supervisor::start(std::string* err) {
   for (int fd : {net_in_.get(), net_to_io_r.get()}) ::fcntl(fd, F_SETPIPE_SZ, 1 << 20);
   // ioproc gets SIGUSR1 when we die: in terminal mode it restores the terminal
   // settings (we cannot, being dead) and exits; elsewhere SIGUSR1 simply ends it.
-  child_spec io_spec{"ioproc", args_, {net_to_io_r.get(), io_to_net_w.get(), io_ctl_r.get(), board_.fd()},
-                     SIGUSR1};
-  io_.pid = spawn_child(io_spec, err);
+  const child_spec io_spec{"wsbridge-io", {net_to_io_r.get(), io_to_net_w.get(), io_ctl_r.get(), board_.fd()},
+                           SIGUSR1};
+  io_.pid = spawn_child(io_spec, [this] { return roles_.ioproc(cfg_); }, err);
   return io_.pid >= 0;
   // The children's pipe ends close here as the unique_fds go out of scope: from now
   // on, EOF on a pipe means the process at the other end has gone.
@@ -150,14 +168,22 @@ bool supervisor::start(std::string* err) {
 
 bool supervisor::spawn_netproc(std::string* err) {
   if (!make_pipe(net_ctl_, net_.control, err)) return false;
-  std::vector<std::string> args = args_;
-  if (redirects_ > 0) {  // first, so that they stay ahead of --exec's command
+  // A netproc that follows a redirect starts from the previous one's target, so a
+  // chain keeps only the credentials every hop was entitled to.
+  if (redirects_ > 0) {
+    // The board is writable by netproc, which parsed the server's answer: bound the
+    // size before reading, as with anything else it says.
     const status_board& b = *board_.get();
-    const std::string url(b.redirect_url, b.redirect_size.load(std::memory_order_acquire));
-    args.insert(args.begin(), {"--redirect-url=" + url, "--redirect-count=" + std::to_string(redirects_)});
+    const std::uint32_t size = b.redirect_size.load(std::memory_order_acquire);
+    if (size > sizeof b.redirect_url) {
+      *err = "the network process reported a redirect URL longer than the board holds";
+      return false;
+    }
+    if (!apply_redirect(net_cfg_, std::string(b.redirect_url, size), redirects_, err)) return false;
   }
-  child_spec spec{"netproc", args, {net_in_.get(), net_out_.get(), net_ctl_.get(), board_.fd()}, SIGKILL};
-  net_ = child{"network process", spawn_child(spec, err), {}, false, std::move(net_.control)};
+  const child_spec spec{"wsbridge-net", {net_in_.get(), net_out_.get(), net_ctl_.get(), board_.fd()}, SIGKILL};
+  net_ = child{"network process", spawn_child(spec, [this] { return roles_.netproc(net_cfg_); }, err), {},
+               false, std::move(net_.control)};
   net_ctl_.reset();
   return net_.pid >= 0;
 }
@@ -183,8 +209,10 @@ void supervisor::on_signal(const signalfd_siginfo& si) {
   interrupted_by_ = sig;
   // --exec: the program hears it too. A terminal's Ctrl+C (SI_KERNEL) has already
   // reached it, as it reaches the whole foreground process group.
+  // The pid comes from the board, which netproc can write too: only a child of
+  // ioproc is signalled, never whatever process a compromised netproc names.
   if (const pid_t program = board_.get()->program_pid.load(std::memory_order_relaxed);
-      program > 0 && si.ssi_code != SI_KERNEL)
+      program > 0 && si.ssi_code != SI_KERNEL && io_.pid > 0 && parent_of(program) == io_.pid)
     ::kill(program, sig);
   const auto state = board_.get()->state.load(std::memory_order_acquire);
   if (state == connection_state::open && net_.pid > 0) {
@@ -283,8 +311,8 @@ int supervisor::exit_status() const {
 
 }  // namespace
 
-int run_supervisor(const config& cfg, const std::vector<std::string>& args) {
-  supervisor s(cfg, args);
+int run_supervisor(const config& cfg, child_roles roles) {
+  supervisor s(cfg, roles);
   return s.run();
 }
 

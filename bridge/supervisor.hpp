@@ -3,15 +3,18 @@
 // saved settings and the exit status. It never touches the network or the data, so it
 // can always act: a blocking socket call in a child cannot trap the user.
 
-#include <string>
-#include <vector>
-
 #include "bridge/config.hpp"
 
 namespace wsbridge {
 
-/// Runs the whole bridge. `args` are the user's arguments (argv[1..]), passed on to
-/// the children. Returns the process exit status (see exit_codes.hpp).
-int run_supervisor(const config& cfg, const std::vector<std::string>& args);
+/// What each child runs after its fork (run_netproc, run_ioproc: the supervisor does
+/// not depend on their code).
+struct child_roles {
+  int (*netproc)(const config&);
+  int (*ioproc)(const config&);
+};
+
+/// Runs the whole bridge. Returns the process exit status (see exit_codes.hpp).
+int run_supervisor(const config& cfg, child_roles roles);
 
 }  // namespace wsbridge

@@ -8,6 +8,7 @@
 #include <thread>
 #include <unistd.h>
 
+#include "bridge/byte_buffer.hpp"
 #include "bridge/exit_codes.hpp"
 #include "bridge/fd_util.hpp"
 #include "bridge/ipc.hpp"
@@ -37,7 +38,7 @@ class input_pump {
       : board_(board), fd_(fd), name_(name), framer_(cfg.framing_mode, cfg.encoding) {}
 
   void run() {
-    std::string buf(limits::read_chunk, '\0');
+    byte_buffer buf(limits::read_chunk);  // uninitialised: see byte_buffer.hpp
     std::string frames;
     std::string err;
     for (;;) {

@@ -32,6 +32,8 @@
 #include <utility>
 #include <vector>
 
+#include "bridge/byte_buffer.hpp"
+
 namespace wsbridge::netproc {
 
 template <class NextLayer>
@@ -260,7 +262,7 @@ class batching_stream {
   bool held_ = false;
   std::uint64_t close_frame_end_ = 0;  ///< accepted_ after a Close frame from Beast, or 0
   bool drop_close_frames_ = false;
-  std::vector<char> rbuf_;  ///< one large read from the next layer
+  byte_buffer rbuf_;        ///< one large read from the next layer
   std::size_t rpos_ = 0;    ///< first byte of rbuf_ not yet given to Beast
   std::size_t rend_ = 0;    ///< end of the bytes read into rbuf_
   // stop_after_refusal(): scanning the upgrade answer's head.

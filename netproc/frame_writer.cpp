@@ -1,14 +1,27 @@
 #include "netproc/frame_writer.hpp"
 
-#include <openssl/rand.h>
+#include <cerrno>
+#include <cstdlib>
+#include <sys/random.h>
 
 namespace wsbridge::netproc {
 
+void random_bytes(unsigned char* out, std::size_t n) {
+  while (n > 0) {
+    const ssize_t got = ::getrandom(out, n, 0);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      // ENOSYS (Linux < 3.17) or a sandbox without it: never send predictable masks.
+      std::abort();
+    }
+    out += got;
+    n -= static_cast<std::size_t>(got);
+  }
+}
+
 std::uint32_t mask_keys::next() {
   if (used_ == pool_.size()) {
-    // RAND_bytes cannot fail once seeded; if it ever did, the pool would still hold
-    // the previous keys, which is what Beast's non-secure PRNG would amount to.
-    RAND_bytes(pool_.data(), static_cast<int>(pool_.size()));
+    random_bytes(pool_.data(), pool_.size());
     used_ = 0;
   }
   std::uint32_t key;

@@ -24,14 +24,17 @@ int run_netproc(const config& cfg) {
     return exit_failure;
   }
   // Seed what would otherwise seed itself later from files or system calls the
-  // sandbox refuses: Beast's mask generator and OpenSSL's random generator; and read
-  // the time zone now, which OpenSSL's certificate checks would open later.
+  // sandbox refuses: Beast's mask generator, and for TLS OpenSSL's random generator
+  // and the time zone, which OpenSSL's certificate checks would open later. Plain
+  // ws:// leaves OpenSSL alone (its initialisation is most of our start-up).
   std::random_device rd;
   std::seed_seq seed{rd(), rd(), rd(), rd(), rd(), rd(), rd(), rd()};
   boost::beast::websocket::seed_prng(seed);
-  unsigned char warm[16];
-  RAND_bytes(warm, sizeof warm);
-  ::tzset();
+  if (cfg.target.tls) {
+    unsigned char warm[16];
+    RAND_bytes(warm, sizeof warm);
+    ::tzset();
+  }
   return netproc::run_session(cfg, *board.get());
 }
 

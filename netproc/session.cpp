@@ -94,7 +94,7 @@ std::string make_close_frame(std::uint16_t code, std::string_view reason) {
   payload.push_back(static_cast<char>(code & 0xff));
   payload.append(reason.substr(0, limits::max_close_reason));
   unsigned char key[4];
-  if (RAND_bytes(key, sizeof key) != 1) key[0] = key[1] = key[2] = key[3] = 0x5a;
+  random_bytes(key, sizeof key);
   std::string frame;
   frame.push_back(static_cast<char>(0x88));
   frame.push_back(static_cast<char>(0x80 | payload.size()));

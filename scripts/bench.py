@@ -75,12 +75,12 @@ class PeakMemory:
         while self.running:
             for pid in self.pids():
                 try:
-                    cmd = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+                    comm = open(f"/proc/{pid}/comm").read().strip()
                     status = {l.split(":")[0]: int(l.split()[1]) for l in open(f"/proc/{pid}/status")
                               if l.startswith(("VmHWM:", "RssAnon:"))}
                 except (OSError, ValueError, IndexError):
                     continue
-                role = next((a[7:].decode() for a in cmd if a.startswith(b"--role=")), "supervisor")
+                role = {"wsbridge-net": "netproc", "wsbridge-io": "ioproc"}.get(comm, "supervisor")
                 if "VmHWM" in status:
                     hwm, anon = self.peaks.get(role, (0, 0))
                     self.peaks[role] = (max(hwm, status["VmHWM"]), max(anon, status.get("RssAnon", 0)))

@@ -130,23 +130,23 @@ def children_of(pid):
     return [child for child, stat in _processes("stat") if int(stat.rsplit(")", 1)[1].split()[1]) == pid]
 
 
-def role_pids(marker):
-    """PIDs of wsbridge child processes whose command line contains `marker` (the URL)."""
-    out = []
-    for pid, cmdline in _processes("cmdline", "rb"):
-        argv = cmdline.split(b"\0")
-        if any(a.startswith(b"--role=") for a in argv) and any(marker.encode() in a for a in argv):
-            out.append(pid)
-    return out
+ROLE_NAMES = {"wsbridge-net": "netproc", "wsbridge-io": "ioproc"}
 
 
 def role_of(pid):
-    with open(f"/proc/{pid}/cmdline", "rb") as f:
-        argv = f.read().split(b"\0")
-    for a in argv:
-        if a.startswith(b"--role="):
-            return a[len(b"--role="):].decode()
-    return None
+    """"netproc" or "ioproc" for a wsbridge child (its process name), else None."""
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return ROLE_NAMES.get(f.read().strip())
+    except OSError:
+        return None
+
+
+def role_pids(marker):
+    """PIDs of wsbridge child processes whose command line (the supervisor's, which
+    they are forks of) contains `marker` (the URL)."""
+    return [pid for pid, cmdline in _processes("cmdline", "rb")
+            if marker.encode() in cmdline and role_of(pid) is not None]
 
 
 def assert_no_processes_left(marker, timeout=5.0):
