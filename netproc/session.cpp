@@ -30,6 +30,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -40,6 +41,7 @@
 #include "bridge/limits.hpp"
 #include "bridge/process_spawn.hpp"
 #include "bridge/safe_text.hpp"
+#include "netproc/spin_policy.hpp"
 #include "bridge/sandbox.hpp"
 #include "netproc/batching_stream.hpp"
 #include "netproc/frame_writer.hpp"
@@ -81,9 +83,26 @@ net::io_context& completions() {
 }
 
 /// The event loop: each handler of the main context, then whatever it queued on
-/// completions(). netproc always leaves through _exit, never by running out of work.
+/// completions(). Before sleeping it polls for spin_policy's window (spin_policy.hpp).
+/// netproc always leaves through _exit, never by running out of work.
 void run_loop(net::io_context& ioc) {
-  while (ioc.run_one()) completions().poll();
+  using clock = std::chrono::steady_clock;
+  spin_policy spin;
+  for (;;) {
+    // poll_one runs a ready handler, or the reactor without blocking.
+    const auto until = clock::now() + spin.window();
+    bool ran = false;
+    do {
+      ran = ioc.poll_one() != 0;
+      if (!ran) ::sched_yield();  // a polling process gives way to any that can run
+    } while (!ran && spin.window() > spin_policy::duration::zero() && clock::now() < until);
+    if (!ran) {
+      const auto before = clock::now();
+      if (ioc.run_one() == 0) return;
+      spin.slept(std::chrono::duration_cast<spin_policy::duration>(clock::now() - before));
+    }
+    completions().poll();
+  }
 }
 
 /// A masked client Close frame (RFC 6455 §5.5.1, masking §5.3), written by us rather
@@ -205,6 +224,12 @@ class session : public std::enable_shared_from_this<session<Layer>> {
                               exit_connect_failed);
     if (ec) return fail_before_open("connect", where + ": " + ec.message(), exit_connect_failed);
     if (cfg_.verbose) notify("connect", "connected to " + ep.address().to_string() + " port " + std::to_string(ep.port()));
+    // Our batching layer already gathers what is ready into one send(); Nagle's
+    // algorithm would only hold back the last piece of a burst, or a lone message
+    // typed at the terminal, until the server's ACK (the reference client and node's
+    // ws set it too).
+    error_code ignored;  // only a little slower without it
+    beast::get_lowest_layer(ws_).socket().set_option(tcp::no_delay(true), ignored);
     // Connected: nothing is left to resolve, open or spawn, and the server's first byte
     // (the TLS or HTTP answer) is still to come. This is the latest safe point to lock down.
     if (cfg_.sandbox) lock_down();
