@@ -110,7 +110,7 @@ class batching_stream {
 
   /// Appends bytes written by the session itself, in order after all accepted so far.
   void write_raw(std::string_view bytes) {
-    pending_.append(bytes);
+    pending_.insert(pending_.end(), bytes.begin(), bytes.end());
     accepted_ += bytes.size();
     start_flush();
   }
@@ -123,7 +123,7 @@ class batching_stream {
 
   /// The gathering buffer, for frames the session encodes in place (frame_writer.hpp).
   /// Append whole frames only, then call frames_appended().
-  std::string& pending_buffer() { return pending_; }
+  byte_buffer& pending_buffer() { return pending_; }
   void frames_appended(std::size_t bytes) {
     accepted_ += bytes;
     if (!held_ || pending_.size() >= flush_threshold) start_flush();
@@ -230,7 +230,8 @@ class batching_stream {
   void append(const Buffers& b) {
     for (auto it = boost::asio::buffer_sequence_begin(b); it != boost::asio::buffer_sequence_end(b); ++it) {
       boost::asio::const_buffer c(*it);
-      pending_.append(static_cast<const char*>(c.data()), c.size());
+      const auto* p = static_cast<const char*>(c.data());
+      pending_.insert(pending_.end(), p, p + c.size());
       accepted_ += c.size();
     }
   }
@@ -256,8 +257,8 @@ class batching_stream {
   }
 
   NextLayer next_;
-  std::string pending_;  ///< accepted, waiting for the next write
-  std::string writing_;  ///< the one write in flight
+  byte_buffer pending_;  ///< accepted, waiting for the next write
+  byte_buffer writing_;  ///< the one write in flight
   bool flushing_ = false;
   bool held_ = false;
   std::uint64_t close_frame_end_ = 0;  ///< accepted_ after a Close frame from Beast, or 0

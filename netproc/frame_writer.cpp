@@ -30,7 +30,7 @@ std::uint32_t mask_keys::next() {
   return key;
 }
 
-void append_client_frame(std::string& out, bool binary, std::string_view payload, std::uint32_t key) {
+void append_client_frame(byte_buffer& out, bool binary, std::string_view payload, std::uint32_t key) {
   const std::size_t n = payload.size();
   unsigned char head[14];
   std::size_t h = 0;

@@ -14,6 +14,8 @@
 #include <string>
 #include <string_view>
 
+#include "bridge/byte_buffer.hpp"
+
 namespace wsbridge::netproc {
 
 /// Fills `out` from the kernel's CSPRNG (getrandom(2), allowed in the sandbox). Not
@@ -33,6 +35,6 @@ class mask_keys {
 };
 
 /// Appends one masked client frame (FIN set; text or binary) carrying `payload`.
-void append_client_frame(std::string& out, bool binary, std::string_view payload, std::uint32_t key);
+void append_client_frame(byte_buffer& out, bool binary, std::string_view payload, std::uint32_t key);
 
 }  // namespace wsbridge::netproc
