@@ -133,13 +133,18 @@ def children_of(pid):
 ROLE_NAMES = {"wsbridge-net": "netproc", "wsbridge-io": "ioproc"}
 
 
-def role_of(pid):
-    """"netproc" or "ioproc" for a wsbridge child (its process name), else None."""
+def process_name(pid):
+    """The process's name (/proc/PID/comm), "" if it is gone."""
     try:
         with open(f"/proc/{pid}/comm") as f:
-            return ROLE_NAMES.get(f.read().strip())
+            return f.read().strip()
     except OSError:
-        return None
+        return ""
+
+
+def role_of(pid):
+    """"netproc" or "ioproc" for a wsbridge child (its process name), else None."""
+    return ROLE_NAMES.get(process_name(pid))
 
 
 def role_pids(marker):

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import (EXIT_OK, PYTHON, WSBRIDGE, _processes, assert_no_processes_left, run_wsbridge, wait_for)
+from conftest import (EXIT_OK, PYTHON, WSBRIDGE, _processes, assert_no_processes_left, process_name, run_wsbridge, wait_for)
 
 ANSWERER = "import sys\nfor line in sys.stdin:\n    print('answer to ' + line.strip(), flush=True)\n"
 
@@ -14,16 +14,8 @@ ANSWERER = "import sys\nfor line in sys.stdin:\n    print('answer to ' + line.st
 def program_pids(marker):
     """PIDs of processes whose command line contains `marker` (a wrapped program)."""
     return [pid for pid, cmdline in _processes("cmdline", "rb") if marker.encode() in cmdline
-            and not is_wsbridge(pid) and b"pytest" not in cmdline]
-
-
-def is_wsbridge(pid):
-    """wsbridge itself (the supervisor and its forks carry the program in their argv)."""
-    try:
-        with open(f"/proc/{pid}/comm") as f:
-            return f.read().startswith("wsbridge")
-    except OSError:
-        return False
+            # wsbridge's own processes carry the program in their argv too
+            and not process_name(pid).startswith("wsbridge") and b"pytest" not in cmdline]
 
 
 def test_wrapped_program_answers_each_message_and_ends_when_the_server_closes(servers):

@@ -63,3 +63,30 @@ def gone(pid):
             return f.read().rsplit(")", 1)[1].split()[0] == "Z"  # dead, waiting for its reaper
     except OSError:
         return True
+
+
+def test_children_hold_only_their_own_descriptors(servers):
+    """The children are forks of the supervisor: they must not keep its descriptors (the
+    other ends of their pipes would hide an EOF), nor any the user's shell left open."""
+    server = servers("node", "echo")
+    stray_r, stray_w = os.pipe()
+    try:
+        p = subprocess.Popen([WSBRIDGE, server.url], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, pass_fds=(stray_w,))
+        p.stdin.write(b"hello\n")
+        p.stdin.flush()
+        assert p.stdout.readline() == b"hello\n"
+        kids = wait_for(lambda: len(children_of(p.pid)) == 2 and children_of(p.pid), what="two children")
+        stray = os.readlink(f"/proc/self/fd/{stray_w}")
+        assert stray in {os.readlink(f"/proc/{p.pid}/fd/{n}") for n in os.listdir(f"/proc/{p.pid}/fd")}
+        for kid in kids:
+            targets = {os.readlink(f"/proc/{kid}/fd/{n}") for n in os.listdir(f"/proc/{kid}/fd")}
+            assert stray not in targets, role_of(kid)
+            # The supervisor's signalfd and its ends of the control pipes stay with it.
+            assert not any("signalfd" in t for t in targets), role_of(kid)
+        p.stdin.close()
+        p.wait(timeout=10)
+        assert p.returncode == 0, p.stderr.read()
+    finally:
+        os.close(stray_r)
+        os.close(stray_w)
