@@ -42,8 +42,8 @@ pid_t spawn_child(const child_spec& spec, const std::function<int()>& body, std:
     if (::dup2(high[i].get(), child_fd::peer_in + static_cast<int>(i)) < 0) ::_exit(126);
   // Everything else the supervisor had open: the other pipe ends, its signalfd, and
   // whatever the user's shell left open to us.
-  if (::close_range(child_fd::board + 1, ~0U, 0) != 0) {
-    for (int fd = child_fd::board + 1; fd < 1024; ++fd) ::close(fd);
+  if (::close_range(child_fd::control_in + 1, ~0U, 0) != 0) {
+    for (int fd = child_fd::control_in + 1; fd < 1024; ++fd) ::close(fd);
   }
   sigset_t none;
   sigemptyset(&none);

@@ -17,13 +17,12 @@ namespace child_fd {
 inline constexpr int peer_in = 3;     ///< frames from the other child
 inline constexpr int peer_out = 4;    ///< frames to the other child
 inline constexpr int control_in = 5;  ///< frames from the supervisor; EOF: it is gone
-inline constexpr int board = 6;       ///< the status board's memfd
-inline constexpr int count = 4;
+inline constexpr int count = 3;
 }  // namespace child_fd
 
 struct child_spec {
   const char* name;                          ///< process name (ps, top, pgrep): "wsbridge-net"
-  std::array<int, child_fd::count> fds{};    ///< placed at 3, 4, 5, 6 in the child
+  std::array<int, child_fd::count> fds{};    ///< placed at 3, 4, 5 in the child
   int parent_death_signal = 0;               ///< PR_SET_PDEATHSIG
 };
 

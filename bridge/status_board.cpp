@@ -38,31 +38,15 @@ void status_board::publish_close(std::uint16_t code, bool by_server, const std::
 
 bool status_board_mapping::create(std::string* err) {
   // A memfd has no name in /dev/shm, so nothing is left behind if the supervisor is
-  // killed. It is close-on-exec here; the spawner hands it to the children explicitly.
-  fd_ = ::memfd_create("wsbridge-status", MFD_CLOEXEC);
-  if (fd_ < 0 || ::ftruncate(fd_, sizeof(status_board)) != 0) {
+  // killed; once mapped, its descriptor is not needed (the forks inherit the mapping).
+  unique_fd fd(::memfd_create("wsbridge-status", MFD_CLOEXEC));
+  if (!fd || ::ftruncate(fd.get(), sizeof(status_board)) != 0) {
     if (err) *err = "status board: " + errno_text(errno);
     return false;
   }
-  if (!map(err)) return false;
-  new (board_) status_board();
-  return true;
-}
-
-bool status_board_mapping::attach(int fd, std::string* err) {
-  fd_ = fd;
-  if (!map(err)) return false;
-  if (board_->magic.load() != status_board::magic_value) {
-    if (err) *err = "status board: bad magic";
-    return false;
-  }
-  return true;
-}
-
-bool status_board_mapping::map(std::string* err) {
   try {
     // Boost.Interprocess maps by name; /proc/self/fd/N names our own descriptor.
-    const std::string path = "/proc/self/fd/" + std::to_string(fd_);
+    const std::string path = "/proc/self/fd/" + std::to_string(fd.get());
     boost::interprocess::file_mapping file(path.c_str(), boost::interprocess::read_write);
     region_ = boost::interprocess::mapped_region(file, boost::interprocess::read_write, 0,
                                                  sizeof(status_board));
@@ -70,7 +54,7 @@ bool status_board_mapping::map(std::string* err) {
     if (err) *err = std::string("status board: ") + e.what();
     return false;
   }
-  board_ = static_cast<status_board*>(region_.get_address());
+  board_ = new (region_.get_address()) status_board();
   return true;
 }
 

@@ -33,9 +33,6 @@ enum class connection_state : std::uint32_t {
 const char* to_string(connection_state s);
 
 struct status_board {
-  static constexpr std::uint32_t magic_value = 0x77736272;  // "wsbr"
-
-  std::atomic<std::uint32_t> magic{magic_value};
   std::atomic<connection_state> state{connection_state::starting};
   // Written by netproc.
   std::atomic<std::uint64_t> messages_sent{0};
@@ -66,21 +63,16 @@ struct status_board {
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(std::atomic<connection_state>::is_always_lock_free);
 
-/// Maps a status board that lives in a memory file descriptor. The supervisor creates
-/// it (create()), the children inherit the descriptor and attach() to it.
+/// A status board in shared memory. The supervisor creates it before it forks the
+/// children, which inherit the mapping (MAP_SHARED: all three see the same page).
 class status_board_mapping {
  public:
-  /// Creates a new zeroed board in a memfd. Returns false and fills *err.
+  /// Creates a new zeroed board. Returns false and fills *err.
   bool create(std::string* err);
-  /// Maps the board behind an inherited descriptor. Returns false and fills *err.
-  bool attach(int fd, std::string* err);
 
   status_board* get() const { return board_; }
-  int fd() const { return fd_; }
 
  private:
-  bool map(std::string* err);
-  int fd_ = -1;
   boost::interprocess::mapped_region region_;
   status_board* board_ = nullptr;
 };

@@ -158,9 +158,9 @@ bool supervisor::start(std::string* err) {
   for (int fd : {net_in_.get(), net_to_io_r.get()}) ::fcntl(fd, F_SETPIPE_SZ, 1 << 20);
   // ioproc gets SIGUSR1 when we die: in terminal mode it restores the terminal
   // settings (we cannot, being dead) and exits; elsewhere SIGUSR1 simply ends it.
-  const child_spec io_spec{"wsbridge-io", {net_to_io_r.get(), io_to_net_w.get(), io_ctl_r.get(), board_.fd()},
+  const child_spec io_spec{"wsbridge-io", {net_to_io_r.get(), io_to_net_w.get(), io_ctl_r.get()},
                            SIGUSR1};
-  io_.pid = spawn_child(io_spec, [this] { return roles_.ioproc(cfg_); }, err);
+  io_.pid = spawn_child(io_spec, [this] { return roles_.ioproc(cfg_, *board_.get()); }, err);
   return io_.pid >= 0;
   // The children's pipe ends close here as the unique_fds go out of scope: from now
   // on, EOF on a pipe means the process at the other end has gone.
@@ -181,8 +181,8 @@ bool supervisor::spawn_netproc(std::string* err) {
     }
     if (!apply_redirect(net_cfg_, std::string(b.redirect_url, size), redirects_, err)) return false;
   }
-  const child_spec spec{"wsbridge-net", {net_in_.get(), net_out_.get(), net_ctl_.get(), board_.fd()}, SIGKILL};
-  net_ = child{"network process", spawn_child(spec, [this] { return roles_.netproc(net_cfg_); }, err), {},
+  const child_spec spec{"wsbridge-net", {net_in_.get(), net_out_.get(), net_ctl_.get()}, SIGKILL};
+  net_ = child{"network process", spawn_child(spec, [this] { return roles_.netproc(net_cfg_, *board_.get()); }, err), {},
                false, std::move(net_.control)};
   net_ctl_.reset();
   return net_.pid >= 0;

@@ -4,14 +4,15 @@
 // can always act: a blocking socket call in a child cannot trap the user.
 
 #include "bridge/config.hpp"
+#include "bridge/status_board.hpp"
 
 namespace wsbridge {
 
 /// What each child runs after its fork (run_netproc, run_ioproc: the supervisor does
 /// not depend on their code).
 struct child_roles {
-  int (*netproc)(const config&);
-  int (*ioproc)(const config&);
+  int (*netproc)(const config&, status_board&);
+  int (*ioproc)(const config&, status_board&);
 };
 
 /// Runs the whole bridge. Returns the process exit status (see exit_codes.hpp).

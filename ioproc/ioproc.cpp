@@ -43,14 +43,9 @@ void watch_supervisor() {
 
 }  // namespace
 
-int run_ioproc(const config& cfg) {
+int run_ioproc(const config& cfg, status_board& board) {
   std::signal(SIGPIPE, SIG_IGN);
-  status_board_mapping board;
   std::string err;
-  if (!board.attach(child_fd::board, &err)) {
-    std::fprintf(stderr, "wsbridge: terminal process: %s\n", err.c_str());
-    return exit_failure;
-  }
   // --exec: the launcher is forked now, while we are one thread and not yet sandboxed.
   wrapped_program program;
   if (!cfg.exec.empty() && !program.prepare(cfg, &err)) {
@@ -84,8 +79,8 @@ int run_ioproc(const config& cfg) {
   }
 #endif
   std::thread(watch_supervisor).detach();
-  const int status = terminal ? run_terminal_mode(cfg, *board.get())
-                              : run_pipe_mode(cfg, *board.get(), cfg.exec.empty() ? nullptr : &program);
+  const int status = terminal ? run_terminal_mode(cfg, board)
+                              : run_pipe_mode(cfg, board, cfg.exec.empty() ? nullptr : &program);
   std::fflush(stdout);
   std::fflush(stderr);
   // _exit: the input thread may be inside read(); no static destructors race with it.

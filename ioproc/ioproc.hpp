@@ -3,11 +3,13 @@
 // messages from netproc into output. It never touches the network.
 
 #include "bridge/config.hpp"
+#include "bridge/status_board.hpp"
 
 namespace wsbridge {
 
-/// Runs ioproc with the descriptors of process_spawn.hpp. Returns (or _exits with)
+/// Runs ioproc with the descriptors of process_spawn.hpp and the status board
+/// mapped by the supervisor before the fork. Returns (or _exits with)
 /// its exit status (exit_codes.hpp).
-int run_ioproc(const config& cfg);
+int run_ioproc(const config& cfg, status_board& board);
 
 }  // namespace wsbridge

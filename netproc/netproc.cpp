@@ -14,15 +14,9 @@
 
 namespace wsbridge {
 
-int run_netproc(const config& cfg) {
+int run_netproc(const config& cfg, status_board& board) {
   // EPIPE on a pipe or socket means the peer has gone; it must not kill us.
   std::signal(SIGPIPE, SIG_IGN);
-  status_board_mapping board;
-  std::string err;
-  if (!board.attach(child_fd::board, &err)) {
-    std::fprintf(stderr, "wsbridge: network process: %s\n", err.c_str());
-    return exit_failure;
-  }
   // Seed what would otherwise seed itself later from files or system calls the
   // sandbox refuses: Beast's mask generator, and for TLS OpenSSL's random generator
   // and the time zone, which OpenSSL's certificate checks would open later. Plain
@@ -35,7 +29,7 @@ int run_netproc(const config& cfg) {
     RAND_bytes(warm, sizeof warm);
     ::tzset();
   }
-  return netproc::run_session(cfg, *board.get());
+  return netproc::run_session(cfg, board);
 }
 
 }  // namespace wsbridge
