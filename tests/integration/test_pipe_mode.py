@@ -1,12 +1,14 @@
 """Pipe mode: every input line reaches the server, every message reaches stdout."""
+import os
 import re
 import subprocess
 import threading
+import time
 
 import pytest
 
-from conftest import (EXIT_OK, EXIT_UNDELIVERED, WSBRIDGE, assert_no_processes_left,
-                      run_wsbridge)
+from conftest import (EXIT_OK, EXIT_UNDELIVERED, WSBRIDGE, assert_no_processes_left, children_of,
+                      role_of, run_wsbridge, wait_for)
 
 LINES = b"".join(b"line %d \xc3\xa9 payload\n" % i for i in range(100_000))
 
@@ -99,3 +101,31 @@ def test_message_over_max_size_is_refused_with_1009_and_a_clear_error(servers):
     assert err.decode().splitlines()[0] == ("wsbridge: read: the server sent a message larger than --max-size "
                                             "(1000 bytes); closed with 1009 (message too big)")
     assert_no_processes_left(server.url)
+
+
+def test_an_idle_open_session_uses_no_cpu(servers):
+    """netproc polls briefly before sleeping (spin_policy.hpp); with nothing happening
+    the window must close, not keep a CPU busy."""
+    server = servers("python", "echo")
+    p = subprocess.Popen([WSBRIDGE, server.url], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    try:
+        for i in range(20):  # a burst of round trips opens the window fully first
+            p.stdin.write(b"ping %d\n" % i)
+            p.stdin.flush()
+            assert p.stdout.readline() == b"ping %d\n" % i
+        netproc = wait_for(lambda: [c for c in children_of(p.pid) if role_of(c) == "netproc"], what="netproc")[0]
+        before = cpu_seconds(netproc)
+        time.sleep(1.0)  # the interval measured, not a synchronisation
+        used = cpu_seconds(netproc) - before
+        assert used < 0.2, f"netproc used {used:.2f} s of CPU in 1 s of silence"
+    finally:
+        p.stdin.close()
+        p.wait(timeout=10)
+
+
+def cpu_seconds(pid):
+    """User plus system CPU time of a process, from /proc/PID/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
