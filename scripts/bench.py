@@ -247,6 +247,7 @@ def main():
         ("receive 16 B flood", "flood", int(1_000_000 * scale), 16),
     ]
     rows = []
+    transfers = []  # (title, client, seconds, bytes): for the rate after start-up
     failures = []
     memory = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -282,6 +283,7 @@ def main():
                 ratio = f"{ref / r['seconds']:.2f}x" if ref and r["seconds"] else "-"
                 rows.append((title, client, f"{r['seconds']:.3f} s", fmt_rate(count, r["seconds"]), f"{mb:,.1f}",
                              ratio, "" if r["ok"] else "FAILED"))
+                transfers.append((title, client, r["seconds"], count * size))
         echo = {c: run_echo(c, max(10, int(10_000 * scale))) for c in clients}
         startup = {c: run_startup(c, max(3, int(20 * min(1, scale * 10)))) for c in clients}
         for c in clients:
@@ -296,9 +298,15 @@ def main():
             r = run_flood("wsbridge", int(200_000 * min(1.0, scale * 10)), 16, slow_reader=True)
             flat.append(("receive a flood, slow stdout reader", r["memory"], r["ok"]))
 
-    lines = [f"| workload | client | time (median of up to {opts.repeat} runs) | messages/s | MB/s | vs reference | |",
-             "|---|---|---|---|---|---|---|"]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    # Every time above includes starting the client, connecting and closing; the last
+    # column takes off that client's median start-up (measured below) to show the
+    # transfer rate itself. The targets are judged on the MB/s column.
+    lines = [f"| workload | client | time (median of up to {opts.repeat} runs) | messages/s | MB/s | vs reference | |"
+             " MB/s after start-up |", "|---|---|---|---|---|---|---|---|"]
+    for row, (_, client, seconds, nbytes) in zip(rows, transfers):
+        up = startup.get(client, {})
+        net = seconds - up["seconds"] if up.get("ok") and seconds > up.get("seconds", 0) else 0
+        lines.append("| " + " | ".join(row) + f" | {nbytes / net / 1e6:,.1f} |" if net else "| " + " | ".join(row) + " | - |")
     lines += ["", "| echo round trip (one at a time) | p50 | p99 | p50 vs reference |", "|---|---|---|---|"]
     ref50 = echo.get("reference", {}).get("p50")
     for c in clients:
