@@ -26,6 +26,10 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
+/// --exec: how long ioproc may take to end the program (EOF, then SIGTERM and SIGKILL,
+/// each after limits::exec_grace), and a second to report it.
+constexpr auto program_wind_down = 2 * limits::exec_grace + std::chrono::seconds(1);
+
 /// The parent pid of `pid` (from /proc/PID/stat), or -1.
 pid_t parent_of(pid_t pid) {
   char path[64];
@@ -208,9 +212,9 @@ void supervisor::on_signal(const signalfd_siginfo& si) {
   }
   interrupted_by_ = sig;
   // --exec: the program hears it too. A terminal's Ctrl+C (SI_KERNEL) has already
-  // reached it, as it reaches the whole foreground process group.
-  // The pid comes from the board, which netproc can write too: only a child of
-  // ioproc is signalled, never whatever process a compromised netproc names.
+  // reached it, as it reaches the whole foreground process group. The pid comes from
+  // the board, which netproc can write too: only a child of ioproc is signalled,
+  // never whatever process a compromised netproc names.
   if (const pid_t program = board_.get()->program_pid.load(std::memory_order_relaxed);
       program > 0 && si.ssi_code != SI_KERNEL && io_.pid > 0 && parent_of(program) == io_.pid)
     ::kill(program, sig);
@@ -236,7 +240,7 @@ void supervisor::on_deadline() {
     // --exec: ioproc ends the program in its own time (EOF, SIGTERM, SIGKILL, each
     // after limits::exec_grace); the network process has had its grace.
     kill_child(net_, SIGKILL);
-    deadline_ = clock::now() + 2 * limits::exec_grace + std::chrono::seconds(1);
+    deadline_ = clock::now() + program_wind_down;
     return;
   }
   kill_all(SIGKILL);
@@ -269,7 +273,7 @@ void supervisor::reap() {
       deadline_ = clock::now() + cfg_.close_timeout + std::chrono::seconds(1);
     } else if (c == &net_ && other.pid > 0 && !cfg_.exec.empty()) {
       // --exec: netproc is gone; ioproc still ends the program, within its graces.
-      deadline_ = clock::now() + 2 * limits::exec_grace + std::chrono::seconds(1);
+      deadline_ = clock::now() + program_wind_down;
     }
   }
 }

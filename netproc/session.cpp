@@ -22,7 +22,6 @@
 #include <cstring>
 #include <deque>
 #include <memory>
-#include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 #include <type_traits>
@@ -43,11 +42,11 @@
 #include "bridge/limits.hpp"
 #include "bridge/process_spawn.hpp"
 #include "bridge/safe_text.hpp"
-#include "netproc/spin_policy.hpp"
 #include "bridge/sandbox.hpp"
 #include "netproc/batching_stream.hpp"
 #include "netproc/frame_writer.hpp"
 #include "netproc/proxy.hpp"
+#include "netproc/spin_policy.hpp"
 
 namespace wsbridge::netproc {
 namespace {
@@ -191,16 +190,11 @@ class session : public std::enable_shared_from_this<session<Layer>> {
 
   void resolve() {
     set_state(connection_state::resolving);
-    if (proxied()) {
-      resolver_.async_resolve(cfg_.proxy.host, cfg_.proxy.port,
-                              beast::bind_front_handler(&session::on_proxy_resolve, this->shared_from_this()));
-      return;
-    }
-    // An address needs no resolver: Asio's asynchronous one starts a thread to call
-    // getaddrinfo, a tenth of the start-up of a connection to 127.0.0.1.
-    if (auto literal = address_literal(cfg_.target.host, cfg_.target.port)) return on_resolve({}, *literal);
-    resolver_.async_resolve(cfg_.target.host, cfg_.target.port,
-                            beast::bind_front_handler(&session::on_resolve, this->shared_from_this()));
+    if (proxied())
+      return resolve(cfg_.proxy.host, cfg_.proxy.port,
+                     beast::bind_front_handler(&session::on_proxy_resolve, this->shared_from_this()));
+    resolve(cfg_.target.host, cfg_.target.port,
+            beast::bind_front_handler(&session::on_resolve, this->shared_from_this()));
   }
 
  private:
@@ -208,20 +202,29 @@ class session : public std::enable_shared_from_this<session<Layer>> {
 
   bool proxied() const { return cfg_.proxy.type != proxy_target::kind::none; }
 
+  /// Resolves host:port, then calls `handler(ec, results)`. An address needs no
+  /// resolver: Asio's asynchronous one starts a thread to call getaddrinfo, a tenth of
+  /// the start-up of a connection to 127.0.0.1.
+  template <class Handler>
+  void resolve(const std::string& host, const std::string& port, Handler&& handler) {
+    if (auto literal = address_literal(host, port)) return handler(error_code{}, *literal);
+    resolver_.async_resolve(host, port, std::forward<Handler>(handler));
+  }
+
   /// The proxy's addresses. For socks5:// we also resolve the server's name (the
   /// proxy gets an address); http:// and socks5h:// proxies resolve it themselves.
   void on_proxy_resolve(error_code ec, tcp::resolver::results_type results) {
     if (ec) return fail_before_open("resolve", "proxy " + cfg_.proxy.host + ": " + ec.message(), exit_connect_failed);
     if (cfg_.proxy.type != proxy_target::kind::socks5) return on_resolve({}, results);
     proxy_results_ = results;
-    resolver_.async_resolve(cfg_.target.host, cfg_.target.port,
-                            [self = this->shared_from_this()](error_code ec, tcp::resolver::results_type r) {
-                              if (ec)
-                                return self->fail_before_open("resolve", self->cfg_.target.host + ": " + ec.message(),
-                                                              exit_connect_failed);
-                              self->target_address_ = r.begin()->endpoint().address();
-                              self->on_resolve({}, self->proxy_results_);
-                            });
+    resolve(cfg_.target.host, cfg_.target.port,
+            [self = this->shared_from_this()](error_code ec, tcp::resolver::results_type r) {
+              if (ec)
+                return self->fail_before_open("resolve", self->cfg_.target.host + ": " + ec.message(),
+                                              exit_connect_failed);
+              self->target_address_ = r.begin()->endpoint().address();
+              self->on_resolve({}, self->proxy_results_);
+            });
   }
 
   void on_resolve(error_code ec, tcp::resolver::results_type results) {
@@ -445,11 +448,11 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     if (next.scheme() == "http") next.set_scheme("ws");
     else if (next.scheme() == "https") next.set_scheme("wss");
     next.remove_fragment();
+    const std::string url(next.buffer());
     ws_target target;
     std::string err;
-    if (!parse_ws_url(std::string(next.buffer()), target, &err)) return fail("cannot follow it: " + err);
+    if (!parse_ws_url(url, target, &err)) return fail("cannot follow it: " + err);
     if (cfg_.target.tls && !target.tls) return fail("refusing to follow a redirect from wss:// to ws://");
-    const std::string url(next.buffer());
     if (url.size() > limits::max_redirect_url) return fail("the URL is too long to follow");
     if (cfg_.verbose) notify("redirect", "HTTP " + status + " to " + safe_text(target.display));
     std::memcpy(board_.redirect_url, url.data(), url.size());
@@ -1048,7 +1051,7 @@ int run_session(const config& cfg, status_board& board) {
   if (!cfg.target.unix_path.empty()) {
     // Connected as the user who ran wsbridge (the socket file's permissions are
     // theirs to pass), then root is dropped. A Unix socket connects at once or fails.
-    net::basic_stream_socket<net::local::stream_protocol, net::io_context::executor_type> socket(ioc.get_executor());
+    unix_stream::socket_type socket(ioc.get_executor());
     error_code ec;
     socket.connect(net::local::stream_protocol::endpoint(cfg.target.unix_path), ec);
     if (!drop_root(cfg)) return exit_failure;
