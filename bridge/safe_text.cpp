@@ -80,7 +80,15 @@ void append_safe_text(std::string& out, std::string_view in, bool keep_newlines)
 std::size_t utf8_valid_prefix(std::string_view in, bool* incomplete) {
   std::size_t i = 0;
   while (i < in.size()) {
-    // ASCII, the common case, eight bytes at a time: no byte has its top bit set.
+    // ASCII, the common case: no byte has its top bit set. 32 bytes per step (four
+    // independent loads the CPU overlaps: this check ran at half the speed of a
+    // memcpy of the same input at eight bytes per step), then 8.
+    while (i + 32 <= in.size()) {
+      std::uint64_t v[4];
+      std::memcpy(v, in.data() + i, 32);
+      if ((v[0] | v[1] | v[2] | v[3]) & 0x8080808080808080ull) break;
+      i += 32;
+    }
     while (i + 8 <= in.size()) {
       std::uint64_t v;
       std::memcpy(&v, in.data() + i, 8);

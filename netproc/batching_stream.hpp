@@ -27,6 +27,7 @@
 #include <cctype>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -217,6 +218,13 @@ class batching_stream {
     return n;
   }
 
+  /// Asio's transfer_all hands the socket at most 64 KiB per call; a batch of up to
+  /// flush_threshold goes in one sendmsg instead (a quarter of the system calls, and
+  /// of the reactor round trips between them, for large messages).
+  static std::size_t whole_batch(const error_code& ec, std::size_t) {
+    return ec ? 0 : std::numeric_limits<std::size_t>::max();
+  }
+
   static bool is_control_frame(unsigned char first) { return (first & 0x0f) >= 8; }
 
   template <class Buffers>
@@ -240,7 +248,7 @@ class batching_stream {
     if (flushing_ || pending_.empty() || error_) return;
     flushing_ = true;
     writing_.swap(pending_);
-    boost::asio::async_write(next_, boost::asio::buffer(writing_), [this](error_code ec, std::size_t n) {
+    boost::asio::async_write(next_, boost::asio::buffer(writing_), whole_batch, [this](error_code ec, std::size_t n) {
       flushing_ = false;
       flushed_ += n;
       writing_.clear();

@@ -109,32 +109,34 @@ void unmask(char* p, std::size_t n, const unsigned char key[4]) {
 
 const char close_reply[] = {static_cast<char>(0x88), 2, 0x03, static_cast<char>(0xe8)};
 
-/// Reads frames until the client's Close; sinks or echoes them.
+/// Reads frames until the client's Close; sinks or echoes them. Frames are parsed in
+/// the read buffer itself, and a sunk message's payload is skipped, never copied: the
+/// server shares the machine's cores with the client it measures.
 void serve_frames(int fd) {
-  std::string in;
   std::string out;
   std::uint64_t messages = 0, bytes = 0;
-  std::size_t pos = 0;
-  std::vector<char> buf(1 << 18);
+  std::vector<char> buf(1 << 20);
+  std::size_t have = 0;    // bytes of an incomplete frame kept at the front of buf
+  std::uint64_t skip = 0;  // payload bytes of a sunk message still to come
   for (;;) {
-    const ssize_t n = ::read(fd, buf.data(), buf.size());
+    const ssize_t n = ::read(fd, buf.data() + have, buf.size() - have);
     if (n <= 0) break;
-    in.erase(0, pos);
-    pos = 0;
-    in.append(buf.data(), static_cast<std::size_t>(n));
+    const std::size_t end = have + static_cast<std::size_t>(n);
+    std::size_t pos = static_cast<std::size_t>(std::min<std::uint64_t>(skip, end));
+    skip -= pos;
     for (;;) {
-      if (in.size() - pos < 2) break;
-      const auto* h = reinterpret_cast<const unsigned char*>(in.data() + pos);
+      if (end - pos < 2) break;
+      const auto* h = reinterpret_cast<const unsigned char*>(buf.data() + pos);
       const bool fin = h[0] & 0x80;
       const unsigned opcode = h[0] & 0x0f;
       std::uint64_t len = h[1] & 0x7f;
       std::size_t head = 2;
       if (len == 126) {
-        if (in.size() - pos < 4) break;
+        if (end - pos < 4) break;
         len = (std::uint64_t{h[2]} << 8) | h[3];
         head = 4;
       } else if (len == 127) {
-        if (in.size() - pos < 10) break;
+        if (end - pos < 10) break;
         len = 0;
         for (int i = 0; i < 8; ++i) len = (len << 8) | h[2 + i];
         head = 10;
@@ -142,8 +144,23 @@ void serve_frames(int fd) {
       const bool masked = h[1] & 0x80;
       const std::size_t key_at = head;
       if (masked) head += 4;
-      if (in.size() - pos < head + len) break;
-      char* payload = in.data() + pos + head;
+      if (end - pos < head) break;
+      if (opcode <= 2 && g_mode == mode::sink) {
+        bytes += len;
+        if (fin) ++messages;
+        if (end - pos < head + len) {  // the rest of it comes with the next reads
+          skip = head + len - (end - pos);
+          pos = end;
+          break;
+        }
+        pos += head + len;
+        continue;
+      }
+      if (end - pos < head + len) {
+        if (head + len > buf.size()) buf.resize(head + len);
+        break;
+      }
+      char* payload = buf.data() + pos + head;
       if (opcode == 8) {  // Close: answer, and that is the end
         write_all(fd, out.data(), out.size());
         write_all(fd, close_reply, sizeof close_reply);
@@ -156,17 +173,17 @@ void serve_frames(int fd) {
         if (masked) unmask(payload, len, h + key_at);
         append_frame_header(out, 0x8a, len);
         out.append(payload, len);
-      } else if (opcode <= 2) {
+      } else if (opcode <= 2) {  // echo
         bytes += len;
         if (fin) ++messages;
-        if (g_mode == mode::echo) {
-          if (masked) unmask(payload, len, h + key_at);
-          append_frame_header(out, static_cast<std::uint8_t>((fin ? 0x80 : 0) | opcode), len);
-          out.append(payload, len);
-        }
+        if (masked) unmask(payload, len, h + key_at);
+        append_frame_header(out, static_cast<std::uint8_t>((fin ? 0x80 : 0) | opcode), len);
+        out.append(payload, len);
       }
       pos += head + len;
     }
+    have = end - pos;
+    std::memmove(buf.data(), buf.data() + pos, have);
     if (!out.empty()) {
       if (!write_all(fd, out.data(), out.size())) break;
       out.clear();
