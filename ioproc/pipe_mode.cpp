@@ -18,6 +18,7 @@
 #include "ioproc/display.hpp"
 #include "ioproc/input_framer.hpp"
 #include "ioproc/output_framer.hpp"
+#include "ioproc/pipe_sender.hpp"
 #include "ioproc/wrapped_program.hpp"
 
 namespace wsbridge {
@@ -39,7 +40,6 @@ class input_pump {
 
   void run() {
     byte_buffer buf(limits::read_chunk);  // uninitialised: see byte_buffer.hpp
-    std::string frames;
     std::string err;
     for (;;) {
       const ssize_t n = read_some(fd_, buf.data(), buf.size());
@@ -48,21 +48,21 @@ class input_pump {
         break;
       }
       if (n == 0) break;
-      const bool ok = framer_.feed(std::string_view(buf.data(), static_cast<std::size_t>(n)), frames, &err);
+      const bool ok = framer_.feed(std::string_view(buf.data(), static_cast<std::size_t>(n)), out_.batch(), &err);
       // Messages before a refused one still go; nothing after it does.
-      if (!send(frames)) return;
+      if (!send()) return;
       if (!ok) {
         fail(exit_input_refused, err);
         break;
       }
     }
     if (status_ == exit_ok) {
-      if (!framer_.finish(frames, &err)) fail(exit_input_refused, err);
-      send(frames);
+      if (!framer_.finish(out_.batch(), &err)) fail(exit_input_refused, err);
+      send();
     }
     board_.input_ended.store(1, std::memory_order_relaxed);
-    ipc::append_frame(frames, ipc::frame_type::input_end, {});
-    send(frames);
+    ipc::append_frame(out_.batch(), ipc::frame_type::input_end, {});
+    send();
   }
 
   /// exit_ok, or why input stopped early (exit_failure, exit_input_refused).
@@ -76,18 +76,17 @@ class input_pump {
 
   /// Counts the messages as read before writing them: a message counted but never
   /// sent is reported as undelivered, never the other way round.
-  bool send(std::string& frames) {
+  bool send() {
     board_.input_messages.fetch_add(framer_.messages() - counted_, std::memory_order_relaxed);
     counted_ = framer_.messages();
-    const int e = frames.empty() ? 0 : write_all(child_fd::peer_out, frames);
-    frames.clear();
-    return e == 0;  // EPIPE: netproc is gone; the output side sees why
+    return out_.send() == 0;  // EPIPE: netproc is gone; the output side sees why
   }
 
   status_board& board_;
   int fd_;
   const char* name_;  ///< "stdin" or "program output", for errors
   input_framer framer_;
+  pipe_sender out_{child_fd::peer_out};
   std::uint64_t counted_ = 0;  ///< messages already added to the board
   std::atomic<int> status_{exit_ok};
 };
