@@ -5,7 +5,9 @@
 #include <sys/ioctl.h>
 #include <sys/uio.h>
 
+#include "bridge/byte_buffer.hpp"
 #include "bridge/fd_util.hpp"
+#include "bridge/limits.hpp"
 
 namespace wsbridge {
 
@@ -27,7 +29,15 @@ int pipe_sender::send() {
   }
   // A batch that went by reference stays untouched; framing continues in a free one.
   if (by_reference || cur_ == copy_slot) cur_ = free_slot();
-  slots_[cur_].data.clear();
+  std::string& next = slots_[cur_].data;
+  next.clear();
+  if (by_reference && next.capacity() < slot_reserve) {
+    // Bulk input: the next batch is as large. A whole read of input, framed, fits, and
+    // its pages are mapped in one go (see byte_buffer.hpp) instead of one page fault
+    // at a time as the framer fills them.
+    next.reserve(slot_reserve);
+    prefault(next.data(), next.capacity());
+  }
   return e;
 }
 

@@ -115,7 +115,7 @@ const char close_reply[] = {static_cast<char>(0x88), 2, 0x03, static_cast<char>(
 void serve_frames(int fd) {
   std::string out;
   std::uint64_t messages = 0, bytes = 0;
-  std::vector<char> buf(1 << 20);
+  std::vector<char> buf(1 << 18);
   std::size_t have = 0;    // bytes of an incomplete frame kept at the front of buf
   std::uint64_t skip = 0;  // payload bytes of a sunk message still to come
   for (;;) {
