@@ -71,7 +71,7 @@ class batching_stream {
             return;
           }
           if (before_wait_) before_wait_();
-          next_.async_read_some(boost::asio::buffer(rbuf_),
+          next_.async_read_some(boost::asio::buffer(rbuf_.data(), rbuf_.size()),
                                 [this, b, h = std::move(handler)](error_code ec, std::size_t n) mutable {
                                   rpos_ = 0;
                                   rend_ = n;
@@ -111,7 +111,7 @@ class batching_stream {
 
   /// Appends bytes written by the session itself, in order after all accepted so far.
   void write_raw(std::string_view bytes) {
-    pending_.insert(pending_.end(), bytes.begin(), bytes.end());
+    pending_.append(bytes);
     accepted_ += bytes.size();
     start_flush();
   }
@@ -238,8 +238,7 @@ class batching_stream {
   void append(const Buffers& b) {
     for (auto it = boost::asio::buffer_sequence_begin(b); it != boost::asio::buffer_sequence_end(b); ++it) {
       boost::asio::const_buffer c(*it);
-      const auto* p = static_cast<const char*>(c.data());
-      pending_.insert(pending_.end(), p, p + c.size());
+      pending_.append(std::string_view(static_cast<const char*>(c.data()), c.size()));
       accepted_ += c.size();
     }
   }
@@ -248,7 +247,7 @@ class batching_stream {
     if (flushing_ || pending_.empty() || error_) return;
     flushing_ = true;
     writing_.swap(pending_);
-    boost::asio::async_write(next_, boost::asio::buffer(writing_), whole_batch, [this](error_code ec, std::size_t n) {
+    boost::asio::async_write(next_, boost::asio::buffer(writing_.data(), writing_.size()), whole_batch, [this](error_code ec, std::size_t n) {
       flushing_ = false;
       flushed_ += n;
       writing_.clear();

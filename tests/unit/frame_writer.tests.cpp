@@ -41,7 +41,8 @@ TEST_CASE("client frames unmask to their payload at every length class and block
   for (std::size_t n : {0, 1, 3, 4, 31, 32, 33, 63, 64, 65, 125, 126, 127, 1000, 65535, 65536, 70001}) {
     std::string payload(n, '\0');
     for (std::size_t i = 0; i < n; ++i) payload[i] = static_cast<char>(i * 131 + 7);
-    byte_buffer out(3, 'x');  // frames are appended after what is there
+    byte_buffer out;
+    out.append("xxx");  // frames are appended after what is there
     netproc::append_client_frame(out, n % 2 == 1, payload, 0xa1b2c3d4u);
     netproc::append_client_frame(out, false, "next", 0x01020304u);
     std::size_t at = 3;
