@@ -205,6 +205,7 @@ def median_run(runs):
             peaks[role] = (max(h, hwm), max(a, anon))
     r["memory"] = peaks
     r["runs"] = len(runs)
+    r["range"] = (ordered[0]["seconds"], ordered[-1]["seconds"])
     return r
 
 
@@ -281,7 +282,9 @@ def main():
                 r = results[client]
                 mb = count * size / r["seconds"] / 1e6 if r["seconds"] else 0
                 ratio = f"{ref / r['seconds']:.2f}x" if ref and r["seconds"] else "-"
-                rows.append((title, client, f"{r['seconds']:.3f} s", fmt_rate(count, r["seconds"]), f"{mb:,.1f}",
+                low, high = r["range"]
+                spread = f" ({low:.3f}-{high:.3f})" if r["runs"] > 1 else ""
+                rows.append((title, client, f"{r['seconds']:.3f} s{spread}", fmt_rate(count, r["seconds"]), f"{mb:,.1f}",
                              ratio, "" if r["ok"] else "FAILED"))
                 transfers.append((title, client, r["seconds"], count * size))
         echo = {c: run_echo(c, max(10, int(10_000 * scale))) for c in clients}
@@ -301,7 +304,7 @@ def main():
     # Every time above includes starting the client, connecting and closing; the last
     # column takes off that client's median start-up (measured below) to show the
     # transfer rate itself. The targets are judged on the MB/s column.
-    lines = [f"| workload | client | time (median of up to {opts.repeat} runs) | messages/s | MB/s | vs reference | |"
+    lines = [f"| workload | client | time: median of up to {opts.repeat} runs (fastest-slowest) | messages/s | MB/s | vs reference | |"
              " MB/s after start-up |", "|---|---|---|---|---|---|---|---|"]
     for row, (_, client, seconds, nbytes) in zip(rows, transfers):
         up = startup.get(client, {})
