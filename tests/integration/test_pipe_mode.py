@@ -25,6 +25,19 @@ def test_100000_lines_come_back_byte_exact_and_in_order(servers, kind):
     assert_no_processes_left(server.url)
 
 
+def test_large_distinct_lines_come_back_byte_exact_while_the_server_holds_back(servers):
+    # Batches over 64 KiB go to netproc by reference (vmsplice), and here the echo
+    # server holds netproc back, so they wait in the pipe; every line differs, so stale
+    # or reused bytes would show. (When a buffer may be reused is tested in the unit
+    # tests, where the reader can be held back exactly.)
+    server = servers("node", "echo")
+    lines = b"".join(b"%06d " % i + os.urandom(30_000).hex().encode() + b"\n" for i in range(400))
+    r = run_wsbridge(["--linger", "1", server.url], lines)
+    assert r.returncode == EXIT_OK, r.stderr
+    assert r.stdout == lines
+    assert_no_processes_left(server.url)
+
+
 def test_crlf_input_lines_lose_only_their_line_ending(servers):
     server = servers("node", "echo")
     r = run_wsbridge([server.url], b"one\r\ntwo\r\n\r\nlast without newline")
