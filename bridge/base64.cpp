@@ -1,39 +1,67 @@
 #include "bridge/base64.hpp"
 
-#include <openssl/evp.h>
+#include <array>
+#include <cstdint>
 
 namespace wsbridge {
+namespace {
+
+constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Each byte's value in the alphabet, or -1.
+constexpr std::array<std::int8_t, 256> make_values() {
+  std::array<std::int8_t, 256> v{};
+  for (auto& x : v) x = -1;
+  for (int i = 0; i < 64; ++i) v[static_cast<unsigned char>(alphabet[i])] = static_cast<std::int8_t>(i);
+  return v;
+}
+constexpr auto values = make_values();
+
+}  // namespace
 
 void append_base64(std::string& out, std::string_view in) {
-  const std::size_t start = out.size();
-  out.resize(start + 4 * ((in.size() + 2) / 3) + 1);  // EVP_EncodeBlock writes a NUL
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data() + start),
-                                reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
-  out.resize(start + static_cast<std::size_t>(n));
+  const auto* p = reinterpret_cast<const unsigned char*>(in.data());
+  std::size_t i = 0;
+  out.reserve(out.size() + 4 * ((in.size() + 2) / 3));
+  for (; i + 3 <= in.size(); i += 3) {
+    const std::uint32_t v = std::uint32_t{p[i]} << 16 | std::uint32_t{p[i + 1]} << 8 | p[i + 2];
+    out += alphabet[v >> 18];
+    out += alphabet[v >> 12 & 63];
+    out += alphabet[v >> 6 & 63];
+    out += alphabet[v & 63];
+  }
+  if (const std::size_t rest = in.size() - i; rest > 0) {
+    const std::uint32_t v = std::uint32_t{p[i]} << 16 | (rest == 2 ? std::uint32_t{p[i + 1]} << 8 : 0);
+    out += alphabet[v >> 18];
+    out += alphabet[v >> 12 & 63];
+    out += rest == 2 ? alphabet[v >> 6 & 63] : '=';
+    out += '=';
+  }
 }
 
 bool append_base64_decoded(std::string& out, std::string_view in) {
-  if (in.empty()) return true;
-  std::string padded;
-  if (in.size() % 4 != 0) {  // unpadded input (RFC 4648 §3.2 allows leaving '=' out)
-    if (in.size() % 4 == 1) return false;
-    padded.assign(in);
-    padded.append(4 - in.size() % 4, '=');
-    in = padded;
-  }
+  // Padding is optional (RFC 4648 §3.2 allows leaving '=' out), but only at the end.
   std::size_t pad = 0;
-  while (pad < 2 && in[in.size() - 1 - pad] == '=') ++pad;
-  // EVP_DecodeBlock skips leading and trailing blanks; we want strict input.
-  if (in.find_first_of(" \t\r\n") != std::string_view::npos) return false;
+  while (pad < 2 && pad < in.size() && in[in.size() - 1 - pad] == '=') ++pad;
+  if (pad > 0 && in.size() % 4 != 0) return false;
+  const std::string_view digits = in.substr(0, in.size() - pad);
+  if (digits.size() % 4 == 1) return false;  // no encoding has this length
   const std::size_t start = out.size();
-  out.resize(start + in.size() / 4 * 3);
-  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data() + start),
-                                reinterpret_cast<const unsigned char*>(in.data()), static_cast<int>(in.size()));
-  if (n < 0 || static_cast<std::size_t>(n) < pad) {
-    out.resize(start);
-    return false;
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (const char c : digits) {
+    const int v = values[static_cast<unsigned char>(c)];
+    if (v < 0) {  // outside the alphabet, blanks and misplaced '=' included
+      out.resize(start);
+      return false;
+    }
+    acc = acc << 6 | static_cast<std::uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>(acc >> bits & 0xff);
+    }
   }
-  out.resize(start + static_cast<std::size_t>(n) - pad);  // it counts the padding as zero bytes
   return true;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
-// Base64 (RFC 4648 §4) for --base64, on OpenSSL's EVP_EncodeBlock/EVP_DecodeBlock.
+// Base64 (RFC 4648 §4) for --base64 and Basic authentication. Our own, not OpenSSL's:
+// plain ws:// does not load OpenSSL at all (see README "Performance").
 
 #include <string>
 #include <string_view>

@@ -225,3 +225,25 @@ TEST_CASE("output framing: lines, escaped lines, NUL, length prefix, raw, base64
     CHECK(out == "\\x1b[2J\n");
   }
 }
+
+TEST_CASE("base64: RFC 4648 test vectors, padding optional, anything else refused", "[base64]") {
+  const std::pair<std::string, std::string> vectors[] = {{"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},
+                                                         {"foo", "Zm9v"},  {"foob", "Zm9vYg=="},  {"fooba", "Zm9vYmE="},
+                                                         {"foobar", "Zm9vYmFy"}};
+  for (const auto& [plain, encoded] : vectors) {
+    std::string e;
+    append_base64(e, plain);
+    CHECK(e == encoded);
+    std::string d;
+    CHECK(append_base64_decoded(d, encoded));
+    CHECK(d == plain);
+    std::string unpadded;
+    CHECK(append_base64_decoded(unpadded, encoded.substr(0, encoded.find('='))));
+    CHECK(unpadded == plain);
+  }
+  for (const char* bad : {"Z", "Zg=", "Zm9v YmFy", "Zm=v", "Zm9v\n", "Zm9v====", "Zm9-", "=Zm9"}) {
+    std::string d = "kept";
+    CHECK_FALSE(append_base64_decoded(d, bad));
+    CHECK(d == "kept");  // nothing appended on failure
+  }
+}
