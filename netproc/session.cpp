@@ -12,9 +12,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
-#include <boost/beast/websocket/ssl.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
 #include <csignal>
@@ -22,14 +20,13 @@
 #include <cstring>
 #include <deque>
 #include <memory>
-#include <openssl/ssl.h>
-#include <openssl/x509_vfy.h>
 #include <type_traits>
 #include <string>
 #include <cerrno>
 #include <charconv>
 #include <optional>
 #include <cstdlib>
+#include <ctime>
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/socket.h>
@@ -47,6 +44,15 @@
 #include "netproc/frame_writer.hpp"
 #include "netproc/proxy.hpp"
 #include "netproc/spin_policy.hpp"
+#include "netproc/tls_module.hpp"
+
+#ifdef WSBRIDGE_TLS_MODULE  // TLS is compiled into the TLS module only (tls_module.hpp)
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+#endif
 
 namespace wsbridge::netproc {
 namespace {
@@ -61,7 +67,11 @@ using beast::error_code;
 /// What the websocket runs on: ws:// and wss:// differ only in the layer under the
 /// batching layer (TLS encrypts each batch in one SSL_write).
 using plain_layer = batching_stream<tcp_stream>;
+#ifdef WSBRIDGE_TLS_MODULE
 using tls_layer = batching_stream<beast::ssl_stream<tcp_stream>>;
+#else
+struct tls_layer;  // wss:// runs in the TLS module; never instantiated here
+#endif
 using unix_stream = beast::basic_stream<net::local::stream_protocol, net::io_context::executor_type>;
 using unix_layer = batching_stream<unix_stream>;  ///< ws+unix://, --unix
 
@@ -267,23 +277,25 @@ class session : public std::enable_shared_from_this<session<Layer>> {
 
   /// TCP reaches the server (directly or through a proxy's tunnel): TLS, then upgrade.
   void on_tunnel_ready() {
+    if constexpr (tls) this->start_tls();  // (`this->`: declared in the TLS module only)
+    else upgrade();
+  }
+
+#ifdef WSBRIDGE_TLS_MODULE
+  void start_tls() {
+    set_state(connection_state::tls_handshake);
+    auto& ssl = ws_.next_layer().next_layer();
+    // SNI for host names (not IP literals), and OpenSSL's own host check, so that a
+    // mismatch is reported as such (X509_V_ERR_HOSTNAME_MISMATCH).
     error_code ec;
-    if constexpr (tls) {
-      set_state(connection_state::tls_handshake);
-      auto& ssl = ws_.next_layer().next_layer();
-      // SNI for host names (not IP literals), and OpenSSL's own host check, so that a
-      // mismatch is reported as such (X509_V_ERR_HOSTNAME_MISMATCH).
-      net::ip::make_address(cfg_.target.host, ec);
-      const bool ip_literal = !ec;
-      if (!ip_literal) SSL_set_tlsext_host_name(ssl.native_handle(), cfg_.target.host.c_str());
-      X509_VERIFY_PARAM* param = SSL_get0_param(ssl.native_handle());
-      if (ip_literal) X509_VERIFY_PARAM_set1_ip_asc(param, cfg_.target.host.c_str());
-      else X509_VERIFY_PARAM_set1_host(param, cfg_.target.host.c_str(), 0);
-      ssl.async_handshake(net::ssl::stream_base::client,
-                          beast::bind_front_handler(&session::on_tls_handshake, this->shared_from_this()));
-    } else {
-      upgrade();
-    }
+    net::ip::make_address(cfg_.target.host, ec);
+    const bool ip_literal = !ec;
+    if (!ip_literal) SSL_set_tlsext_host_name(ssl.native_handle(), cfg_.target.host.c_str());
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl.native_handle());
+    if (ip_literal) X509_VERIFY_PARAM_set1_ip_asc(param, cfg_.target.host.c_str());
+    else X509_VERIFY_PARAM_set1_host(param, cfg_.target.host.c_str(), 0);
+    ssl.async_handshake(net::ssl::stream_base::client,
+                        beast::bind_front_handler(&session::on_tls_handshake, this->shared_from_this()));
   }
 
   void on_tls_handshake(error_code ec) {
@@ -296,6 +308,17 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     }
     upgrade();
   }
+
+  /// With TLS 1.3 a server checks the client certificate after our handshake is done,
+  /// so a refusal shows up at the upgrade, as the end of the TLS stream.
+  bool refused_after_tls_handshake(error_code ec) {
+    if (ec != net::ssl::error::stream_truncated) return false;
+    std::string what = "the server ended the TLS connection without answering";
+    if (cfg_.cert.empty()) what += " (does it require a client certificate? see --cert)";
+    fail_before_open("handshake", what, exit_handshake_rejected);
+    return true;
+  }
+#endif
 
   /// The HTTP upgrade (RFC 6455 §4.1).
   void upgrade() {
@@ -380,13 +403,8 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     if (ec.category() == error_code(http::error::bad_value).category())
       return fail_before_open("handshake", "the server's answer is not valid HTTP (" + ec.message() + ")",
                               exit_handshake_rejected);
-    if (ec == net::ssl::error::stream_truncated) {
-      // With TLS 1.3 a server checks the client certificate after our handshake is
-      // done, so a refusal shows up here, at the upgrade.
-      std::string what = "the server ended the TLS connection without answering";
-      if (cfg_.cert.empty()) what += " (does it require a client certificate? see --cert)";
-      return fail_before_open("handshake", what, exit_handshake_rejected);
-    }
+    if constexpr (tls)
+      if (this->refused_after_tls_handshake(ec)) return;
     if (ec) return fail_before_open("handshake", ec.message(), exit_handshake_rejected);
     // RFC 6455 §4.1: a subprotocol we did not offer fails the connection.
     if (const auto chosen = response_[http::field::sec_websocket_protocol]; !chosen.empty()) {
@@ -988,6 +1006,17 @@ class session : public std::enable_shared_from_this<session<Layer>> {
 
 }  // namespace
 
+/// Started as root: become nobody once the certificates are loaded and before we
+/// connect (sandbox.hpp).
+bool drop_root(const config& cfg) {
+  std::string err;
+  if (!cfg.sandbox || sandbox::drop_root(SIGKILL, &err)) return true;
+  std::fprintf(stderr, "wsbridge: network process: %s\n", err.c_str());
+  return false;
+}
+
+#ifdef WSBRIDGE_TLS_MODULE
+
 /// The TLS client context: peer verified by default against the system's CA bundle,
 /// loaded now (before the sandbox) rather than looked up lazily on disk during the
 /// handshake. Returns false and fills *err.
@@ -1026,25 +1055,37 @@ bool make_tls_context(const config& cfg, net::ssl::context& ctx, std::string* er
   return true;
 }
 
-/// Started as root: become nobody once the certificates are loaded and before we
-/// connect (sandbox.hpp).
-bool drop_root(const config& cfg) {
+/// The TLS module's entry point (tls_module.hpp): what run_session does for wss://.
+extern "C" __attribute__((visibility("default"))) int wsbridge_tls_session(const config& cfg, status_board& board) {
+  // This module has its own copy of Beast, whose mask generator needs its own seed;
+  // OpenSSL's generator and the time zone (for certificate checks) are loaded now,
+  // while the files they read can still be opened (PITFALLS.md).
+  seed_beast_prng();
+  unsigned char warm[16];
+  RAND_bytes(warm, sizeof warm);
+  ::tzset();
+  net::io_context ioc{1};
+  net::ssl::context ctx{net::ssl::context::tls_client};
   std::string err;
-  if (!cfg.sandbox || sandbox::drop_root(SIGKILL, &err)) return true;
-  std::fprintf(stderr, "wsbridge: network process: %s\n", err.c_str());
-  return false;
+  const bool ready = make_tls_context(cfg, ctx, &err);
+  if (!drop_root(cfg)) return exit_failure;
+  auto s = std::make_shared<session<tls_layer>>(ioc, cfg, board, ctx);
+  if (ready) s->run();
+  else s->fail_now("tls", err, exit_usage);  // ioproc waits for a `closed` frame: the usual path
+  run_loop(ioc);
+  return exit_failure;
 }
+
+#else
 
 int run_session(const config& cfg, status_board& board) {
   net::io_context ioc{1};
   if (cfg.target.tls) {
-    net::ssl::context ctx{net::ssl::context::tls_client};
+    // wss:// runs in the TLS module, the only code linked with OpenSSL (tls_module.hpp).
     std::string err;
-    const bool ready = make_tls_context(cfg, ctx, &err);
-    if (!drop_root(cfg)) return exit_failure;
-    auto s = std::make_shared<session<tls_layer>>(ioc, cfg, board, ctx);
-    if (ready) s->run();
-    else s->fail_now("tls", err, exit_usage);  // ioproc waits for a `closed` frame: the usual path
+    if (const auto tls_session = load_tls_module(&err)) return tls_session(cfg, board);
+    auto s = std::make_shared<session<plain_layer>>(ioc, cfg, board);
+    s->fail_now("tls", err, exit_failure);  // ioproc waits for a `closed` frame: the usual path
     run_loop(ioc);
     return exit_failure;
   }
@@ -1071,5 +1112,7 @@ int run_session(const config& cfg, status_board& board) {
   run_loop(ioc);
   return exit_failure;  // every path ends in _exit; running out of work is a bug
 }
+
+#endif  // WSBRIDGE_TLS_MODULE
 
 }  // namespace wsbridge::netproc

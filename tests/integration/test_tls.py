@@ -1,10 +1,12 @@
 """wss:// against a python-websockets server with a certificate the test makes with
 the openssl command: verified through --cacert, refused without it, host checked."""
+import shutil
 import subprocess
 
 import pytest
 
-from conftest import EXIT_CONNECT, EXIT_OK, EXIT_USAGE, run_wsbridge
+from conftest import (EXIT_CONNECT, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, WSBRIDGE, children_of, role_of,
+                      run_wsbridge, wait_for)
 
 
 def make_cert(directory, san):
@@ -107,3 +109,43 @@ def test_node_ws_over_tls(servers, tmp_path, deflate):
     assert r.stdout == LINES
     r = run_wsbridge([f"wss://localhost:{server.port}/"], b"x\n")
     assert r.returncode == EXIT_CONNECT
+
+
+def mapped_files(pid):
+    """Names of the files a process has mapped (libraries, modules)."""
+    with open(f"/proc/{pid}/maps") as f:
+        return {line.split()[-1].rsplit("/", 1)[-1] for line in f if "/" in line}
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["ws", "wss"])
+def test_only_a_wss_network_process_loads_openssl(servers, tls_server, tls):
+    # OpenSSL is linked into the TLS module alone, which netproc loads for wss:// only:
+    # the other processes, and every process of a ws:// session, do without it.
+    url = f"wss://localhost:{tls_server.port}/" if tls else servers("node", "echo").url
+    p = subprocess.Popen([WSBRIDGE, "--cacert", tls_server.cert, url], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        p.stdin.write(b"hello\n")
+        p.stdin.flush()
+        assert p.stdout.readline() == b"hello\n"
+        kids = wait_for(lambda: len(children_of(p.pid)) == 2 and children_of(p.pid), what="two children")
+        for pid in [p.pid, *kids]:
+            files = mapped_files(pid)
+            with_tls = tls and role_of(pid) == "netproc"
+            assert ("libssl.so.3" in files) == with_tls, (role_of(pid), tls)
+            assert ("wsbridge-tls.so" in files) == with_tls, (role_of(pid), tls)
+    finally:
+        p.stdin.close()
+        p.wait(timeout=10)
+    assert p.returncode == EXIT_OK, p.stderr.read()
+
+
+def test_a_missing_tls_module_is_one_clear_error(tls_server, tmp_path):
+    alone = tmp_path / "wsbridge"
+    shutil.copy(WSBRIDGE, alone)
+    r = subprocess.run([str(alone), "--cacert", tls_server.cert, f"wss://localhost:{tls_server.port}/"],
+                       input=b"x\n", capture_output=True, timeout=30)
+    assert r.returncode == EXIT_FAILURE
+    lines = r.stderr.decode().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("wsbridge: tls: cannot find the TLS module wsbridge-tls.so beside the program or in ")
