@@ -20,8 +20,10 @@
 
 namespace wsbridge {
 
-/// Below this, a buffer may never be filled (one small message) and its pages are left
-/// to be faulted in as used.
+/// A read or a growth of at least this much is bulk data: the buffer's pages are then
+/// mapped in one go. Until then they are faulted in as used, so a session of a few
+/// small messages maps no more than it touches (each process starts with 256 KiB read
+/// buffers; mapping them at once cost start-up half a millisecond).
 inline constexpr std::size_t prefault_threshold = 64u << 10;
 
 /// Maps the whole pages inside [p, p + n) now, writable, so that filling them takes no
@@ -70,12 +72,23 @@ class byte_buffer {
     std::swap(data_, o.data_);
     std::swap(size_, o.size_);
     std::swap(capacity_, o.capacity_);
+    std::swap(prefaulted_, o.prefaulted_);
+  }
+
+  /// Called by a reader with the size of what it just read into the buffer: once that
+  /// is bulk data, the rest of the buffer's pages are mapped at once.
+  void filled(std::size_t n) {
+    if (n < prefault_threshold || prefaulted_) return;
+    prefault(data_.get(), capacity_);
+    prefaulted_ = true;
   }
 
  private:
   void reallocate(std::size_t capacity) {
     std::unique_ptr<char[]> bigger(new char[capacity]);  // default-initialised: not zeroed
-    if (capacity >= prefault_threshold) prefault(bigger.get(), capacity);
+    // Growing past the threshold is bulk data (a first allocation may not be).
+    prefaulted_ = capacity_ > 0 && capacity >= prefault_threshold;
+    if (prefaulted_) prefault(bigger.get(), capacity);
     if (size_) std::memcpy(bigger.get(), data_.get(), size_);
     data_ = std::move(bigger);
     capacity_ = capacity;
@@ -84,6 +97,7 @@ class byte_buffer {
   std::unique_ptr<char[]> data_;
   std::size_t size_ = 0;
   std::size_t capacity_ = 0;
+  bool prefaulted_ = false;  ///< its pages are all mapped
 };
 
 }  // namespace wsbridge

@@ -51,7 +51,10 @@ std::span<char> frame_decoder::prepare(std::size_t min) {
   return {buf_.data() + end_, buf_.size() - end_};
 }
 
-void frame_decoder::commit(std::size_t n) { end_ += n; }
+void frame_decoder::commit(std::size_t n) {
+  end_ += n;
+  buf_.filled(n);
+}
 
 frame_decoder::result frame_decoder::next(frame& out, std::string* err) {
   const std::size_t held = end_ - begin_;

@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <string>
+#include <unistd.h>
 
 #include "bridge/config.hpp"
 #include "bridge/exit_codes.hpp"
@@ -25,5 +26,9 @@ int main(int argc, char** argv) {
     case parse_outcome::run:
       break;
   }
-  return run_supervisor(cfg, {run_netproc, run_ioproc});
+  const int status = run_supervisor(cfg, {run_netproc, run_ioproc});
+  // Everything that matters is done (children reaped, terminal restored); skip the
+  // static destructors and the libraries' exit handlers, as the children do.
+  std::fflush(nullptr);
+  ::_exit(status);
 }

@@ -48,6 +48,7 @@ class input_pump {
         break;
       }
       if (n == 0) break;
+      buf.filled(static_cast<std::size_t>(n));
       const bool ok = framer_.feed(std::string_view(buf.data(), static_cast<std::size_t>(n)), out_.batch(), &err);
       // Messages before a refused one still go; nothing after it does.
       if (!send()) return;

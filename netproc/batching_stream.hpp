@@ -75,6 +75,7 @@ class batching_stream {
                                 [this, b, h = std::move(handler)](error_code ec, std::size_t n) mutable {
                                   rpos_ = 0;
                                   rend_ = n;
+                                  rbuf_.filled(n);
                                   scan_pos_ = 0;
                                   received_ += n;
                                   std::move(h)(n ? error_code{} : ec, n ? take(b) : 0);
