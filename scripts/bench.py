@@ -241,7 +241,7 @@ def main():
     ap.add_argument("--scale", type=float, default=1.0, help="multiply message counts (0.01 for a quick check)")
     ap.add_argument("--clients", default=",".join(CLIENTS), help="comma-separated: " + ", ".join(CLIENTS))
     ap.add_argument("--out", default=os.path.join(BUILD, "bench"), help="where results.md and results.png go")
-    ap.add_argument("--repeat", type=int, default=3, help="runs per client and workload (the median counts)")
+    ap.add_argument("--repeat", type=int, default=5, help="runs per client and workload (the median counts)")
     ap.add_argument("--memory-gb", type=float, default=1.0, help="largest input for the memory flatness check")
     opts = ap.parse_args()
     clients = [c.strip() for c in opts.clients.split(",") if c.strip()]
