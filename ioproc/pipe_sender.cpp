@@ -7,7 +7,6 @@
 
 #include "bridge/byte_buffer.hpp"
 #include "bridge/fd_util.hpp"
-#include "bridge/limits.hpp"
 
 namespace wsbridge {
 

@@ -1079,11 +1079,13 @@ extern "C" __attribute__((visibility("default"))) int wsbridge_tls_session(const
 #else
 
 int run_session(const config& cfg, status_board& board) {
+  std::string err;
+  // wss:// runs in the TLS module, the only code linked with OpenSSL (tls_module.hpp),
+  // with its own event loop.
+  const tls_session_fn tls_session = cfg.target.tls ? load_tls_module(&err) : nullptr;
+  if (tls_session) return tls_session(cfg, board);
   net::io_context ioc{1};
-  if (cfg.target.tls) {
-    // wss:// runs in the TLS module, the only code linked with OpenSSL (tls_module.hpp).
-    std::string err;
-    if (const auto tls_session = load_tls_module(&err)) return tls_session(cfg, board);
+  if (cfg.target.tls) {  // the module could not be loaded: said the usual way
     auto s = std::make_shared<session<plain_layer>>(ioc, cfg, board);
     s->fail_now("tls", err, exit_failure);  // ioproc waits for a `closed` frame: the usual path
     run_loop(ioc);
