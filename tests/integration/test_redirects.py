@@ -48,6 +48,18 @@ def test_wss_to_ws_downgrade_is_refused(servers, tmp_path):
     assert len(r.stderr.splitlines()) == 1
 
 
+def test_a_ws_redirect_to_wss_is_followed(servers, tmp_path):
+    # The first network process has no TLS; the one the supervisor starts for the new
+    # target loads the TLS module.
+    cert, key = make_cert(tmp_path, "DNS:localhost")
+    echo = servers("python", "echo", "--tls", cert, key)
+    redirector = servers("hostile", "http", "302", f"wss://localhost:{echo.port}/")
+    r = run_wsbridge(["--linger", "2", "--cacert", cert, redirector.url], LINES)
+    assert r.returncode == EXIT_OK, r.stderr
+    assert r.stdout == LINES
+    assert_no_processes_left(redirector.url)
+
+
 def test_credentials_stay_behind_when_the_origin_changes(servers):
     target = servers("python", "echo", "--show-headers")
     redirector = servers("hostile", "http", "302", target.url)
