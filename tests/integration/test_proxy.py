@@ -7,6 +7,8 @@ import pytest
 from conftest import EXIT_CONNECT, EXIT_OK, EXIT_USAGE, WSBRIDGE, assert_no_processes_left
 import subprocess
 
+from test_tls import make_cert
+
 LINES = b"".join(b"proxied line %d\n" % i for i in range(500))
 CLEAN_ENV = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
 
@@ -30,6 +32,18 @@ def test_tunnel_through_proxy_carries_every_line(servers, scheme, event):
     assert r.stdout == LINES
     assert proxy.expect(event.split()[0]) == event.format(port=echo.port)
     assert_no_processes_left(f"{scheme}://127.0.0.1:{proxy.port}")
+
+
+def test_wss_through_a_connect_proxy(servers, tmp_path):
+    # TLS runs inside the tunnel, in the TLS module, with the name the proxy resolves.
+    cert, key = make_cert(tmp_path, "DNS:echo.test")
+    echo = servers("python", "echo", "--tls", cert, key)
+    proxy = servers("proxy", "http")
+    r = run(["--linger", "2", "--cacert", cert, "--proxy", f"http://127.0.0.1:{proxy.port}",
+             f"wss://echo.test:{echo.port}/"], LINES)
+    assert r.returncode == EXIT_OK, r.stderr
+    assert r.stdout == LINES
+    assert proxy.expect("CONNECT") == f"CONNECT echo.test:{echo.port}"
 
 
 @pytest.mark.parametrize("kind", ["http", "socks5"])
