@@ -243,7 +243,11 @@ int run_pipe_mode(const config& cfg, status_board& board, wrapped_program* progr
   // move 256 KiB per system call. Fails harmlessly on files and terminals.
   if (!program)
     for (int fd : {STDIN_FILENO, STDOUT_FILENO}) ::fcntl(fd, F_SETPIPE_SZ, 1 << 20);
-  input_pump input(cfg, board, program ? program->output_fd() : STDIN_FILENO, program ? "program output" : "stdin");
+  // The input thread is detached: it may still be inside its pump (blocked in read(),
+  // or framing a chunk) when this function returns and the process _exits, so the pump
+  // is never destroyed; destroying it freed the buffers the thread was writing into.
+  auto& input = *new input_pump(cfg, board, program ? program->output_fd() : STDIN_FILENO,
+                                program ? "program output" : "stdin");
   std::thread input_thread([&input] { input.run(); });
   input_thread.detach();  // may stay blocked in read(); the process exit ends it
   output_pump output(cfg, board, program ? program->input_fd() : STDOUT_FILENO, program);
