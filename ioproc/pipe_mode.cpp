@@ -1,6 +1,7 @@
 #include "ioproc/pipe_mode.hpp"
 
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <fcntl.h>
 #include <poll.h>
@@ -42,6 +43,13 @@ class input_pump {
     byte_buffer buf(limits::read_chunk);  // uninitialised: see byte_buffer.hpp
     std::string err;
     for (;;) {
+      // Input is either still in the pipe or, from the read until it is counted, held
+      // with holding_ set (see wait_counted()); so wait for it before taking it.
+      if (const int e = wait_readable(); e != 0) {
+        fail(exit_failure, errno_text(e));
+        break;
+      }
+      holding_.store(true);
       const ssize_t n = read_some(fd_, buf.data(), buf.size());
       if (n < 0) {
         fail(exit_failure, errno_text(static_cast<int>(-n)));
@@ -69,6 +77,15 @@ class input_pump {
   /// exit_ok, or why input stopped early (exit_failure, exit_input_refused).
   int status() const { return status_; }
 
+  /// For the output side, before it reports what was not sent: waits until every
+  /// message this thread has taken from its input is counted on the board. Without it,
+  /// a chunk read but still being framed when the server closed was neither counted
+  /// nor left in the pipe: lost without a word. Never long: the thread does not block
+  /// between its read and the count (it reads only once poll() said it would not).
+  void wait_counted() const {
+    while (holding_.load()) holding_.wait(true);
+  }
+
  private:
   void fail(int status, const std::string& why) {
     say(std::string(name_) + ": " + why);
@@ -80,7 +97,21 @@ class input_pump {
   bool send() {
     board_.input_messages.fetch_add(framer_.messages() - counted_, std::memory_order_relaxed);
     counted_ = framer_.messages();
+    release();  // counted: the write below may block, the report need not wait for it
     return out_.send() == 0;  // EPIPE: netproc is gone; the output side sees why
+  }
+
+  void release() {
+    holding_.store(false);
+    holding_.notify_all();
+  }
+
+  /// 0 once the input has data or is at its end, else the errno.
+  int wait_readable() const {
+    pollfd p{fd_, POLLIN, 0};
+    while (::poll(&p, 1, -1) < 0)
+      if (errno != EINTR) return errno;
+    return 0;
   }
 
   status_board& board_;
@@ -90,13 +121,14 @@ class input_pump {
   pipe_sender out_{child_fd::peer_out};
   std::uint64_t counted_ = 0;  ///< messages already added to the board
   std::atomic<int> status_{exit_ok};
+  std::atomic<bool> holding_{false};  ///< input read and not yet counted
 };
 
 /// Reads frames from netproc, writes messages to the output, then reports the close.
 class output_pump {
  public:
-  output_pump(const config& cfg, status_board& board, int fd, wrapped_program* program)
-      : board_(board), fd_(fd), program_(program), framer_(cfg, !program && ::isatty(fd)) {}
+  output_pump(const config& cfg, status_board& board, int fd, wrapped_program* program, const input_pump& input)
+      : board_(board), fd_(fd), program_(program), input_(input), framer_(cfg, !program && ::isatty(fd)) {}
 
   /// Returns ioproc's exit status.
   int run() {
@@ -202,6 +234,7 @@ class output_pump {
   }
 
   int report_close(const ipc::close_info& c) const {
+    input_.wait_counted();
     if (!board_.opened.load(std::memory_order_relaxed)) return exit_ok;  // netproc said why
     if (c.code != 0 && c.code != 1006 && c.by_server) say(close_text(c));
     const std::string undelivered = undelivered_text(board_, program_ ? "message from the program" : "input line");
@@ -213,6 +246,7 @@ class output_pump {
   status_board& board_;
   int fd_;
   wrapped_program* program_;
+  const input_pump& input_;
   output_framer framer_;
   bool output_gone_ = false;
   std::uint64_t dropped_ = 0;
@@ -250,7 +284,7 @@ int run_pipe_mode(const config& cfg, status_board& board, wrapped_program* progr
                                 program ? "program output" : "stdin");
   std::thread input_thread([&input] { input.run(); });
   input_thread.detach();  // may stay blocked in read(); the process exit ends it
-  output_pump output(cfg, board, program ? program->input_fd() : STDOUT_FILENO, program);
+  output_pump output(cfg, board, program ? program->input_fd() : STDOUT_FILENO, program, input);
   int status = output.run();
   if (status == exit_ok && input.status() != exit_ok) status = input.status();
   if (program) status = finish_program(*program, board, status, output.dropped());

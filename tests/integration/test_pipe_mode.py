@@ -1,7 +1,11 @@
 """Pipe mode: every input line reaches the server, every message reaches stdout."""
+import array
+import fcntl
 import os
 import re
+import signal
 import subprocess
+import termios
 import threading
 import time
 
@@ -9,6 +13,7 @@ import pytest
 
 from conftest import (EXIT_OK, EXIT_UNDELIVERED, WSBRIDGE, assert_no_processes_left, children_of,
                       role_of, run_wsbridge, wait_for)
+from proc_net import send_queue
 
 LINES = b"".join(b"line %d \xc3\xa9 payload\n" % i for i in range(100_000))
 
@@ -59,13 +64,20 @@ def test_server_that_sends_1000_messages_and_closes_has_all_1000_on_stdout(serve
 
 
 def test_server_closing_while_input_flows_is_reported_and_unsent_lines_counted(servers):
-    server = servers("python", "close-after", 100, 1001)
-    # Input keeps flowing, faster than the server reads, until wsbridge stops reading: a
-    # fixed amount could fit in the pipes and socket buffers (and so count as sent)
-    # before the server closes, and a slow producer never has lines waiting.
-    p = subprocess.Popen([WSBRIDGE, server.url], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE)
+    server = servers("python", "close-on-signal", 100, 1001)
+    # The server reads nothing more, so our Close reply waits behind megabytes it will
+    # never read: --close-timeout bounds that wait.
+    p = subprocess.Popen([WSBRIDGE, "--close-timeout", "1", server.url], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     threading.Thread(target=feed_lines, args=(p.stdin, 1000), daemon=True).start()
+    # The server reads no more after 100 messages. Once its TCP window is closed (data
+    # waits in our send queue) and stdin has filled up, ioproc is stuck handing lines it
+    # has read and counted to netproc: some lines are certain not to be sent when the
+    # server closes. (Closing at a fixed point instead raced with how much the socket
+    # buffers took: every line read could be "sent", into them.)
+    wait_for(lambda: send_queue(server.port) > 65536 and pipe_full(p.stdin), timeout=30,
+             what="the input to back up")
+    os.kill(server.proc.pid, signal.SIGUSR1)
     out, err = p.communicate(timeout=60)
     assert p.returncode == EXIT_UNDELIVERED, err
     err = err.decode()
@@ -76,6 +88,14 @@ def test_server_closing_while_input_flows_is_reported_and_unsent_lines_counted(s
     # Every line the server echoed was sent, in order.
     assert out.splitlines() == LINES.splitlines()[:100]
     assert_no_processes_left(server.url)
+
+
+def pipe_full(pipe):
+    """True when the pipe holds about as much as it can (its reader has stopped; a page
+    the reader has begun is not refilled, so "full" is within 64 KiB of the size)."""
+    unread = array.array("i", [0])
+    fcntl.ioctl(pipe.fileno(), termios.FIONREAD, unread)
+    return unread[0] >= fcntl.fcntl(pipe.fileno(), fcntl.F_GETPIPE_SZ) - 65536
 
 
 def feed_lines(pipe, blocks):

@@ -6,6 +6,8 @@ serves until killed. Behaviours (--mode):
   echo                 send every message back; print "OPEN", and "CLOSED <code>" at the end
   flood N              send N messages "msg <i>", then close 1000
   close-after K CODE   echo; after K messages received, close with CODE "reason <K>"
+  close-on-signal K CODE  echo K messages, then read no more; on SIGUSR1 close with
+                       CODE "reason <K>"
   sink                 count messages; print "RECEIVED <n>" on stdout at each close
   greet TEXT           send TEXT (Python escapes allowed, e.g. \x1b) at once, then echo
   echo-delayed SECONDS echo each message after SECONDS
@@ -17,6 +19,7 @@ serves until killed. Behaviours (--mode):
 import argparse
 import asyncio
 import http
+import signal
 import ssl
 import sys
 
@@ -25,7 +28,7 @@ import websockets
 
 def parse():
     p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=["echo", "flood", "close-after", "sink", "greet", "echo-delayed",
+    p.add_argument("mode", choices=["echo", "flood", "close-after", "close-on-signal", "sink", "greet", "echo-delayed",
                                     "close-later", "ask", "redirect"])
     p.add_argument("args", nargs="*")
     p.add_argument("--max-size", type=int, default=64 * 1024 * 1024)
@@ -43,6 +46,8 @@ def parse():
 
 async def main():
     opts = parse()
+    signalled = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGUSR1, signalled.set)
 
     async def handler(ws, path=None):
         if opts.client_ca:
@@ -66,6 +71,16 @@ async def main():
             for i in range(n):
                 await ws.send(f"msg {i}")
             await ws.close(1000, "flood done")
+        elif opts.mode == "close-on-signal":
+            k, code = int(opts.args[0]), int(opts.args[1])
+            count = 0
+            async for m in ws:
+                count += 1
+                await ws.send(m)
+                if count >= k:
+                    break
+            await signalled.wait()
+            await ws.close(code, f"reason {k}")
         elif opts.mode == "close-after":
             k, code = int(opts.args[0]), int(opts.args[1])
             count = 0
