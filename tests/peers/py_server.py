@@ -5,7 +5,6 @@ Prints "PORT <n>" on stdout once listening on 127.0.0.1 with an ephemeral port, 
 serves until killed. Behaviours (--mode):
   echo                 send every message back; print "OPEN", and "CLOSED <code>" at the end
   flood N              send N messages "msg <i>", then close 1000
-  close-after K CODE   echo; after K messages received, close with CODE "reason <K>"
   close-on-signal K CODE  echo K messages, then read no more; on SIGUSR1 close with
                        CODE "reason <K>"
   sink                 count messages; print "RECEIVED <n>" on stdout at each close
@@ -28,7 +27,7 @@ import websockets
 
 def parse():
     p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=["echo", "flood", "close-after", "close-on-signal", "sink", "greet", "echo-delayed",
+    p.add_argument("mode", choices=["echo", "flood", "close-on-signal", "sink", "greet", "echo-delayed",
                                     "close-later", "ask", "redirect"])
     p.add_argument("args", nargs="*")
     p.add_argument("--max-size", type=int, default=64 * 1024 * 1024)
@@ -79,17 +78,8 @@ async def main():
                 await ws.send(m)
                 if count >= k:
                     break
-            await signalled.wait()
+            await signalled.wait()  # reading nothing meanwhile
             await ws.close(code, f"reason {k}")
-        elif opts.mode == "close-after":
-            k, code = int(opts.args[0]), int(opts.args[1])
-            count = 0
-            async for m in ws:
-                count += 1
-                await ws.send(m)
-                if count >= k:
-                    await ws.close(code, f"reason {k}")
-                    break
         elif opts.mode == "greet":
             await ws.send(opts.args[0].encode("latin-1").decode("unicode_escape"))
             async for m in ws:
