@@ -11,7 +11,7 @@
 
 namespace wsbridge::sandbox {
 
-/// netproc, when started as root: become the unprivileged user "nobody" (before it
+/// netproc, when started as root: become the unprivileged user 65534, nobody (before it
 /// connects), and re-arm the parent-death signal that the kernel clears on a change
 /// of credentials. Returns false and fills *err on failure.
 bool drop_root(int parent_death_signal, std::string* err);
