@@ -5,7 +5,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
-#include <seccomp.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -14,6 +15,7 @@
 #include <grp.h>
 
 #include "bridge/fd_util.hpp"
+#include "bridge/seccomp_filters.hpp"  // generated
 
 namespace wsbridge::sandbox {
 namespace {
@@ -26,19 +28,6 @@ extern "C" void on_trapped_syscall(int, siginfo_t* info, void*) {
   ::_exit(126);
 }
 
-/// Releases the filter context on every path.
-struct filter {
-  scmp_filter_ctx ctx;
-  explicit filter(std::uint32_t default_action) : ctx(seccomp_init(default_action)) {}
-  ~filter() {
-    if (ctx) seccomp_release(ctx);
-  }
-  bool rule(std::uint32_t action, const char* name) {
-    const int nr = seccomp_syscall_resolve_name(name);
-    return nr == __NR_SCMP_ERROR || seccomp_rule_add(ctx, action, nr, 0) == 0;  // absent here: fine
-  }
-};
-
 bool no_new_privs(std::string* err) {
   if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     *err = "PR_SET_NO_NEW_PRIVS: " + errno_text(errno);
@@ -47,13 +36,12 @@ bool no_new_privs(std::string* err) {
   return true;
 }
 
-bool load(filter& f, std::string* err) {
-  if (!f.ctx) {
-    *err = "seccomp_init failed";
-    return false;
-  }
-  if (const int rc = seccomp_load(f.ctx); rc != 0) {
-    *err = "seccomp unavailable (" + errno_text(-rc) + ")";
+/// Installs a program compiled at build time (seccomp_policy.cpp).
+template <std::size_t N>
+bool load(const sock_filter (&program)[N], std::string* err) {
+  const sock_fprog prog{static_cast<unsigned short>(N), const_cast<sock_filter*>(program)};
+  if (::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) {
+    *err = "seccomp unavailable (" + errno_text(errno) + ")";
     return false;
   }
   return true;
@@ -104,54 +92,25 @@ bool lock_down_network_process(status_board& board, std::string* applied, std::s
   sa.sa_flags = SA_SIGINFO;
   ::sigaction(SIGSYS, &sa, nullptr);
 
-  // What an Asio + Beast client uses once connected (measured with strace; see
-  // PITFALLS.md), and nothing else.
-  filter f(SCMP_ACT_TRAP);
-  static const char* const allowed[] = {
-      "read", "write", "readv", "writev", "recvmsg", "sendmsg", "recvfrom", "sendto", "close",
-      "shutdown", "epoll_wait", "epoll_pwait", "epoll_ctl", "timerfd_settime", "eventfd2", "ioctl",
-      "fcntl", "getpid", "gettid", "brk", "mmap", "munmap", "mremap", "madvise", "mprotect", "lseek",
-      "futex", "rt_sigprocmask", "rt_sigreturn", "rt_sigaction", "clock_gettime", "clock_nanosleep",
-      "nanosleep", "getrandom", "exit", "exit_group", "restart_syscall", "sched_yield",
-      "getsockopt", "setsockopt", "fstat", "poll", "ppoll"};
-  for (const char* name : allowed)
-    if (!f.rule(SCMP_ACT_ALLOW, name)) {
-      *err = std::string("seccomp rule for ") + name;
-      return false;
-    }
-  // Opening or inspecting files fails politely (OpenSSH's choice), so a library that
-  // tries gets an error instead of killing us; a new socket likewise.
-  for (const char* name : {"open", "openat", "openat2", "stat", "lstat", "newfstatat", "statx", "access",
-                           "faccessat", "faccessat2", "socket", "socketpair"})
-    if (!f.rule(SCMP_ACT_ERRNO(EACCES), name)) {
-      *err = std::string("seccomp rule for ") + name;
-      return false;
-    }
-  if (!load(f, err)) return false;
-  *applied += ", seccomp filter (" + std::to_string(std::size(allowed)) + " system calls allowed)";
+  // The policy (what an Asio + Beast client uses once connected, and nothing else)
+  // is in seccomp_policy.cpp, compiled at build time.
+  if (!load(generated::network_filter, err)) return false;
+  *applied += ", seccomp filter (" + std::to_string(generated::network_calls_allowed) + " system calls allowed)";
   return true;
 }
 
 bool lock_down_terminal_process(std::string* applied, std::string* err) {
   if (!no_new_privs(err)) return false;
   *applied = "no new privileges";
-  filter f(SCMP_ACT_ALLOW);
-  for (const char* name : {"socket", "socketpair", "execve", "execveat"})
-    if (!f.rule(SCMP_ACT_ERRNO(EACCES), name)) {
-      *err = std::string("seccomp rule for ") + name;
-      return false;
-    }
-  if (!load(f, err)) return false;
+  if (!load(generated::terminal_filter, err)) return false;
   *applied += ", seccomp filter (no sockets, no exec)";
   return true;
 }
 
 std::string syscall_name(int nr) {
-  char* name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, nr);
-  if (!name) return "number " + std::to_string(nr);
-  std::string s(name);
-  std::free(name);
-  return s;
+  if (nr >= 0 && static_cast<std::size_t>(nr) < std::size(generated::syscall_names) && *generated::syscall_names[nr])
+    return generated::syscall_names[nr];
+  return "number " + std::to_string(nr);
 }
 
 }  // namespace wsbridge::sandbox
