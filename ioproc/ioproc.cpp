@@ -11,6 +11,7 @@
 
 #include "bridge/exit_codes.hpp"
 #include "bridge/fd_util.hpp"
+#include "bridge/module_loader.hpp"
 #include "bridge/process_spawn.hpp"
 #include "bridge/sandbox.hpp"
 #include "bridge/status_board.hpp"
@@ -56,7 +57,14 @@ int run_ioproc(const config& cfg, status_board& board) {
   // wrapped program) use pipe mode, which still escapes what it shows on a terminal.
   const bool terminal = ::isatty(STDIN_FILENO) && ::isatty(STDOUT_FILENO) && cfg.exec.empty() &&
                         cfg.framing_mode == framing::lines && cfg.encoding != payload_encoding::base64;
+  terminal_mode_fn run_terminal_mode = nullptr;
   if (terminal) {
+    run_terminal_mode = reinterpret_cast<terminal_mode_fn>(
+        load_module("wsbridge-term.so", terminal_entry_point, "line editor module", &err));
+    if (!run_terminal_mode) {
+      std::fprintf(stderr, "wsbridge: %s\n", err.c_str());
+      return exit_failure;
+    }
     have_original_termios = ::tcgetattr(STDIN_FILENO, &original_termios) == 0;
     struct sigaction sa {};
     sa.sa_handler = on_supervisor_gone;

@@ -403,7 +403,7 @@ class terminal_session {
 
 }  // namespace
 
-int run_terminal_mode(const config& cfg, status_board& board) {
+extern "C" __attribute__((visibility("default"))) int wsbridge_terminal_mode(const config& cfg, status_board& board) {
   terminal_session s(cfg, board);
   return s.run();
 }

@@ -147,6 +147,12 @@ def role_of(pid):
     return ROLE_NAMES.get(process_name(pid))
 
 
+def mapped_files(pid):
+    """Names of the files a process has mapped (libraries, modules)."""
+    with open(f"/proc/{pid}/maps") as f:
+        return {line.split()[-1].rsplit("/", 1)[-1] for line in f if "/" in line}
+
+
 def role_pids(marker):
     """PIDs of wsbridge child processes whose command line (the supervisor's, which
     they are forks of) contains `marker` (the URL)."""

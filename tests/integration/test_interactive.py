@@ -1,6 +1,7 @@
 """The interactive client on a pseudo-terminal, as a person sees it: pexpect types,
 pyte renders the screen."""
 import os
+import shutil
 import termios
 import time
 
@@ -8,17 +9,17 @@ import pexpect
 import pyte
 import pytest
 
-from conftest import WSBRIDGE, assert_no_processes_left
+from conftest import WSBRIDGE, assert_no_processes_left, children_of, mapped_files, role_of, wait_for
 
 
 class Terminal:
     """wsbridge on a pty, with the screen rendered by pyte."""
 
-    def __init__(self, url, *args, home):
+    def __init__(self, url, *args, home, program=WSBRIDGE):
         self.screen = pyte.Screen(80, 24)
         self.stream = pyte.ByteStream(self.screen)
         env = {"TERM": "xterm", "HOME": home, "PATH": os.environ["PATH"], "LANG": "C.UTF-8"}
-        self.child = pexpect.spawn(WSBRIDGE, [*args, url], dimensions=(24, 80), env=env)
+        self.child = pexpect.spawn(program, [*args, url], dimensions=(24, 80), env=env)
 
     def pump(self):
         try:
@@ -176,3 +177,29 @@ def test_ctrl_d_closes_cleanly_with_1000(servers, home):
     assert t.wait_exit() == 0
     server.expect("CLOSED 1000")
     assert_no_processes_left(server.url)
+
+
+def test_only_the_terminal_process_loads_the_line_editor(servers, home):
+    # libedit is linked into wsbridge-term.so alone, which ioproc loads on a terminal.
+    server = servers("python", "echo")
+    t = Terminal(server.url, home=home)
+    t.wait_text("Connected to")
+    kids = wait_for(lambda: len(children_of(t.child.pid)) == 2 and children_of(t.child.pid), what="two children")
+    for pid in [t.child.pid, *kids]:
+        files = mapped_files(pid)
+        in_ioproc = role_of(pid) == "ioproc"
+        assert any(f.startswith("libedit.so") for f in files) == in_ioproc, role_of(pid)
+        assert ("wsbridge-term.so" in files) == in_ioproc, role_of(pid)
+    t.child.sendcontrol("d")
+    assert t.wait_exit() == 0
+
+
+def test_a_missing_line_editor_module_is_one_clear_error(servers, home, tmp_path):
+    server = servers("python", "echo")
+    alone = tmp_path / "wsbridge"
+    shutil.copy(WSBRIDGE, alone)
+    t = Terminal(server.url, home=home, program=str(alone))
+    assert t.wait_exit() == 1
+    text = "".join(t.lines())  # one line, wrapped at 80 columns
+    assert text.startswith("wsbridge: cannot find the line editor module wsbridge-term.so beside the program or in ")
+    assert text.count("wsbridge:") == 1, t.lines()

@@ -5,8 +5,8 @@ import subprocess
 
 import pytest
 
-from conftest import (EXIT_CONNECT, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, WSBRIDGE, children_of, role_of,
-                      run_wsbridge, wait_for)
+from conftest import (EXIT_CONNECT, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, WSBRIDGE, children_of, mapped_files,
+                      role_of, run_wsbridge, wait_for)
 
 
 def make_cert(directory, san):
@@ -111,12 +111,6 @@ def test_node_ws_over_tls(servers, tmp_path, deflate):
     assert r.returncode == EXIT_CONNECT
 
 
-def mapped_files(pid):
-    """Names of the files a process has mapped (libraries, modules)."""
-    with open(f"/proc/{pid}/maps") as f:
-        return {line.split()[-1].rsplit("/", 1)[-1] for line in f if "/" in line}
-
-
 @pytest.mark.parametrize("tls", [False, True], ids=["ws", "wss"])
 def test_only_a_wss_network_process_loads_openssl(servers, tls_server, tls):
     # OpenSSL is linked into the TLS module alone, which netproc loads for wss:// only:
@@ -134,6 +128,8 @@ def test_only_a_wss_network_process_loads_openssl(servers, tls_server, tls):
             with_tls = tls and role_of(pid) == "netproc"
             assert ("libssl.so.3" in files) == with_tls, (role_of(pid), tls)
             assert ("wsbridge-tls.so" in files) == with_tls, (role_of(pid), tls)
+            # Nor does a session on pipes load the line editor (test_interactive.py).
+            assert not any(f.startswith(("libedit.so", "wsbridge-term.so")) for f in files), role_of(pid)
     finally:
         p.stdin.close()
         p.wait(timeout=10)
