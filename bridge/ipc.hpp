@@ -65,6 +65,9 @@ class frame_decoder {
   std::span<char> prepare(std::size_t min = limits::read_chunk);
   /// Marks `n` bytes of the space from prepare() as filled.
   void commit(std::size_t n);
+  /// Before the first read from `fd` into the space from prepare(): see
+  /// byte_buffer::first_read_from().
+  void first_read_from(int fd) { buf_.first_read_from(fd); }
 
   enum class result { frame, need_more, error };
   /// Decodes the next complete frame. On error, fills *err; the stream is then unusable.

@@ -50,6 +50,7 @@ class input_pump {
         break;
       }
       holding_.store(true);
+      buf.first_read_from(fd_);
       const ssize_t n = read_some(fd_, buf.data(), buf.size());
       if (n < 0) {
         fail(exit_failure, errno_text(static_cast<int>(-n)));
@@ -57,6 +58,7 @@ class input_pump {
       }
       if (n == 0) break;
       buf.filled(static_cast<std::size_t>(n));
+      if (static_cast<std::size_t>(n) >= prefault_threshold) out_.expect_bulk();
       const bool ok = framer_.feed(std::string_view(buf.data(), static_cast<std::size_t>(n)), out_.batch(), &err);
       // Messages before a refused one still go; nothing after it does.
       if (!send()) return;

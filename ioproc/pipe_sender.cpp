@@ -28,16 +28,17 @@ int pipe_sender::send() {
   }
   // A batch that went by reference stays untouched; framing continues in a free one.
   if (by_reference || cur_ == copy_slot) cur_ = free_slot();
-  std::string& next = slots_[cur_].data;
-  next.clear();
-  if (by_reference && next.capacity() < slot_reserve) {
-    // Bulk input: the next batch is as large. A whole read of input, framed, fits, and
-    // its pages are mapped in one go (see byte_buffer.hpp) instead of one page fault
-    // at a time as the framer fills them.
-    next.reserve(slot_reserve);
-    prefault(next.data(), next.capacity());
-  }
+  slots_[cur_].data.clear();
+  if (by_reference) expect_bulk();  // bulk input: the next batch is as large
   return e;
+}
+
+void pipe_sender::expect_bulk() {
+  // A whole read of input, framed, fits (see byte_buffer.hpp for the mapping).
+  std::string& batch = slots_[cur_].data;
+  if (batch.capacity() >= slot_reserve) return;
+  batch.reserve(slot_reserve);
+  prefault(batch.data(), batch.capacity());
 }
 
 int pipe_sender::splice_all(std::string_view data) {

@@ -27,6 +27,11 @@ class pipe_sender {
   /// Where the next batch is framed (append frames to it, then call send()).
   std::string& batch() { return slots_[cur_].data; }
 
+  /// The batch will hold the frames of a bulk read of input: its pages are mapped now,
+  /// in one go, rather than faulted in one by one as the framer fills them (or as a
+  /// string that grows copies itself into new ones).
+  void expect_bulk();
+
   /// Sends the batch, blocking until the pipe took it all, and leaves an empty one.
   /// Returns 0 or the errno (EPIPE: the reader is gone).
   int send();

@@ -595,6 +595,7 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     if (io_reading_ || io_gone_) return;
     io_reading_ = true;
     auto space = from_io_decoder_.prepare();
+    from_io_decoder_.first_read_from(child_fd::peer_in);
     from_io_.async_read_some(net::buffer(space.data(), space.size()),
                              beast::bind_front_handler(&session::on_io_read, this->shared_from_this()));
   }
