@@ -1,9 +1,10 @@
 #pragma once
 // Sandboxes for the child processes, in OpenSSH's style (sandbox-seccomp-filter.c):
-// no new privileges, resource limits, and a seccomp-bpf filter (libseccomp) that
-// allows a short list, makes file opening fail politely with EACCES, and traps the
-// rest. A trapped call is written to the status board, so the supervisor can say in
-// plain words which call it was.
+// no new privileges, resource limits, and a seccomp-bpf filter that allows a short
+// list, makes file opening fail politely with EACCES, and traps the rest. A trapped
+// call is written to the status board, so the supervisor can say in plain words which
+// call it was. The filters are written with libseccomp in seccomp_policy.cpp and
+// compiled into BPF at build time.
 
 #include <string>
 
