@@ -34,11 +34,11 @@ def hostile(*args):
     return Server([PY, os.path.join(PEERS, "hostile_server.py"), *map(str, args)])
 
 
-def measure(argv, ready, stdin=subprocess.DEVNULL, feed=None, expect_status=130):
+def measure(argv, ready, stdin=subprocess.DEVNULL, feed=None, expect_status=130, stderr=subprocess.DEVNULL):
     """Starts wsbridge, waits for ready(), sends SIGINT to its group, returns seconds
     until the whole tree is gone."""
     p = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.DEVNULL if feed is None else subprocess.PIPE,
-                         stderr=subprocess.DEVNULL, start_new_session=True)
+                         stderr=stderr, start_new_session=True)
     try:
         if feed:
             feed(p)
@@ -66,6 +66,21 @@ def measure(argv, ready, stdin=subprocess.DEVNULL, feed=None, expect_status=130)
             p.wait()
 
 
+def said(text):
+    """ready(): wsbridge -v has said `text` on stderr. A server's own event is too early
+    for a phase that wsbridge must have reached: the server prints OPEN when its 101 is
+    sent, and a SIGINT that arrives before netproc has read it finds a connection not yet
+    open, which is ended at once (correctly, but that is the phase before)."""
+    def ready(p):
+        while text not in p.stderr.readline().decode():
+            if p.poll() is not None:
+                raise SystemExit(f"wsbridge ended before it said {text!r}")
+    return ready
+
+
+VERBOSE = {"stderr": subprocess.PIPE}
+
+
 def until(cond, timeout=10):
     end = time.monotonic() + timeout
     while not cond():
@@ -90,16 +105,14 @@ def phases():
                 lambda p, s=s: s.wait_event("ANSWERED"), {}))
     s = Server([PY, os.path.join(PEERS, "py_server.py"), "echo"])
 
-    out.append(("open and idle (python-websockets, answers Close)", s, [WSBRIDGE, s.url],
-                lambda p, s=s: s.wait_event("OPEN"), {}))
+    out.append(("open and idle (python-websockets, answers Close)", s, [WSBRIDGE, "-v", s.url],
+                said("handshake: open"), VERBOSE))
     s = hostile("no-close-reply")
-    out.append(("open, server never answers Close", s, [WSBRIDGE, s.url], lambda p, s=s: s.wait_event("OPEN"), {}))
+    out.append(("open, server never answers Close", s, [WSBRIDGE, "-v", s.url], said("handshake: open"), VERBOSE))
+    # stdin is empty: with --linger 0 the Close goes at once; then we wait for the answer.
     s2 = hostile("no-close-reply")
-
-    def closing(p, s=s2):
-        s.wait_event("OPEN")
-        time.sleep(0.05)  # stdin is empty: linger 0 sends Close at once; now we wait for the answer
-    out.append(("closing, server never answers Close", s2, [WSBRIDGE, "--linger", "0", s2.url], closing, {}))
+    out.append(("closing, server never answers Close", s2, [WSBRIDGE, "-v", "--linger", "0", s2.url],
+                said("close: sent Close"), VERBOSE))
     s3 = hostile("flood-no-read")
 
     def full(p, s=s3):
