@@ -29,7 +29,6 @@ int pipe_sender::send() {
   // A batch that went by reference stays untouched; framing continues in a free one.
   if (by_reference || cur_ == copy_slot) cur_ = free_slot();
   slots_[cur_].data.clear();
-  if (by_reference) expect_bulk();  // bulk input: the next batch is as large
   return e;
 }
 

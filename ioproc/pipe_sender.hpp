@@ -48,8 +48,8 @@ class pipe_sender {
     std::uint64_t end = 0;  ///< sent_ just after it went by reference; 0: it never did
   };
   static constexpr std::size_t spliced_slots = 6;
-  /// Room reserved in a buffer once it is used again: a read of input framed as short
-  /// lines grows by a quarter (5-byte headers for 16-byte lines).
+  /// Room expect_bulk() reserves: a whole read of input, framed; as short lines it
+  /// grows by a quarter (5-byte headers for 16-byte lines).
   static constexpr std::size_t slot_reserve = limits::read_chunk / 4 * 5;
   static constexpr std::size_t copy_slot = spliced_slots;  ///< never sent by reference
 
