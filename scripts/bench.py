@@ -101,7 +101,10 @@ def env():
     return e
 
 
-def run_send(client, lines_file, count, size):
+def run_send(client, lines_file, count, size, sample_memory=False):
+    """One `cat lines_file | client` run against a sink. Memory is sampled only when
+    asked (the memory runs): the sampler is a thread of this script waking every 10 ms,
+    which takes CPU from a timed run on two busy cores."""
     server = Server("sink")
     try:
         with open(lines_file, "rb") as f:
@@ -111,7 +114,7 @@ def run_send(client, lines_file, count, size):
             p = subprocess.Popen(CLIENTS[client]("send", server.url), stdin=producer.stdout,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env())
             producer.stdout.close()
-            mem = PeakMemory(p.pid) if client == "wsbridge" else None
+            mem = PeakMemory(p.pid) if sample_memory else None
             _, err = p.communicate(timeout=600)
             elapsed = time.monotonic() - start
             peaks = mem.stop() if mem else {}
@@ -124,14 +127,14 @@ def run_send(client, lines_file, count, size):
         server.stop()
 
 
-def run_flood(client, count, size, slow_reader=False):
+def run_flood(client, count, size, slow_reader=False, sample_memory=False):
     server = Server("flood", count, size)
     try:
         start = time.monotonic()
         # stdin stays open (a pipe we never write to): the server's Close ends the session.
         p = subprocess.Popen(CLIENTS[client]("recv", server.url), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, env=env())
-        mem = PeakMemory(p.pid) if client == "wsbridge" else None
+        mem = PeakMemory(p.pid) if sample_memory else None
         lines = 0
         while True:
             chunk = p.stdout.read1(1 << 20) if not slow_reader else p.stdout.read1(1 << 12)
@@ -198,19 +201,12 @@ def run_startup(clients, runs):
 
 
 def median_run(runs):
-    """The run of median time (the lower middle for an even count); failed if any failed;
-    memory peaks are the largest of all runs."""
+    """The run of median time (the lower middle for an even count); failed if any failed."""
     ordered = sorted(runs, key=lambda r: r["seconds"])
     r = dict(ordered[(len(ordered) - 1) // 2])
     bad = [x for x in runs if not x["ok"]]
     if bad:
         r = dict(bad[0])
-    peaks = {}
-    for x in runs:
-        for role, (hwm, anon) in (x.get("memory") or {}).items():
-            h, a = peaks.get(role, (0, 0))
-            peaks[role] = (max(h, hwm), max(a, anon))
-    r["memory"] = peaks
     r["runs"] = len(runs)
     r["range"] = (ordered[0]["seconds"], ordered[-1]["seconds"])
     return r
@@ -257,7 +253,6 @@ def main():
     rows = []
     transfers = []  # (title, client, seconds, bytes): for the rate after start-up
     failures = []
-    memory = {}
     with tempfile.TemporaryDirectory() as tmp:
         for title, kind, count, size in workloads:
             results = {}
@@ -282,8 +277,6 @@ def main():
                 results[client] = r
                 if not r["ok"]:
                     failures.append(f"{title} / {client}: {r.get('detail')} {r.get('stderr', '')}")
-                if r.get("memory"):
-                    memory[title] = r["memory"]
             ref = results.get("reference", {}).get("seconds")
             for client in clients:
                 r = results[client]
@@ -303,9 +296,9 @@ def main():
         if "wsbridge" in clients:
             for total_mb in (1, 100, opts.memory_gb * 1000):
                 count = int(total_mb * 1e6 * min(1.0, scale * 10) / 1024) or 1
-                r = run_send("wsbridge", make_lines(tmp, count, 1024), count, 1024)
+                r = run_send("wsbridge", make_lines(tmp, count, 1024), count, 1024, sample_memory=True)
                 flat.append((f"send {count * 1024 / 1e6:,.0f} MB of 1 KiB lines", r["memory"], r["ok"]))
-            r = run_flood("wsbridge", int(200_000 * min(1.0, scale * 10)), 16, slow_reader=True)
+            r = run_flood("wsbridge", int(200_000 * min(1.0, scale * 10)), 16, slow_reader=True, sample_memory=True)
             flat.append(("receive a flood, slow stdout reader", r["memory"], r["ok"]))
 
     # Every time above includes starting the client, connecting and closing; the last

@@ -153,8 +153,8 @@ TEST_CASE("base64 lines become binary messages", "[input_framer]") {
 }
 
 TEST_CASE("utf8_valid_prefix finds a bad byte at any offset of the fast path", "[safe_text]") {
-  for (std::size_t at = 0; at < 100; ++at) {  // the 32- and 8-byte steps, and the rest
-    std::string s(100, 'a');
+  for (std::size_t at = 0; at < 300; ++at) {  // the 128- and 8-byte steps, and the rest
+    std::string s(300, 'a');
     s[at] = '\xff';
     CHECK(utf8_valid_prefix(s) == at);
     s[at] = '\xc3';  // a valid two-byte sequence straddling the steps
