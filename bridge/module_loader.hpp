@@ -1,7 +1,7 @@
 #pragma once
 // Optional parts of wsbridge live in modules, loaded only by a session that needs them:
 // wsbridge-tls.so (OpenSSL, for wss://, netproc/tls_module.hpp) and wsbridge-term.so
-// (the line editor, for a terminal, ioproc/terminal_module.hpp). Each dependency that
+// (the line editor, for a terminal, ioproc/terminal_mode.hpp). Each dependency that
 // a program links costs every start: its loading and relocation, and all three
 // processes carrying its mappings through fork and exit.
 

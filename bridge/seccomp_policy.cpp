@@ -13,6 +13,7 @@
 #include <seccomp.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
