@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "bridge/limits.hpp"
+#include "bridge/safe_text.hpp"
 
 namespace po = boost::program_options;
 
@@ -22,6 +23,15 @@ std::string lowercase(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
 }
+
+/// Position of the first byte that no URL may contain (controls, space, DEL), or npos.
+std::size_t first_control_or_space(std::string_view s) {
+  for (std::size_t i = 0; i < s.size(); ++i)
+    if (const auto c = static_cast<unsigned char>(s[i]); c <= 0x20 || c == 0x7f) return i;
+  return std::string_view::npos;
+}
+
+bool has_control_or_space(std::string_view s) { return first_control_or_space(s) != std::string_view::npos; }
 
 bool parse_seconds(const std::string& name, double value, std::chrono::milliseconds& out,
                    std::string* err, bool zero_ok = false) {
@@ -41,6 +51,11 @@ bool is_token(std::string_view s) {
   return !s.empty();
 }
 
+std::string hex_byte(unsigned char c) {
+  static const char digits[] = "0123456789abcdef";
+  return std::string("0x") + digits[c >> 4] + digits[c & 15];
+}
+
 /// "Name: value" from -H. Refuses what would break or smuggle into the request.
 bool parse_header(const std::string& line, std::string& name, std::string& value, std::string* err) {
   const auto colon = line.find(':');
@@ -51,10 +66,14 @@ bool parse_header(const std::string& line, std::string& name, std::string& value
   name = line.substr(0, colon);
   value = line.substr(colon + 1);
   value.erase(0, value.find_first_not_of(" \t"));
-  if (value.find_first_of("\r\n") != std::string::npos || value.find('\0') != std::string::npos) {
-    *err = "-H '" + name + "': the value must not contain line breaks";
-    return false;
-  }
+  // RFC 9110 §5.5: a field value is visible characters, spaces and tabs; obs-text
+  // (bytes 0x80-0xFF) is tolerated. Any other control would reach the server as it is.
+  for (const char ch : value)
+    if (const auto c = static_cast<unsigned char>(ch); (c < 0x20 && c != '\t') || c == 0x7f) {
+      *err = "-H '" + name + "': the value must not contain control characters (" +
+             (c == '\r' || c == '\n' ? std::string("a line break") : "byte " + hex_byte(c)) + ")";
+      return false;
+    }
   static const char* const reserved[] = {"host", "upgrade", "connection", "sec-websocket-key",
                                          "sec-websocket-version", "sec-websocket-extensions"};
   for (const char* r : reserved)
@@ -148,27 +167,88 @@ bool apply_redirect(config& cfg, const std::string& url, unsigned count, std::st
     cfg.target.userinfo.clear();
     std::erase_if(cfg.headers, [](const auto& h) {
       const std::string name = lowercase(h.first);
-      return name == "authorization" || name == "cookie";
+      return name == "authorization" || name == "cookie" || name == "proxy-authorization";
     });
   }
   return choose_proxy(cfg, err);
 }
 
+bool resolve_redirect(const ws_target& current, std::string_view location, unsigned hops, unsigned max_hops,
+                      std::string& url, std::string* why) {
+  if (hops >= max_hops) {
+    *why = "too many redirects (" + std::to_string(max_hops) + "; see --max-redirects)";
+    return false;
+  }
+  if (location.size() > limits::max_redirect_url) {
+    *why = "the URL is too long to follow";
+    return false;
+  }
+  // Boost.URL asserts (in debug builds) on some inputs with control characters, and
+  // none belongs in a URL (RFC 3986 §2): refuse them first.
+  if (has_control_or_space(location)) {
+    *why = "not a valid URL";
+    return false;
+  }
+  const std::string base_text = (current.tls ? "wss://" : "ws://") + current.host_header + current.resource;
+  auto base = boost::urls::parse_uri(base_text);  // a view: base_text must outlive it
+  auto ref = boost::urls::parse_uri_reference(location);
+  boost::urls::url next;
+  if (!base || !ref || !boost::urls::resolve(*base, *ref, next)) {
+    *why = "not a valid URL";
+    return false;
+  }
+  // Servers write http(s):// for the WebSocket endpoint they mean; nothing else is
+  // followed: ws+unix:// would point us at a local socket (a Docker or database
+  // socket) chosen by the server.
+  const std::string scheme = lowercase(std::string(next.scheme()));
+  if (scheme == "http" || scheme == "ws") next.set_scheme("ws");
+  else if (scheme == "https" || scheme == "wss") next.set_scheme("wss");
+  else {
+    *why = "refusing to follow a redirect to a " + scheme + ":// URL (only ws, wss, http and https)";
+    return false;
+  }
+  next.remove_fragment();
+  ws_target target;
+  std::string err;
+  if (!parse_ws_url(std::string(next.buffer()), target, &err)) {
+    *why = "cannot follow it: " + err;
+    return false;
+  }
+  if (current.tls && !target.tls) {
+    *why = "refusing to follow a redirect from wss:// to ws://";
+    return false;
+  }
+  url = std::string(next.buffer());
+  if (url.size() > limits::max_redirect_url) {
+    *why = "the URL is too long to follow";
+    return false;
+  }
+  return true;
+}
+
 bool parse_ws_url(const std::string& url, ws_target& out, std::string* err) {
+  // Checked before Boost.URL sees it: 1.81 asserts on some such inputs in debug builds
+  // ("nn-:\n"), and no URL contains them (RFC 3986 §2; a space must be %20).
+  if (const std::size_t bad = first_control_or_space(url); bad != std::string::npos) {
+    *err = "invalid URL '" + safe_text(url) + "': " +
+           (url[bad] == ' ' ? std::string("it contains a space (write %20)")
+                            : "it contains a control character at byte " + std::to_string(bad + 1));
+    return false;
+  }
   auto parsed = boost::urls::parse_uri(url);
   if (!parsed) {
     // The common mistake is leaving out the scheme ("localhost:8080/chat").
     if (url.find("://") == std::string::npos)
-      *err = "invalid URL '" + url + "': expected ws://HOST[:PORT][/PATH] (maybe you meant ws://" +
-             url + " ?)";
+      *err = "invalid URL '" + safe_text(url) + "': expected ws://HOST[:PORT][/PATH] (maybe you meant ws://" +
+             safe_text(url) + " ?)";
     else
-      *err = "invalid URL '" + url + "': " + parsed.error().message();
+      *err = "invalid URL '" + safe_text(url) + "': " + parsed.error().message();
     return false;
   }
   const boost::urls::url_view u = *parsed;
   const std::string scheme = lowercase(std::string(u.scheme()));
   if (url.find("://") == std::string::npos) {  // "localhost:8080" parses as scheme "localhost"
-    *err = "invalid URL '" + url + "': expected ws://HOST[:PORT][/PATH] (maybe you meant ws://" + url + " ?)";
+    *err = "invalid URL '" + safe_text(url) + "': expected ws://HOST[:PORT][/PATH] (maybe you meant ws://" + safe_text(url) + " ?)";
     return false;
   }
   if (scheme == "ws+unix") {
@@ -179,7 +259,7 @@ bool parse_ws_url(const std::string& url, ws_target& out, std::string* err) {
     out.unix_path = path.substr(0, colon);
     out.resource = colon == std::string::npos ? "/" : path.substr(colon + 1);
     if (out.unix_path.empty() || out.unix_path[0] != '/') {
-      *err = "invalid URL '" + url + "': expected ws+unix:///PATH/TO/SOCKET[:/RESOURCE]";
+      *err = "invalid URL '" + safe_text(url) + "': expected ws+unix:///PATH/TO/SOCKET[:/RESOURCE]";
       return false;
     }
     if (out.resource.empty() || out.resource[0] != '/') out.resource.insert(0, "/");
@@ -192,29 +272,29 @@ bool parse_ws_url(const std::string& url, ws_target& out, std::string* err) {
   if (scheme == "ws") out.tls = false;
   else if (scheme == "wss") out.tls = true;
   else {
-    *err = "invalid URL '" + url + "': scheme must be ws or wss, not " + scheme;
+    *err = "invalid URL '" + safe_text(url) + "': scheme must be ws or wss, not " + scheme;
     if (scheme == "http" || scheme == "https")
       *err += " (maybe you meant " + std::string(scheme == "http" ? "ws" : "wss") + "://...?)";
     return false;
   }
   if (!u.has_authority() || u.encoded_host().empty()) {
-    *err = "invalid URL '" + url + "': no host";
+    *err = "invalid URL '" + safe_text(url) + "': no host";
     return false;
   }
   take_userinfo(u, out.userinfo, out.display);
   if (u.has_fragment()) {  // RFC 6455 §3: fragment identifiers MUST NOT be used
-    *err = "invalid URL '" + url + "': a WebSocket URL cannot have a #fragment";
+    *err = "invalid URL '" + safe_text(url) + "': a WebSocket URL cannot have a #fragment";
     return false;
   }
   if (u.host_type() == boost::urls::host_type::ipvfuture) {
-    *err = "invalid URL '" + url + "': unsupported host";
+    *err = "invalid URL '" + safe_text(url) + "': unsupported host";
     return false;
   }
   out.host = std::string(u.host_address());
   if (u.has_port()) {
     const std::string port(u.port());
     if (!valid_port(port)) {
-      *err = "invalid URL '" + url + "': port must be 1-65535";
+      *err = "invalid URL '" + safe_text(url) + "': port must be 1-65535";
       return false;
     }
     out.port = std::string(u.port());
@@ -229,9 +309,10 @@ bool parse_ws_url(const std::string& url, ws_target& out, std::string* err) {
 }
 
 bool parse_proxy_url(const std::string& url, proxy_target& out, std::string* err) {
-  auto parsed = boost::urls::parse_uri(url);
+  // Control characters first: Boost.URL must not see them (see parse_ws_url).
+  const auto parsed = boost::urls::parse_uri(has_control_or_space(url) ? std::string_view("-") : std::string_view(url));
   if (!parsed || !parsed->has_authority() || parsed->encoded_host().empty()) {
-    *err = "invalid proxy URL '" + url + "': expected http://HOST[:PORT], socks5://HOST[:PORT] or socks5h://HOST[:PORT]";
+    *err = "invalid proxy URL '" + safe_text(url) + "': expected http://HOST[:PORT], socks5://HOST[:PORT] or socks5h://HOST[:PORT]";
     return false;
   }
   const boost::urls::url_view u = *parsed;
@@ -240,13 +321,13 @@ bool parse_proxy_url(const std::string& url, proxy_target& out, std::string* err
   else if (scheme == "socks5") out.type = proxy_target::kind::socks5;
   else if (scheme == "socks5h") out.type = proxy_target::kind::socks5h;
   else {
-    *err = "proxy URL '" + url + "': scheme " + scheme + " is not supported (http, socks5, socks5h)";
+    *err = "proxy URL '" + safe_text(url) + "': scheme " + scheme + " is not supported (http, socks5, socks5h)";
     return false;
   }
   out.host = std::string(u.host_address());
   out.port = u.has_port() ? std::string(u.port()) : "1080";
   if (!valid_port(out.port)) {
-    *err = "proxy URL '" + url + "': port must be 1-65535";
+    *err = "proxy URL '" + safe_text(url) + "': port must be 1-65535";
     return false;
   }
   take_userinfo(u, out.userinfo, out.display);
@@ -286,6 +367,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
   double linger = std::chrono::duration<double>(limits::default_linger).count();
   double ping_interval = 0;
   double ping_timeout = 0;
+  double timeout = 0;
   std::vector<std::string> header_lines;
   std::string unix_path;
 
@@ -327,6 +409,9 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
        "so each message is exactly one line")
       ("max-messages", po::value(&cfg.max_messages)->value_name("N"), "close after receiving N messages")
       (",1", "the same as --max-messages 1")
+      ("no-close,n", "keep the connection open at end of input (receive until the server closes)")
+      ("timeout", po::value(&timeout)->value_name("SECONDS"),
+       "close (1000) this long after the connection opened; with --max-messages, exit 10 if fewer arrived")
       ("exec", "run CMD with ARGS as the other end instead of stdin/stdout (must come last); see below")
       ("header,H", po::value(&header_lines)->value_name("'NAME: VALUE'")->composing(),
        "add a header to the upgrade request (repeatable)")
@@ -385,7 +470,8 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
        << "Exit status: 0 closed normally, 2 usage, 3 cannot connect, 4 handshake failed,\n"
           "5 closed abnormally or with an error code, 6 input not fully delivered,\n"
           "7 a wsbridge process died, 8 the server stopped answering pings, 9 input refused\n"
-          "(not UTF-8 text, bad base64 or length prefix, message too long), 1 other errors,\n"
+          "(not UTF-8 text, bad base64 or length prefix, message too long), 10 fewer than\n"
+          "--max-messages messages arrived, 1 other errors,\n"
           "128+N interrupted by signal N. With --exec: the program's status if it failed.\n\n"
           "--exec CMD [ARGS...]: each message received goes to the program's stdin, its\n"
           "stdout is framed into messages, its stderr is ours. The program starts once the\n"
@@ -406,6 +492,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
   cfg.insecure = vm.count("insecure") > 0;
   cfg.compress = vm.count("no-compress") == 0;
   cfg.escape_newlines = vm.count("escape-newlines") > 0;
+  cfg.no_close = vm.count("no-close") > 0;
   if (vm.count("-1")) {
     if (vm.count("max-messages") && cfg.max_messages != 1) {
       *text = "-1 and --max-messages " + std::to_string(cfg.max_messages) + " disagree";
@@ -451,7 +538,8 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
   if (!parse_seconds("connect-timeout", connect_timeout, cfg.connect_timeout, text) ||
       !parse_seconds("close-timeout", close_timeout, cfg.close_timeout, text) ||
       !parse_seconds("linger", linger, cfg.linger, text, /*zero_ok=*/true) ||
-      !parse_seconds("ping-interval", ping_interval, cfg.ping_interval, text, /*zero_ok=*/true))
+      !parse_seconds("ping-interval", ping_interval, cfg.ping_interval, text, /*zero_ok=*/true) ||
+      !parse_seconds("timeout", timeout, cfg.timeout, text, /*zero_ok=*/true))
     return parse_outcome::error;
   if (vm.count("ping-timeout")) {
     if (cfg.ping_interval.count() == 0) {

@@ -93,16 +93,31 @@ struct config {
   framing framing_mode = framing::lines;
   payload_encoding encoding = payload_encoding::text;
   bool escape_newlines = false;   ///< --escape-newlines: \\, \n, \r in received messages (line mode)
-  std::uint64_t max_messages = 0; ///< --max-messages/-1: close after this many received; 0: no limit
+  std::uint64_t max_messages = 0; ///< --max-messages/-1: close after this many received; 0: no limit.
+                                  ///< End of input does not close before they arrived.
+  bool no_close = false;          ///< -n/--no-close: end of input does not close the connection
+  std::chrono::milliseconds timeout{0};  ///< --timeout: close this long after opening; 0: never
   std::vector<std::string> exec;  ///< --exec CMD ARGS...: the program on the other end
 };
 
 /// Picks the proxy for cfg.target: --proxy if given (empty: none), else the environment.
 bool choose_proxy(config& cfg, std::string* err);
 
-/// Points cfg at `url`, the redirect number `count`: a new target, its proxy chosen
-/// again, and credentials (Basic auth, Authorization and Cookie headers) kept only if
-/// the origin is the same (curl and browsers agree).
+/// The redirect policy, in one place: resolves `location` (from a 3xx answer, maybe
+/// relative, RFC 9110 §10.2.2) against `current`, reached after `hops` redirects, and
+/// fills `url` with the absolute ws:// or wss:// URL to follow. Returns false and
+/// fills *why (one line) when it must not be followed: more than `max_hops`, not a
+/// valid URL, a scheme other than ws, wss, http or https (ws+unix:// would let a
+/// server reach a local socket), wss:// to ws://, or too long. netproc applies it to
+/// the server's answer, and the supervisor again to what netproc hands it, as
+/// OpenSSH's monitor re-checks what its unprivileged child sends.
+bool resolve_redirect(const ws_target& current, std::string_view location, unsigned hops, unsigned max_hops,
+                      std::string& url, std::string* why);
+
+/// Points cfg at `url`, the redirect number `count`, once resolve_redirect() has
+/// accepted it: a new target, its proxy chosen again, and credentials (Basic auth,
+/// Authorization, Cookie and Proxy-Authorization headers) kept only if the origin is
+/// the same (curl and browsers agree).
 bool apply_redirect(config& cfg, const std::string& url, unsigned count, std::string* err);
 
 enum class parse_outcome {

@@ -112,11 +112,22 @@ std::size_t utf8_valid_prefix(std::string_view in, bool* incomplete) {
     i += len;
   }
   if (incomplete && i < in.size()) {
-    // A lead byte whose continuation bytes (so far all valid) run past the end.
-    const auto b0 = static_cast<unsigned char>(in[i]);
-    const std::size_t need = (b0 & 0xe0) == 0xc0 ? 2 : (b0 & 0xf0) == 0xe0 ? 3 : (b0 & 0xf8) == 0xf0 ? 4 : 0;
-    bool cut = need > in.size() - i;
-    for (std::size_t k = i + 1; cut && k < in.size(); ++k) cut = (static_cast<unsigned char>(in[k]) & 0xc0) == 0x80;
+    // Cut, not invalid: the bytes left are the start of some valid sequence. Filling
+    // the missing bytes with 0x80 or with 0xbf covers every lead byte's range for its
+    // second byte (E0 needs A0-BF, ED 80-9F, F0 90-BF, F4 80-8F), so a cut sequence
+    // decodes with one of the two fillings and an impossible one (F5.., C0.., E0 80)
+    // with neither.
+    const std::string_view rest = in.substr(i);
+    bool cut = false;
+    if (rest.size() < 4) {
+      for (const char fill : {'\x80', '\xbf'}) {
+        std::string padded(rest);
+        padded.resize(4, fill);
+        std::uint32_t cp = 0;
+        const std::size_t len = decode_utf8(padded, cp);
+        cut = cut || len > rest.size();
+      }
+    }
     *incomplete = cut;
   }
   return i;

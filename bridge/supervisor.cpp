@@ -18,6 +18,7 @@
 #include "bridge/ipc.hpp"
 #include "bridge/limits.hpp"
 #include "bridge/process_spawn.hpp"
+#include "bridge/safe_text.hpp"
 #include "bridge/sandbox.hpp"
 #include "bridge/status_board.hpp"
 
@@ -103,6 +104,7 @@ class supervisor {
   // EOF on them means the network process is gone.
   unique_fd net_in_, net_out_, net_ctl_;
   unsigned redirects_ = 0;
+  bool redirect_refused_ = false;  ///< a redirect netproc handed us failed our own check
   config net_cfg_;  ///< the configuration of the current netproc: cfg_, after redirects
   unique_fd signals_;
   int interrupted_by_ = 0;                 ///< first interrupting signal, 0 if none
@@ -161,7 +163,7 @@ bool supervisor::start(std::string* err) {
   // a smaller pipe only costs speed.
   for (int fd : {net_in_.get(), net_to_io_r.get()}) ::fcntl(fd, F_SETPIPE_SZ, 1 << 20);
   // ioproc gets SIGUSR1 when we die: in terminal mode it restores the terminal
-  // settings (we cannot, being dead) and exits; elsewhere SIGUSR1 simply ends it.
+  // settings (we cannot, being dead); in every mode it says so in one line and exits.
   const child_spec io_spec{"wsbridge-io", {net_to_io_r.get(), io_to_net_w.get(), io_ctl_r.get()},
                            SIGUSR1};
   io_.pid = spawn_child(io_spec, [this] { return roles_.ioproc(cfg_, *board_.get()); }, err);
@@ -183,7 +185,16 @@ bool supervisor::spawn_netproc(std::string* err) {
       *err = "the network process reported a redirect URL longer than the board holds";
       return false;
     }
-    if (!apply_redirect(net_cfg_, std::string(b.redirect_url, size), redirects_, err)) return false;
+    // Checked again here, with the same policy (config.hpp): a netproc that parsed a
+    // hostile answer may be corrupted, and the next one starts before it drops root.
+    std::string url, why;
+    if (!resolve_redirect(net_cfg_.target, std::string_view(b.redirect_url, size), redirects_ - 1, cfg_.max_redirects,
+                          url, &why) ||
+        !apply_redirect(net_cfg_, url, redirects_, &why)) {
+      redirect_refused_ = true;
+      *err = "refusing the redirect the network process reported: " + why;
+      return false;
+    }
   }
   const child_spec spec{"wsbridge-net", {net_in_.get(), net_out_.get(), net_ctl_.get()}, SIGKILL};
   net_ = child{"network process", spawn_child(spec, [this] { return roles_.netproc(net_cfg_, *board_.get()); }, err), {},
@@ -199,7 +210,7 @@ bool supervisor::follow_redirect() {
   ++redirects_;
   std::string err;
   if (spawn_netproc(&err)) return true;
-  std::fprintf(stderr, "wsbridge: redirect: %s\n", err.c_str());
+  std::fprintf(stderr, "wsbridge: handshake: %s\n", safe_text(err).c_str());
   return false;
 }
 
@@ -305,6 +316,10 @@ void supervisor::kill_all(int sig) {
 int supervisor::exit_status() const {
   if (interrupted_by_ != 0) return 128 + interrupted_by_;
   if (child_crashed_) return exit_process_died;
+  if (redirect_refused_) return exit_handshake_rejected;
+  // stdout's reader went away: what a shell pipeline expects to see (141), whatever the
+  // network process's closing handshake made of it afterwards.
+  if (io_.status && WIFEXITED(*io_.status) && WEXITSTATUS(*io_.status) == exit_output_closed) return exit_output_closed;
   for (const child* c : {&net_, &io_}) {
     if (c->status && WIFEXITED(*c->status) && WEXITSTATUS(*c->status) != 0)
       // A redirect nobody followed (ioproc had gone): not a status of ours to show.

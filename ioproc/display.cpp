@@ -25,19 +25,27 @@ void append_for_terminal(std::string& out, ipc::frame_type type, std::string_vie
 }
 
 std::string close_text(const ipc::close_info& c) {
-  std::string line = std::string("connection closed") + (c.by_server ? " by server" : "") + ": " +
-                     std::to_string(c.code) + " (" + close_code_meaning(c.code) + ")";
+  const std::string who = std::string("connection closed") + (c.by_server ? " by server" : "");
+  if (c.code == 1005) return who + " (no status code)";  // RFC 6455 §7.1.5
+  std::string line = who + ": " + std::to_string(c.code) + " (" + close_code_meaning(c.code) + ")";
   if (!c.reason.empty()) line += " \"" + safe_text(c.reason) + "\"";
   return line;
 }
 
-std::string undelivered_text(const status_board& board, const std::string& what) {
+std::string count_text(std::uint64_t n, std::string_view what, std::string_view after) {
+  return std::to_string(n) + " " + std::string(what) + (n == 1 ? "" : "s") + std::string(after);
+}
+
+std::string undelivered_text(const status_board& board, std::string_view what, std::string_view after,
+                             bool must_end) {
   const std::uint64_t read = board.input_messages.load(std::memory_order_relaxed);
   const std::uint64_t sent = board.messages_sent.load(std::memory_order_relaxed);
-  if (read <= sent) return {};
-  std::string line = std::to_string(read - sent) + " " + what + (read - sent == 1 ? " was" : "s were") +
-                     " not sent: the connection closed first";
-  if (!board.input_ended.load(std::memory_order_relaxed)) line += " (input was not read to its end)";
+  const bool ended = board.input_ended.load(std::memory_order_relaxed) != 0;
+  if (read <= sent && (ended || !must_end)) return {};
+  std::string line = read > sent ? count_text(read - sent, what, after) + (read - sent == 1 ? " was" : " were") +
+                                       " not sent: the connection closed first"
+                                 : std::string("the connection closed before all input was sent");
+  if (!ended) line += " (input was not read to its end)";
   return line;
 }
 

@@ -14,12 +14,20 @@ namespace wsbridge {
 /// tabs kept), binary as "(binary, N bytes) 0a1b..." shortened after 32 bytes.
 void append_for_terminal(std::string& out, ipc::frame_type type, std::string_view payload);
 
-/// "connection closed by server: 1001 (going away) "reason"" (reason escaped).
+/// "connection closed by server: 1001 (going away) "reason"" (reason escaped);
+/// "connection closed by server (no status code)" for 1005.
 std::string close_text(const ipc::close_info& c);
 
+/// "1 input line", "2 input lines", "2 messages from the program": `what` is the
+/// singular noun, `after` follows it unchanged.
+std::string count_text(std::uint64_t n, std::string_view what, std::string_view after = {});
+
 /// When input was read but not sent, the line that says how much ("3 input lines
-/// were not sent..."), naming them `what` ("input line", "typed line"); empty otherwise.
+/// were not sent..."), naming them `what` ("input line", "typed line") followed by
+/// `after` (" from the program"); with `must_end`, also when the input had not ended
+/// (what it still held never reached the server). Empty when all was delivered.
 /// Reads the final counters from the board (netproc publishes before `closed`).
-std::string undelivered_text(const status_board& board, const std::string& what);
+std::string undelivered_text(const status_board& board, std::string_view what, std::string_view after = {},
+                             bool must_end = false);
 
 }  // namespace wsbridge

@@ -57,15 +57,21 @@ bool input_framer::feed_delimited(std::string_view data, char delimiter, std::st
   };
   while (!data.empty()) {
     const void* end = std::memchr(data.data(), delimiter, data.size());
+    const std::size_t len =
+        end ? static_cast<std::size_t>(static_cast<const char*>(end) - data.data()) : data.size();
+    // The limit holds for a record in one read and for one gathered over many, at any
+    // split of the reads. A line's final "\r" is not part of the message (it may still
+    // be waiting for its "\n").
+    const bool cr = mode_ == framing::lines &&
+                    (len > 0 ? data[len - 1] == '\r' : !partial_.empty() && partial_.back() == '\r');
+    if (partial_.size() + len - (cr ? 1 : 0) > max_message_) {
+      *err = current_name() + " is longer than " + std::to_string(max_message_) + " bytes";
+      return false;
+    }
     if (!end) {
-      if (partial_.size() + data.size() > max_message_) {
-        *err = current_name() + " is longer than " + std::to_string(max_message_) + " bytes";
-        return false;
-      }
       partial_.append(data);
       break;
     }
-    const std::size_t len = static_cast<std::size_t>(static_cast<const char*>(end) - data.data());
     if (partial_.empty()) {
       if (!emit_record(data.substr(0, len))) return false;  // the common case: no copy
     } else {
@@ -116,11 +122,12 @@ bool input_framer::feed_raw(std::string_view data, std::string& frames, std::str
   bool incomplete = false;
   const std::size_t valid = utf8_valid_prefix(buf, &incomplete);
   if (valid < buf.size() && !incomplete) {
-    *err = "input is not valid UTF-8 (at byte " + std::to_string(valid + 1) + " of " + current_name() +
+    *err = "input is not valid UTF-8 (at byte " + std::to_string(raw_offset_ + valid + 1) + " of the input" +
            "); --binary sends bytes as they are";
     return false;
   }
   if (valid > 0 && !emit(buf.substr(0, valid), frames, err)) return false;
+  raw_offset_ += valid;
   const std::string tail(buf.substr(valid));  // buf may be partial_ itself
   partial_ = tail;
   return true;
@@ -134,7 +141,9 @@ bool input_framer::finish(std::string& frames, std::string* err) {
     return false;
   }
   if (mode_ == framing::raw) {
-    *err = "input ended inside a UTF-8 sequence; --binary sends bytes as they are";
+    // Only a cut sequence is held back (feed_raw), so this is one that input ended in.
+    *err = "input ended inside a UTF-8 sequence (at byte " + std::to_string(raw_offset_ + 1) +
+           "); --binary sends bytes as they are";
     return false;
   }
   const std::string last = std::move(partial_);

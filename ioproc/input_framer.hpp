@@ -44,6 +44,7 @@ class input_framer {
   std::string partial_;          ///< bytes of a message not yet complete
   std::uint64_t messages_ = 0;   ///< messages framed so far
   std::string decoded_;          ///< scratch for base64
+  std::uint64_t raw_offset_ = 0; ///< --raw text: input bytes sent so far (for error positions)
 };
 
 }  // namespace wsbridge

@@ -30,6 +30,11 @@ bool have_original_termios = false;
 /// Async-signal-safe: it also runs as the SIGUSR1 (parent-death signal) handler.
 extern "C" void on_supervisor_gone(int) {
   if (have_original_termios) ::tcsetattr(STDIN_FILENO, TCSANOW, &original_termios);
+  // The supervisor (killed, say, with SIGKILL) can no longer say why the session
+  // ended; we still can, in one line, before we go.
+  static constexpr char line[] = "\r\nwsbridge: the supervisor process died; ending the session\n";
+  [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, line + (have_original_termios ? 0 : 2),
+                                             sizeof line - 1 - (have_original_termios ? 0 : 2));
   ::_exit(exit_process_died);
 }
 
@@ -66,10 +71,10 @@ int run_ioproc(const config& cfg, status_board& board) {
       return exit_failure;
     }
     have_original_termios = ::tcgetattr(STDIN_FILENO, &original_termios) == 0;
-    struct sigaction sa {};
-    sa.sa_handler = on_supervisor_gone;
-    ::sigaction(SIGUSR1, &sa, nullptr);  // our PR_SET_PDEATHSIG (process_spawn.hpp)
   }
+  struct sigaction sa {};
+  sa.sa_handler = on_supervisor_gone;
+  ::sigaction(SIGUSR1, &sa, nullptr);  // our PR_SET_PDEATHSIG (process_spawn.hpp)
   if (cfg.sandbox) {
     std::string applied;
     // On a kernel without seccomp, netproc says so (once, for both); -v says it here too.

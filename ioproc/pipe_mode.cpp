@@ -27,10 +27,6 @@ namespace {
 
 void say(const std::string& line) { std::fprintf(stderr, "wsbridge: %s\n", line.c_str()); }
 
-std::string plural(std::uint64_t n, const char* what) {
-  return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
-}
-
 /// Reads the input, frames messages, and writes the frames to netproc. Runs on its
 /// own thread: blocking reads and writes give backpressure for free (when netproc
 /// stops reading its pipe, our write blocks and we stop reading input).
@@ -130,7 +126,13 @@ class input_pump {
 class output_pump {
  public:
   output_pump(const config& cfg, status_board& board, int fd, wrapped_program* program, const input_pump& input)
-      : board_(board), fd_(fd), program_(program), input_(input), framer_(cfg, !program && ::isatty(fd)) {}
+      : board_(board),
+        fd_(fd),
+        program_(program),
+        input_(input),
+        framer_(cfg, !program && ::isatty(fd)),
+        max_messages_(cfg.max_messages),
+        stdin_is_terminal_(::isatty(STDIN_FILENO) != 0) {}
 
   /// Returns ioproc's exit status.
   int run() {
@@ -239,7 +241,13 @@ class output_pump {
     input_.wait_counted();
     if (!board_.opened.load(std::memory_order_relaxed)) return exit_ok;  // netproc said why
     if (c.code != 0 && c.code != 1006 && c.by_server) say(close_text(c));
-    const std::string undelivered = undelivered_text(board_, program_ ? "message from the program" : "input line");
+    // --max-messages reached: the close was ours, and input left over is expected.
+    if (max_messages_ != 0 && board_.output_messages.load(std::memory_order_relaxed) >= max_messages_) return exit_ok;
+    // Input from a producer that had not ended never reached the server, even if every
+    // line read so far was sent; a person typing on a terminal (stdin a terminal,
+    // stdout not) or a wrapped program still running simply stop.
+    const std::string undelivered = program_ ? undelivered_text(board_, "message", " from the program")
+                                             : undelivered_text(board_, "input line", {}, !stdin_is_terminal_);
     if (undelivered.empty()) return exit_ok;
     say(undelivered);
     return exit_undelivered;
@@ -250,6 +258,8 @@ class output_pump {
   wrapped_program* program_;
   const input_pump& input_;
   output_framer framer_;
+  const std::uint64_t max_messages_;
+  const bool stdin_is_terminal_;
   bool output_gone_ = false;
   std::uint64_t dropped_ = 0;
 };
@@ -261,7 +271,7 @@ int finish_program(wrapped_program& program, status_board& board, int status, st
   const int wait_status = program.finish(limits::exec_grace, &killed_by_us);
   board.program_pid.store(0, std::memory_order_relaxed);
   if (dropped)
-    say(plural(dropped, "received message") + (dropped == 1 ? " was" : " were") +
+    say(count_text(dropped, "received message") + (dropped == 1 ? " was" : " were") +
         " not delivered: the program had stopped reading");
   if (!program.started()) return status;
   if (killed_by_us) {

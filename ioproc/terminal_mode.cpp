@@ -335,7 +335,7 @@ class terminal_session {
     // Never opened: netproc's notice said why, and its exit status is the one that counts.
     if (!board_.opened.load(std::memory_order_relaxed)) return;
     if (c.code != 0 && c.code != 1006) {
-      std::string text = close_text(c);
+      std::string text = close_text(c);  // "connection closed ..." -> "Connection closed ..."
       text[0] = 'C';
       out += colors_.status + text + "." + colors_.reset + "\n";
     }

@@ -26,6 +26,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <limits>
 #include <string>
@@ -71,15 +72,15 @@ class batching_stream {
             return;
           }
           if (before_wait_) before_wait_();
-          next_.async_read_some(boost::asio::buffer(rbuf_.data(), rbuf_.size()),
-                                [this, b, h = std::move(handler)](error_code ec, std::size_t n) mutable {
-                                  rpos_ = 0;
-                                  rend_ = n;
-                                  rbuf_.filled(n);
-                                  scan_pos_ = 0;
-                                  received_ += n;
-                                  std::move(h)(n ? error_code{} : ec, n ? take(b) : 0);
-                                });
+          // Beast answers each ping with a pong written here. A server that floods pings
+          // and never reads would make those pile up without bound: while more than
+          // max_control_backlog of them wait for the socket, the socket is not read
+          // (TCP then stops the server), as data messages wait in netproc's queue.
+          if (control_backlog_ > max_control_backlog && !error_) {
+            deferred_read_ = [this, b, h = std::move(handler)]() mutable { read_next(b, std::move(h)); };
+            return;
+          }
+          read_next(b, std::move(handler));
         },
         token, buffers);
   }
@@ -98,8 +99,13 @@ class batching_stream {
           // After our own Close only Beast's control frames come here, never message
           // payload, so a first byte of 0x88 is a frame header.
           if (!ec && !(drop_close_frames_ && first == close_frame_byte)) {
+            if (first == close_frame_byte && beast_close_code_ == 0) beast_close_code_ = masked_close_code(b);
             append(b);
             if (first == close_frame_byte) close_frame_end_ = accepted_;
+            if (is_control_frame(first)) {
+              control_backlog_ += n;
+              control_ends_.push_back({accepted_, n});
+            }
             // Control frames (opcode 8 and up: Close, Ping, Pong) never wait.
             if (!held_ || pending_.size() >= flush_threshold || is_control_frame(first)) start_flush();
           }
@@ -109,6 +115,14 @@ class batching_stream {
         },
         token, buffers);
   }
+
+  /// Control-frame bytes (pongs, Close replies) accepted and not yet taken by the
+  /// next layer; while over max_control_backlog the socket is not read.
+  std::size_t control_backlog() const { return control_backlog_; }
+
+  /// The close code of a Close frame Beast wrote on its own (failing the connection
+  /// after a protocol violation, or answering the server's Close), or 0.
+  std::uint16_t beast_close_code() const { return beast_close_code_; }
 
   /// Appends bytes written by the session itself, in order after all accepted so far.
   void write_raw(std::string_view bytes) {
@@ -228,6 +242,28 @@ class batching_stream {
 
   static bool is_control_frame(unsigned char first) { return (first & 0x0f) >= 8; }
 
+  /// The status code in a masked client Close frame (RFC 6455 §5.5.1: two bytes of
+  /// payload after the 2-byte header and the 4-byte masking key), or 0 if none.
+  template <class Buffers>
+  static std::uint16_t masked_close_code(const Buffers& b) {
+    unsigned char f[8];
+    if (boost::asio::buffer_copy(boost::asio::buffer(f), b) < sizeof f || (f[1] & 0x7f) < 2) return 0;
+    return static_cast<std::uint16_t>((f[6] ^ f[2]) << 8 | (f[7] ^ f[3]));
+  }
+
+  template <class Buffers, class Handler>
+  void read_next(const Buffers& b, Handler&& handler) {
+    next_.async_read_some(boost::asio::buffer(rbuf_.data(), rbuf_.size()),
+                          [this, b, h = std::forward<Handler>(handler)](error_code ec, std::size_t n) mutable {
+                            rpos_ = 0;
+                            rend_ = n;
+                            rbuf_.filled(n);
+                            scan_pos_ = 0;
+                            received_ += n;
+                            std::move(h)(n ? error_code{} : ec, n ? take(b) : 0);
+                          });
+  }
+
   template <class Buffers>
   static unsigned char first_byte(const Buffers& b) {
     for (auto it = boost::asio::buffer_sequence_begin(b); it != boost::asio::buffer_sequence_end(b); ++it)
@@ -253,6 +289,15 @@ class batching_stream {
       flushed_ += n;
       writing_.clear();
       if (ec) error_ = ec;
+      while (!control_ends_.empty() && control_ends_.front().first <= flushed_) {
+        control_backlog_ -= control_ends_.front().second;
+        control_ends_.pop_front();
+      }
+      if (deferred_read_ && (error_ || control_backlog_ <= max_control_backlog)) {
+        auto resume = std::move(deferred_read_);
+        deferred_read_ = nullptr;
+        std::move(resume)();
+      }
       if (on_flushed_) on_flushed_();
       if (!error_ && !pending_.empty()) {
         start_flush();
@@ -287,6 +332,13 @@ class batching_stream {
   std::uint64_t received_ = 0;
   std::uint64_t flushed_ = 0;
   std::function<void()> on_flushed_;
+  /// Pongs and Close replies are small; a flood is stopped by not reading once this
+  /// much of them waits (at most one 256 KiB read's worth of pings more follows).
+  static constexpr std::size_t max_control_backlog = 64u << 10;
+  std::size_t control_backlog_ = 0;
+  std::deque<std::pair<std::uint64_t, std::size_t>> control_ends_;  ///< (accepted_ at end, size) of each
+  boost::asio::any_completion_handler<void()> deferred_read_;        ///< a socket read held back, or empty
+  std::uint16_t beast_close_code_ = 0;
   std::vector<boost::asio::any_completion_handler<void(error_code)>> flush_waiters_;
 };
 

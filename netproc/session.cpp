@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "bridge/base64.hpp"
+#include "bridge/close_codes.hpp"
 #include "bridge/exit_codes.hpp"
 #include "bridge/fd_util.hpp"
 #include "bridge/ipc.hpp"
@@ -42,6 +43,7 @@
 #include "bridge/sandbox.hpp"
 #include "netproc/batching_stream.hpp"
 #include "netproc/frame_writer.hpp"
+#include "netproc/handshake.hpp"
 #include "netproc/proxy.hpp"
 #include "netproc/spin_policy.hpp"
 #include "netproc/tls_module.hpp"
@@ -167,7 +169,8 @@ class session : public std::enable_shared_from_this<session<Layer>> {
         control_(ioc, child_fd::control_in),
         close_timer_(ioc),
         linger_timer_(ioc),
-        keepalive_timer_(ioc) {}
+        keepalive_timer_(ioc),
+        session_timer_(ioc) {}
 
   /// Takes a socket connected before the session started (Unix domain sockets).
   template <class Socket>
@@ -377,12 +380,9 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     else
       first = "HTTP/1.1 " + std::to_string(m.result_int()) + " " + std::string(m.reason());
     notify("handshake", std::string(dir) + " " + first);
-    for (const auto& field : m) {
-      std::string value(field.value());
-      if (field.name() == http::field::authorization || field.name() == http::field::proxy_authorization)
-        value = value.substr(0, value.find(' ')) + " ***";
-      notify("handshake", std::string(dir) + " " + std::string(field.name_string()) + ": " + value);
-    }
+    for (const auto& field : m)
+      notify("handshake", std::string(dir) + " " + std::string(field.name_string()) + ": " +
+                              shown_header_value(field.name_string(), field.value()));
   }
 
   void on_handshake(error_code ec) {
@@ -416,6 +416,15 @@ class session : public std::enable_shared_from_this<session<Layer>> {
       }
     }
 
+    // RFC 6455 §9.1: an extension the client did not offer fails the connection (Beast
+    // looks only for the permessage-deflate it offered and ignores the rest).
+    if (const auto ext = response_[http::field::sec_websocket_extensions]; !ext.empty()) {
+      if (const std::string bad = unoffered_extension(ext, cfg_.compress); !bad.empty())
+        return fail_before_open("handshake", "the server accepted extension '" + bad + "', which was not offered" +
+                                                 (cfg_.compress || bad != "permessage-deflate" ? "" : " (--no-compress)"),
+                                exit_handshake_rejected);
+    }
+
     // From here on the timeout bounds closing handshakes the server starts. Keepalive
     // is ours (keepalive_tick), not Beast's idle timer, which ties the time a ping may
     // go unanswered to the interval.
@@ -423,6 +432,15 @@ class session : public std::enable_shared_from_this<session<Layer>> {
         std::chrono::duration_cast<std::chrono::steady_clock::duration>(cfg_.close_timeout),
         websocket::stream_base::none(), false});
     if (cfg_.ping_interval.count() != 0) keepalive_wait(cfg_.ping_interval);
+    if (cfg_.timeout.count() != 0) {
+      session_timer_.expires_after(cfg_.timeout);
+      session_timer_.async_wait([self = this->shared_from_this()](error_code ec) {
+        if (ec || self->finishing_ || self->close_requested_) return;
+        self->timed_out_ = true;
+        if (self->cfg_.verbose) self->notify("timeout", "closing after " + seconds_text(self->cfg_.timeout) + " (--timeout)");
+        self->request_close(1000, "");
+      });
+    }
     // No extension in use: messages are framed here (frame_writer.hpp), not by Beast.
     direct_frames_ = response_[http::field::sec_websocket_extensions].empty();
     board_.opened.store(1, std::memory_order_relaxed);
@@ -454,24 +472,10 @@ class session : public std::enable_shared_from_this<session<Layer>> {
       fail_before_open("handshake", "server answered HTTP " + status + " (Location: " + location + "): " + why,
                        exit_handshake_rejected);
     };
-    if (cfg_.redirects >= cfg_.max_redirects)
-      return fail("too many redirects (" + std::to_string(cfg_.max_redirects) + "; see --max-redirects)");
-    // Location may be relative (RFC 9110 §10.2.2), and servers often write http(s)://.
-    const std::string current = (cfg_.target.tls ? "wss://" : "ws://") + cfg_.target.host_header + cfg_.target.resource;
-    auto base = boost::urls::parse_uri(current);  // a view: `current` must outlive it
-    auto ref = boost::urls::parse_uri_reference(location);
-    if (!base || !ref) return fail("not a valid URL");
-    boost::urls::url next;
-    if (auto r = boost::urls::resolve(*base, *ref, next); !r) return fail("not a valid URL");
-    if (next.scheme() == "http") next.set_scheme("ws");
-    else if (next.scheme() == "https") next.set_scheme("wss");
-    next.remove_fragment();
-    const std::string url(next.buffer());
+    std::string url, why;
+    if (!resolve_redirect(cfg_.target, location, cfg_.redirects, cfg_.max_redirects, url, &why)) return fail(why);
     ws_target target;
-    std::string err;
-    if (!parse_ws_url(url, target, &err)) return fail("cannot follow it: " + err);
-    if (cfg_.target.tls && !target.tls) return fail("refusing to follow a redirect from wss:// to ws://");
-    if (url.size() > limits::max_redirect_url) return fail("the URL is too long to follow");
+    if (!parse_ws_url(url, target, &why)) return fail(why);  // resolve_redirect parsed it: cannot fail
     if (cfg_.verbose) notify("redirect", "HTTP " + status + " to " + safe_text(target.display));
     std::memcpy(board_.redirect_url, url.data(), url.size());
     board_.redirect_size.store(static_cast<std::uint32_t>(url.size()), std::memory_order_release);
@@ -556,6 +560,14 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     if (io_backlog() < limits::max_receive_backlog) do_ws_read();
   }
 
+  /// At end of input, the connection stays open: -n/--no-close, or --max-messages
+  /// whose count has not arrived yet (the answers a script asked for), unless the
+  /// user closed it (Ctrl+D in terminal mode).
+  bool awaiting_messages() const {
+    if (close_at_once_) return false;
+    return cfg_.no_close || (cfg_.max_messages != 0 && !max_reached_);
+  }
+
   std::size_t io_backlog() const { return to_io_pending_.size() + to_io_writing_.size(); }
 
   void flush_to_io() {
@@ -610,20 +622,31 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     for (;;) {
       const auto r = from_io_decoder_.next(f, &err);
       if (r == ipc::frame_decoder::result::need_more) break;
-      if (r == ipc::frame_decoder::result::error) return protocol_error("from terminal process: " + err);
+      if (r == ipc::frame_decoder::result::error) return protocol_error("from the I/O process: " + err);
       on_io_frame(f);
     }
     if (queued_bytes_ < limits::max_send_queue && ws_.next_layer().backlog() < limits::max_send_queue) do_io_read();
     do_ws_write();
   }
 
-  /// The dispatch table for frames from ioproc: what is accepted in which state.
+  /// Frames from ioproc, checked against io_frame_rule (handshake.hpp): what is
+  /// accepted in which phase. Anything out of place is fatal.
   void on_io_frame(const ipc::frame& f) {
+    switch (io_frame_rule(phase_for_io(), f.type)) {
+      case frame_rule::fatal:
+        protocol_error(std::string("unexpected ") + ipc::to_string(f.type) + " frame from the I/O process (" +
+                       to_string(phase_for_io()) + ")");
+      case frame_rule::drop:
+        // Already on its way when the close began: not sent, and so counted as unsent
+        // by ioproc (it counts what it read; the board counts what was sent).
+        return;
+      case frame_rule::accept:
+        break;
+    }
     switch (f.type) {
       case ipc::frame_type::text:
       case ipc::frame_type::binary:
-        if (input_ended_ || close_requested_) break;  // out of state: fatal below
-        if (direct_frames_ && queue_.empty() && !close_sent_ && !server_closed_) {
+        if (direct_frames_ && queue_.empty() && !close_sent_) {
           auto& out = ws_.next_layer().pending_buffer();
           const std::size_t before = out.size();
           append_client_frame(out, f.type == ipc::frame_type::binary, f.payload, mask_keys_.next());
@@ -637,24 +660,28 @@ class session : public std::enable_shared_from_this<session<Layer>> {
         queue_.push_back({f.type == ipc::frame_type::binary, std::string(f.payload)});
         return;
       case ipc::frame_type::input_end:
-        if (input_ended_) break;
         input_ended_ = true;
         close_at_once_ = f.payload == ipc::input_end_close_now;
         return;
       case ipc::frame_type::ping:
-        if (input_ended_ || close_requested_) break;
         return send_ping(std::string(f.payload));
       case ipc::frame_type::close_request: {
         ipc::close_info c;
         std::string err;
-        if (!ipc::decode_close(f.payload, c, &err)) protocol_error("from terminal process: " + err);
+        if (!ipc::decode_close(f.payload, c, &err)) protocol_error("from the I/O process: " + err);
         request_close(c.code, c.reason);
         return;
       }
       default:
-        break;
+        protocol_error(std::string("unexpected ") + ipc::to_string(f.type) + " frame from the I/O process");
     }
-    protocol_error(std::string("unexpected ") + ipc::to_string(f.type) + " frame from the terminal process");
+  }
+
+  /// Where the session stands, as far as frames from ioproc are concerned.
+  io_phase phase_for_io() const {
+    if (input_ended_) return io_phase::input_ended;
+    if (close_requested_ || close_sent_ || server_closed_) return io_phase::closing;
+    return io_phase::open;
   }
 
   void do_ws_write() {
@@ -662,7 +689,7 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     if (close_requested_) return start_close();
     if (queue_.empty()) {
       ws_.next_layer().release();  // the burst is over: write it out
-      if (input_ended_ && !lingering_) start_linger();
+      if (input_ended_ && !lingering_ && !awaiting_messages()) start_linger();
       return;
     }
     // Keep at most this much accepted but not yet taken by the kernel; the flush
@@ -703,6 +730,7 @@ class session : public std::enable_shared_from_this<session<Layer>> {
       board_.bytes_sent.fetch_add(bytes, std::memory_order_relaxed);
     }
     if (server_closed_ && ws_.next_layer().close_frame_flushed()) return on_close_handshake_done();
+    if (close_sent_ && !close_flushed_ && flushed >= our_close_end_ && !finishing_) on_close_frame_flushed();
     // Hysteresis: resume at half the limit, so writes go out in large batches.
     if (ws_.next_layer().backlog() < limits::max_send_queue / 2) {
       if (direct_frames_ && state_ == connection_state::open && !close_requested_) do_io_read();
@@ -842,7 +870,35 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     // data the server is not reading; what is dropped is reported as not sent.
     if (close_requested_) ws_.next_layer().discard_pending();
     ws_.next_layer().write_raw(make_close_frame(close_code_, close_reason_));
+    our_close_end_ = ws_.next_layer().accepted();
     ws_.next_layer().drop_close_frames();
+    // The close timeout counts from when our Close reaches the kernel, not from when
+    // it is queued behind data a slow but live server is still taking; until then,
+    // only a server that takes nothing at all for a whole close timeout is given up on.
+    if (ws_.next_layer().flushed() >= our_close_end_) on_close_frame_flushed();
+    else wait_for_close_flush(ws_.next_layer().flushed());
+    // Reading goes on: messages the server sends before its Close are delivered.
+    if (!ws_reading_ && io_backlog() < limits::max_receive_backlog) do_ws_read();
+  }
+
+  /// While our Close waits behind data: every close timeout, the server must have
+  /// taken some bytes, or it is declared stuck.
+  void wait_for_close_flush(std::uint64_t flushed_before) {
+    close_timer_.expires_after(cfg_.close_timeout);
+    close_timer_.async_wait([self = this->shared_from_this(), flushed_before](error_code ec) {
+      if (ec || self->finishing_ || self->close_flushed_) return;
+      const std::uint64_t now = self->ws_.next_layer().flushed();
+      if (now != flushed_before) return self->wait_for_close_flush(now);
+      self->notify("close", "the server took none of our last " + std::to_string(self->ws_.next_layer().backlog()) +
+                                " bytes for " + seconds_text(self->cfg_.close_timeout) +
+                                " (it stopped reading); our Close could not be sent");
+      self->finish(exit_closed_abnormally, {1006, false, ""}, connection_state::closed);
+    });
+  }
+
+  /// Our Close is in the kernel: now the server has --close-timeout to answer it.
+  void on_close_frame_flushed() {
+    close_flushed_ = true;
     if (cfg_.verbose) notify("close", "sent Close " + std::to_string(close_code_) +
                                           (close_reason_.empty() ? "" : " \"" + close_reason_ + "\""));
     close_timer_.expires_after(cfg_.close_timeout);
@@ -851,8 +907,6 @@ class session : public std::enable_shared_from_this<session<Layer>> {
       self->notify("close", "the server did not answer our Close within " + seconds_text(self->cfg_.close_timeout));
       self->finish(exit_closed_abnormally, {1006, false, ""}, connection_state::closed);
     });
-    // Reading goes on: messages the server sends before its Close are delivered.
-    if (!ws_reading_ && io_backlog() < limits::max_receive_backlog) do_ws_read();
   }
 
   /// The server's Close has arrived; Beast is replying. Nothing can follow it, so we
@@ -877,11 +931,18 @@ class session : public std::enable_shared_from_this<session<Layer>> {
   void on_close_handshake_done() {
     const auto& r = ws_.reason();
     const bool by_server = !close_sent_;
+    // RFC 6455 §7.1.5: a Close without a status code is reported as 1005; many servers
+    // close that way, and it is a normal ending.
+    const std::uint16_t code = r.code == websocket::close_code::none ? 1005 : static_cast<std::uint16_t>(r.code);
     int status = exit_ok;
-    if (by_server && r.code != websocket::close_code::normal && r.code != websocket::close_code::going_away)
-      status = exit_closed_abnormally;
-    finish(status, {static_cast<std::uint16_t>(r.code), by_server, std::string(r.reason.data(), r.reason.size())},
-           connection_state::closed);
+    if (by_server && code != 1000 && code != 1001 && code != 1005) status = exit_closed_abnormally;
+    if (status == exit_ok && cfg_.max_messages != 0 && delivered_ < cfg_.max_messages) {
+      notify("max-messages", std::to_string(delivered_) + " of " + std::to_string(cfg_.max_messages) +
+                                 " messages arrived before " +
+                                 (timed_out_ ? "--timeout (" + seconds_text(cfg_.timeout) + ")" : std::string("the server closed")));
+      status = exit_incomplete;
+    }
+    finish(status, {code, by_server, std::string(r.reason.data(), r.reason.size())}, connection_state::closed);
   }
 
   void on_lost(const char* step, error_code ec) {
@@ -889,6 +950,17 @@ class session : public std::enable_shared_from_this<session<Layer>> {
       notify("read", "the server sent a message larger than --max-size (" + std::to_string(cfg_.max_message) +
                          " bytes); closed with 1009 (message too big)");
       return finish(exit_closed_abnormally, {1009, false, ""}, connection_state::closed);
+    }
+    // Beast failed the connection itself (RFC 6455 §7.1.7): it sent a Close with the
+    // code, then tore TCP down; the read often ends with the teardown's error (a reset)
+    // instead of the violation, so the Close it wrote is what tells.
+    if (const std::uint16_t code = ws_.next_layer().beast_close_code(); code != 0 && !server_closed_) {
+      const std::string what = ec.category() == websocket::make_error_code(websocket::error::closed).category()
+                                   ? ec.message()
+                                   : std::string("a frame RFC 6455 does not allow");
+      notify("read", "the server broke the WebSocket protocol (" + what + "); closed with " + std::to_string(code) +
+                         " (" + close_code_meaning(code) + ")");
+      return finish(exit_closed_abnormally, {code, false, ""}, connection_state::closed);
     }
     std::string what = ec.message();
     if (ec == net::error::eof || ec == beast::error::timeout)
@@ -911,6 +983,7 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     exit_status_ = status;
     close_timer_.cancel();
     keepalive_timer_.cancel();
+    session_timer_.cancel();
     state_ = final_state;
     board_.publish_close(info.code, info.by_server, info.reason, final_state);
     ipc::append_frame(to_io_pending_, ipc::frame_type::closed, ipc::encode_close(info));
@@ -960,6 +1033,7 @@ class session : public std::enable_shared_from_this<session<Layer>> {
   net::steady_timer close_timer_;
   net::steady_timer linger_timer_;
   net::steady_timer keepalive_timer_;
+  net::steady_timer session_timer_;   ///< --timeout
   std::uint64_t keepalive_seen_ = 0;  ///< bytes received at the last keepalive look
   bool keepalive_pinged_ = false;     ///< a keepalive ping is out, unanswered so far
   websocket::response_type response_;
@@ -990,6 +1064,9 @@ class session : public std::enable_shared_from_this<session<Layer>> {
   bool input_ended_ = false;
   bool close_requested_ = false;
   bool close_sent_ = false;
+  bool close_flushed_ = false;     ///< our Close frame is in the kernel (the close timeout runs)
+  std::uint64_t our_close_end_ = 0;  ///< batching_stream::accepted() after our Close frame
+  bool timed_out_ = false;         ///< --timeout ended the session
   bool server_closed_ = false; ///< the server's Close frame arrived
   bool close_at_once_ = false; ///< input_end asked for no linger (interactive Ctrl+D)
   bool ping_in_flight_ = false;

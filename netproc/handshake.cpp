@@ -1,0 +1,80 @@
+#include "netproc/handshake.hpp"
+
+#include <array>
+#include <boost/beast/http/rfc7230.hpp>
+#include <cctype>
+
+namespace wsbridge::netproc {
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+  return true;
+}
+
+bool icontains(std::string_view haystack, std::string_view needle) {
+  for (std::size_t i = 0; i + needle.size() <= haystack.size(); ++i)
+    if (iequals(haystack.substr(i, needle.size()), needle)) return true;
+  return false;
+}
+
+}  // namespace
+
+std::string unoffered_extension(std::string_view header, bool offered_deflate) {
+  // Beast's ext_list parses `token *( ";" param )` elements, comma-separated
+  // (RFC 6455 §9.1, RFC 9110 §5.6.1); it stops at the first malformed element.
+  std::size_t seen = 0;
+  for (const auto& ext : boost::beast::http::ext_list(boost::beast::string_view(header.data(), header.size()))) {
+    ++seen;
+    const std::string_view name(ext.first.data(), ext.first.size());
+    if (!offered_deflate || !iequals(name, "permessage-deflate")) return std::string(name);
+  }
+  // Something that is not an extension list at all was "accepted": not offered either.
+  bool blank = true;
+  for (char c : header) blank = blank && (c == ' ' || c == '\t' || c == ',');
+  if (seen == 0 && !blank) return std::string(header.substr(0, 64));
+  return {};
+}
+
+std::string shown_header_value(std::string_view name, std::string_view value) {
+  if (iequals(name, "authorization") || iequals(name, "proxy-authorization")) {
+    const std::size_t space = value.find(' ');
+    return space == std::string_view::npos ? "***" : std::string(value.substr(0, space)) + " ***";
+  }
+  // The WebSocket key and accept are nonces, not secrets.
+  if (iequals(name, "sec-websocket-key") || iequals(name, "sec-websocket-accept")) return std::string(value);
+  static constexpr std::array<std::string_view, 8> secret = {"cookie", "token",   "secret",  "password",
+                                                             "passwd", "session", "api-key", "apikey"};
+  for (std::string_view word : secret)
+    if (icontains(name, word)) return "***";
+  return std::string(value);
+}
+
+const char* to_string(io_phase p) {
+  switch (p) {
+    case io_phase::open: return "open";
+    case io_phase::closing: return "closing";
+    case io_phase::input_ended: return "input ended";
+  }
+  return "?";
+}
+
+frame_rule io_frame_rule(io_phase p, ipc::frame_type type) {
+  using ft = ipc::frame_type;
+  switch (type) {
+    case ft::text:
+    case ft::binary:
+    case ft::ping:
+      return p == io_phase::open ? frame_rule::accept : p == io_phase::closing ? frame_rule::drop : frame_rule::fatal;
+    case ft::input_end:
+      return p == io_phase::input_ended ? frame_rule::fatal : frame_rule::accept;
+    case ft::close_request:
+      return frame_rule::accept;  // the user may ask to close in any phase (Ctrl+D, /close)
+    default:
+      return frame_rule::fatal;  // opened, closed, pong, notice: netproc's own frames
+  }
+}
+
+}  // namespace wsbridge::netproc

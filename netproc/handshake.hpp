@@ -1,0 +1,41 @@
+#pragma once
+// Pure pieces of netproc's session, kept apart so that they can be unit-tested and
+// fuzzed without a socket: checks of the server's upgrade answer, what -v may show of
+// a header, and which IPC frames from ioproc each phase of the session accepts.
+
+#include <string>
+#include <string_view>
+
+#include "bridge/ipc.hpp"
+
+namespace wsbridge::netproc {
+
+/// The first extension in a Sec-WebSocket-Extensions answer that was not offered
+/// (RFC 6455 §9.1: the client must then fail the connection), or "" if all were. We
+/// offer permessage-deflate only, and only when `offered_deflate`. A header that is
+/// not a valid extension list is reported as itself.
+std::string unoffered_extension(std::string_view header, bool offered_deflate);
+
+/// A header value as -v shows it: credentials (Authorization and Proxy-Authorization
+/// keep their scheme, Cookie, Set-Cookie, and headers whose name says token, secret,
+/// password, session or api key) become "***".
+std::string shown_header_value(std::string_view name, std::string_view value);
+
+/// Where the session stands for frames coming from ioproc.
+enum class io_phase {
+  open,         ///< before and while the connection is open; input flowing
+  closing,      ///< a close was requested, sent or received: input still in the pipe is dropped
+  input_ended,  ///< ioproc said its input ended: it sends nothing more but close requests
+};
+const char* to_string(io_phase p);
+
+enum class frame_rule { accept, drop, fatal };
+
+/// The dispatch table (OpenSSH's monitor has one per state): what a frame of `type`
+/// from ioproc means in phase `p`. Data, pings and input_end after input_end, and
+/// frames only netproc sends, are fatal: ioproc is broken or compromised. Data and
+/// pings already on their way when a close began are dropped (and so counted as not
+/// sent).
+frame_rule io_frame_rule(io_phase p, ipc::frame_type type);
+
+}  // namespace wsbridge::netproc
