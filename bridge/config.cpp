@@ -24,14 +24,26 @@ std::string lowercase(std::string s) {
   return s;
 }
 
-/// Position of the first byte that no URL may contain (controls, space, DEL), or npos.
+/// Position of the first byte that no URL may contain as it is (RFC 3986 §2: controls,
+/// space, DEL, and anything not ASCII, which must be percent-encoded), or npos.
 std::size_t first_control_or_space(std::string_view s) {
   for (std::size_t i = 0; i < s.size(); ++i)
-    if (const auto c = static_cast<unsigned char>(s[i]); c <= 0x20 || c == 0x7f) return i;
+    if (const auto c = static_cast<unsigned char>(s[i]); c <= 0x20 || c >= 0x7f) return i;
   return std::string_view::npos;
 }
 
 bool has_control_or_space(std::string_view s) { return first_control_or_space(s) != std::string_view::npos; }
+
+/// True when `s` starts with a scheme (RFC 3986 §3.1) not followed by "//": no URL
+/// wsbridge follows has that shape ("mailto:x", "wq:#"), and Boost.URL 1.81 asserts on
+/// some of them (an empty path before '#' or '?') in debug builds.
+bool scheme_without_authority(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size() && (std::isalnum(static_cast<unsigned char>(s[i])) || s[i] == '+' || s[i] == '-' || s[i] == '.'))
+    ++i;
+  if (i == 0 || i == s.size() || s[i] != ':' || !std::isalpha(static_cast<unsigned char>(s[0]))) return false;
+  return s.substr(i + 1, 2) != "//";
+}
 
 bool parse_seconds(const std::string& name, double value, std::chrono::milliseconds& out,
                    std::string* err, bool zero_ok = false) {
@@ -185,7 +197,7 @@ bool resolve_redirect(const ws_target& current, std::string_view location, unsig
   }
   // Boost.URL asserts (in debug builds) on some inputs with control characters, and
   // none belongs in a URL (RFC 3986 §2): refuse them first.
-  if (has_control_or_space(location)) {
+  if (has_control_or_space(location) || scheme_without_authority(location)) {
     *why = "not a valid URL";
     return false;
   }
@@ -228,29 +240,34 @@ bool resolve_redirect(const ws_target& current, std::string_view location, unsig
 
 bool parse_ws_url(const std::string& url, ws_target& out, std::string* err) {
   // Checked before Boost.URL sees it: 1.81 asserts on some such inputs in debug builds
-  // ("nn-:\n"), and no URL contains them (RFC 3986 §2; a space must be %20).
+  // ("nn-:\n", "B:\xf2"), and no URL contains them (RFC 3986 §2; a space must be %20).
   if (const std::size_t bad = first_control_or_space(url); bad != std::string::npos) {
+    const auto c = static_cast<unsigned char>(url[bad]);
     *err = "invalid URL '" + safe_text(url) + "': " +
-           (url[bad] == ' ' ? std::string("it contains a space (write %20)")
-                            : "it contains a control character at byte " + std::to_string(bad + 1));
+           (c == ' '    ? std::string("it contains a space (write %20)")
+            : c >= 0x80 ? "it contains a character that is not ASCII at byte " + std::to_string(bad + 1) +
+                              " (percent-encode it; a host name needs its xn-- form)"
+                        : "it contains a control character at byte " + std::to_string(bad + 1));
+    return false;
+  }
+  // The common mistake is leaving out the scheme ("localhost:8080/chat", which would
+  // parse as the scheme "localhost").
+  if (url.find("://") == std::string::npos) {
+    *err = "invalid URL '" + safe_text(url) + "': expected ws://HOST[:PORT][/PATH] (maybe you meant ws://" +
+           safe_text(url) + " ?)";
+    return false;
+  }
+  if (scheme_without_authority(url)) {
+    *err = "invalid URL '" + safe_text(url) + "': expected ws://HOST[:PORT][/PATH]";
     return false;
   }
   auto parsed = boost::urls::parse_uri(url);
   if (!parsed) {
-    // The common mistake is leaving out the scheme ("localhost:8080/chat").
-    if (url.find("://") == std::string::npos)
-      *err = "invalid URL '" + safe_text(url) + "': expected ws://HOST[:PORT][/PATH] (maybe you meant ws://" +
-             safe_text(url) + " ?)";
-    else
-      *err = "invalid URL '" + safe_text(url) + "': " + parsed.error().message();
+    *err = "invalid URL '" + safe_text(url) + "': " + parsed.error().message();
     return false;
   }
   const boost::urls::url_view u = *parsed;
   const std::string scheme = lowercase(std::string(u.scheme()));
-  if (url.find("://") == std::string::npos) {  // "localhost:8080" parses as scheme "localhost"
-    *err = "invalid URL '" + safe_text(url) + "': expected ws://HOST[:PORT][/PATH] (maybe you meant ws://" + safe_text(url) + " ?)";
-    return false;
-  }
   if (scheme == "ws+unix") {
     // ws+unix:///path/to.sock:/resource (the form of websocat and Docker's clients).
     const std::string path(u.path());
@@ -310,7 +327,9 @@ bool parse_ws_url(const std::string& url, ws_target& out, std::string* err) {
 
 bool parse_proxy_url(const std::string& url, proxy_target& out, std::string* err) {
   // Control characters first: Boost.URL must not see them (see parse_ws_url).
-  const auto parsed = boost::urls::parse_uri(has_control_or_space(url) ? std::string_view("-") : std::string_view(url));
+  const auto parsed = boost::urls::parse_uri(has_control_or_space(url) || scheme_without_authority(url)
+                                                 ? std::string_view("-")
+                                                 : std::string_view(url));
   if (!parsed || !parsed->has_authority() || parsed->encoded_host().empty()) {
     *err = "invalid proxy URL '" + safe_text(url) + "': expected http://HOST[:PORT], socks5://HOST[:PORT] or socks5h://HOST[:PORT]";
     return false;

@@ -69,20 +69,31 @@ bool drop_root(int parent_death_signal, std::string* err) {
   return true;
 }
 
-bool lock_down_network_process(status_board& board, std::string* applied, std::string* err) {
+bool lock_down_network_process(status_board& board, std::string* applied, std::string* err, bool* fatal) {
+  *fatal = false;
   // No new processes, no file writes, few descriptors, bounded memory. The memory cap
   // leaves room for the largest message (64 MiB) several times over.
-  const rlimit zero{0, 0};
-  ::setrlimit(RLIMIT_NPROC, &zero);
-  ::setrlimit(RLIMIT_FSIZE, &zero);
+  // A limit that cannot be set is fatal, not reported as applied (OpenSSH's rule).
+  const auto limit = [err, fatal](int resource, rlim_t value, const char* what) {
+    const rlimit r{value, value};
+    if (::setrlimit(resource, &r) == 0) return true;
+    *err = std::string("setrlimit ") + what + ": " + errno_text(errno);
+    *fatal = true;
+    return false;
+  };
+  if (!limit(RLIMIT_NPROC, 0, "RLIMIT_NPROC") || !limit(RLIMIT_FSIZE, 0, "RLIMIT_FSIZE")) return false;
   // stderr may be a file (2>log): a last-resort message there fails with EFBIG instead
   // of killing us with SIGXFSZ. (Messages normally go to ioproc through the pipe.)
   ::signal(SIGXFSZ, SIG_IGN);
-  const rlimit files{32, 32};
-  ::setrlimit(RLIMIT_NOFILE, &files);
-  const rlimit memory{1ull << 30, 1ull << 30};
-  ::setrlimit(RLIMIT_AS, &memory);
+  if (!limit(RLIMIT_NOFILE, 32, "RLIMIT_NOFILE")) return false;
+#ifndef WSBRIDGE_SANITIZE
+  if (!limit(RLIMIT_AS, 1ull << 30, "RLIMIT_AS")) return false;
   *applied = "rlimits (no processes, no file writes, 32 descriptors, 1 GiB)";
+#else
+  // AddressSanitizer maps its shadow memory (terabytes of address space) at start; an
+  // address-space limit cannot apply to this build (CMakeLists.txt, WSBRIDGE_SANITIZE).
+  *applied = "rlimits (no processes, no file writes, 32 descriptors; no memory cap under ASan)";
+#endif
   if (!no_new_privs(err)) return false;
   *applied += ", no new privileges";
 
@@ -95,7 +106,8 @@ bool lock_down_network_process(status_board& board, std::string* applied, std::s
   // The policy (what an Asio + Beast client uses once connected, and nothing else)
   // is in seccomp_policy.cpp, compiled at build time.
   if (!load(generated::network_filter, err)) return false;
-  *applied += ", seccomp filter (" + std::to_string(generated::network_calls_allowed) + " system calls allowed)";
+  *applied += ", seccomp filter (" + std::to_string(generated::network_calls_allowed) + " system calls allowed, " +
+              std::to_string(generated::network_calls_checked) + " more with their arguments checked)";
   return true;
 }
 

@@ -20,8 +20,9 @@ bool drop_root(int parent_death_signal, std::string* err);
 /// netproc, once connected (nothing left to open, resolve or spawn): rlimits,
 /// PR_SET_NO_NEW_PRIVS, and the allow-list filter. `board` receives a trapped call.
 /// Returns false and fills *err when the filter could not be loaded (a kernel without
-/// seccomp: the caller says so once and goes on). *applied describes what was done.
-bool lock_down_network_process(status_board& board, std::string* applied, std::string* err);
+/// seccomp: the caller says so once and goes on), or, with *fatal set, when a limit
+/// could not be set (the process must not go on). *applied describes what was done.
+bool lock_down_network_process(status_board& board, std::string* applied, std::string* err, bool* fatal);
 
 /// ioproc: it never needs the network or another program. PR_SET_NO_NEW_PRIVS and a
 /// filter that refuses socket creation and exec with EACCES; everything else allowed

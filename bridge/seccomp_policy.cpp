@@ -13,6 +13,9 @@
 #include <seccomp.h>
 
 #include <cerrno>
+#include <csignal>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -40,6 +43,23 @@ class policy {
     const int nr = seccomp_syscall_resolve_name(name);
     if (nr == __NR_SCMP_ERROR) return;  // not a call of this architecture: nothing to allow or deny
     if (const int rc = seccomp_rule_add(ctx_, action, nr, 0); rc != 0)
+      die(std::string("rule for ") + name + ": " + std::strerror(-rc));
+  }
+
+  /// Allows `name` only when its argument `arg` equals `value`.
+  void rule_if_arg(std::uint32_t action, const char* name, unsigned arg, std::uint64_t value) {
+    rule_if(action, name, {arg, SCMP_CMP_EQ, value, 0});
+  }
+
+  /// Allows `name` only when (argument `arg` & mask) == 0.
+  void rule_if_clear(std::uint32_t action, const char* name, unsigned arg, std::uint64_t mask) {
+    rule_if(action, name, {arg, SCMP_CMP_MASKED_EQ, mask, 0});
+  }
+
+  void rule_if(std::uint32_t action, const char* name, scmp_arg_cmp cmp) {
+    const int nr = seccomp_syscall_resolve_name(name);
+    if (nr == __NR_SCMP_ERROR) return;
+    if (const int rc = seccomp_rule_add_array(ctx_, action, nr, 1, &cmp); rc != 0)
       die(std::string("rule for ") + name + ": " + std::strerror(-rc));
   }
 
@@ -73,13 +93,24 @@ int main() {
   // on the status board and reported by name.
   static const char* const network_allowed[] = {
       "read", "write", "readv", "writev", "recvmsg", "sendmsg", "recvfrom", "sendto", "close",
-      "shutdown", "epoll_wait", "epoll_pwait", "epoll_ctl", "timerfd_settime", "eventfd2", "ioctl",
-      "fcntl", "getpid", "gettid", "brk", "mmap", "munmap", "mremap", "madvise", "mprotect", "lseek",
+      "shutdown", "epoll_wait", "epoll_pwait", "epoll_ctl", "timerfd_settime", "eventfd2",
+      "fcntl", "getpid", "gettid", "brk", "munmap", "mremap", "madvise", "lseek",
       "futex", "rt_sigprocmask", "rt_sigreturn", "rt_sigaction", "clock_gettime", "clock_nanosleep",
       "nanosleep", "getrandom", "exit", "exit_group", "restart_syscall", "sched_yield",
       "getsockopt", "setsockopt", "fstat", "poll", "ppoll"};
   policy network(SCMP_ACT_TRAP);
   for (const char* name : network_allowed) network.rule(SCMP_ACT_ALLOW, name);
+  // abort() (a failed allocation, an assertion) sends SIGABRT to its own thread with
+  // tgkill; allowing that signal alone lets the supervisor report an abort as one,
+  // instead of as a trapped system call.
+  network.rule_if_arg(SCMP_ACT_ALLOW, "tgkill", 2, SIGABRT);
+  // Memory, never executable once locked down (every library is loaded by then), and
+  // only the ioctl requests netproc makes: FIONBIO (Asio's non-blocking mode), FIONREAD
+  // (bulk reads, byte_buffer.hpp), TIOCOUTQ (bytes the server has not acknowledged,
+  // while closing). Others are trapped and reported by name, as in OpenSSH's filter.
+  network.rule_if_clear(SCMP_ACT_ALLOW, "mmap", 2, PROT_EXEC);
+  network.rule_if_clear(SCMP_ACT_ALLOW, "mprotect", 2, PROT_EXEC);
+  for (const unsigned long request : {FIONBIO, FIONREAD, TIOCOUTQ}) network.rule_if_arg(SCMP_ACT_ALLOW, "ioctl", 1, request);
   // Opening or inspecting files fails politely (OpenSSH's choice), so a library that
   // tries gets an error instead of killing us; a new socket likewise.
   for (const char* name : {"open", "openat", "openat2", "stat", "lstat", "newfstatat", "statx", "access",
@@ -94,7 +125,8 @@ int main() {
   std::printf("// Generated at build time by bridge/seccomp_policy.cpp with libseccomp %u.%u.%u. Do not edit.\n",
               seccomp_version()->major, seccomp_version()->minor, seccomp_version()->micro);
   std::printf("#pragma once\n#include <linux/filter.h>\n\nnamespace wsbridge::sandbox::generated {\n\n");
-  std::printf("inline constexpr unsigned network_calls_allowed = %zu;\n\n", std::size(network_allowed));
+  std::printf("inline constexpr unsigned network_calls_allowed = %zu;\n", std::size(network_allowed));
+  std::printf("inline constexpr unsigned network_calls_checked = 4;  // tgkill, mmap, mprotect, ioctl\n\n");
   print_program("network_filter", network.bpf());
   print_program("terminal_filter", terminal.bpf());
   // Names for reporting a trapped call, by number, for this architecture.

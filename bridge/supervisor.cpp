@@ -299,6 +299,10 @@ void supervisor::report_child_end(const child& c) const {
   }
   if (!c.status || !WIFSIGNALED(*c.status) || c.killed_by_us) return;
   const int sig = WTERMSIG(*c.status);
+  if (sig == SIGABRT) {  // abort(): std::bad_alloc at its memory limit, or a failed check
+    std::fprintf(stderr, "wsbridge: %s aborted (out of memory, or an internal check failed)\n", c.name);
+    return;
+  }
   std::fprintf(stderr, "wsbridge: %s killed by signal %d (%s)\n", c.name, sig, ::strsignal(sig));
 }
 

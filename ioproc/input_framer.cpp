@@ -111,8 +111,20 @@ bool input_framer::feed_length_prefixed(std::string_view data, std::string& fram
   return true;
 }
 
+bool input_framer::emit_raw(std::string_view bytes, std::string& frames, std::string* err) {
+  // A read is at most limits::read_chunk, far below the limit; the limit still holds
+  // for any caller. Text is cut between UTF-8 sequences (it is valid UTF-8 here).
+  while (bytes.size() > max_message_) {
+    std::size_t n = max_message_;
+    while (encoding_ == payload_encoding::text && n > 1 && (static_cast<unsigned char>(bytes[n]) & 0xc0) == 0x80) --n;
+    if (!emit(bytes.substr(0, n), frames, err)) return false;
+    bytes.remove_prefix(n);
+  }
+  return emit(bytes, frames, err);
+}
+
 bool input_framer::feed_raw(std::string_view data, std::string& frames, std::string* err) {
-  if (encoding_ != payload_encoding::text) return emit(data, frames, err);
+  if (encoding_ != payload_encoding::text) return emit_raw(data, frames, err);
   // A read may end inside a UTF-8 sequence: hold those bytes for the next read.
   std::string_view buf = data;
   if (!partial_.empty()) {
@@ -126,7 +138,7 @@ bool input_framer::feed_raw(std::string_view data, std::string& frames, std::str
            "); --binary sends bytes as they are";
     return false;
   }
-  if (valid > 0 && !emit(buf.substr(0, valid), frames, err)) return false;
+  if (valid > 0 && !emit_raw(buf.substr(0, valid), frames, err)) return false;
   raw_offset_ += valid;
   const std::string tail(buf.substr(valid));  // buf may be partial_ itself
   partial_ = tail;

@@ -33,6 +33,8 @@ class input_framer {
   bool feed_delimited(std::string_view data, char delimiter, std::string& frames, std::string* err);
   bool feed_length_prefixed(std::string_view data, std::string& frames, std::string* err);
   bool feed_raw(std::string_view data, std::string& frames, std::string* err);
+  /// --raw: `bytes` as messages of at most the limit each.
+  bool emit_raw(std::string_view bytes, std::string& frames, std::string* err);
   /// Appends one message; false and *err if it cannot be one.
   bool emit(std::string_view payload, std::string& frames, std::string* err);
   /// "line 3", "message 3": how an error names the message being framed.

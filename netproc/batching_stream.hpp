@@ -29,6 +29,7 @@
 #include <deque>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -77,7 +78,7 @@ class batching_stream {
           // max_control_backlog of them wait for the socket, the socket is not read
           // (TCP then stops the server), as data messages wait in netproc's queue.
           if (control_backlog_ > max_control_backlog && !error_) {
-            deferred_read_ = [this, b, h = std::move(handler)]() mutable { read_next(b, std::move(h)); };
+            deferred_read_ = make_task([this, b, h = std::move(handler)]() mutable { read_next(b, std::move(h)); });
             return;
           }
           read_next(b, std::move(handler));
@@ -294,9 +295,8 @@ class batching_stream {
         control_ends_.pop_front();
       }
       if (deferred_read_ && (error_ || control_backlog_ <= max_control_backlog)) {
-        auto resume = std::move(deferred_read_);
-        deferred_read_ = nullptr;
-        std::move(resume)();
+        const auto resume = std::move(deferred_read_);
+        resume->run();
       }
       if (on_flushed_) on_flushed_();
       if (!error_ && !pending_.empty()) {
@@ -337,7 +337,21 @@ class batching_stream {
   static constexpr std::size_t max_control_backlog = 64u << 10;
   std::size_t control_backlog_ = 0;
   std::deque<std::pair<std::uint64_t, std::size_t>> control_ends_;  ///< (accepted_ at end, size) of each
-  boost::asio::any_completion_handler<void()> deferred_read_;        ///< a socket read held back, or empty
+  /// A move-only callable (a completion handler cannot be copied into std::function).
+  struct task {
+    virtual ~task() = default;
+    virtual void run() = 0;
+  };
+  template <class F>
+  static std::unique_ptr<task> make_task(F&& f) {
+    struct impl final : task {
+      explicit impl(F&& fn) : fn_(std::move(fn)) {}
+      void run() override { fn_(); }
+      F fn_;
+    };
+    return std::make_unique<impl>(std::forward<F>(f));
+  }
+  std::unique_ptr<task> deferred_read_;  ///< a socket read held back, or null
   std::uint16_t beast_close_code_ = 0;
   std::vector<boost::asio::any_completion_handler<void(error_code)>> flush_waiters_;
 };

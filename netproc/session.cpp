@@ -29,6 +29,8 @@
 #include <ctime>
 #include <fcntl.h>
 #include <sched.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -194,7 +196,7 @@ class session : public std::enable_shared_from_this<session<Layer>> {
       // Connected already, before root was dropped (run_session): the socket file may
       // be one only root can open.
       if (cfg_.verbose) notify("connect", "connected to " + cfg_.target.unix_path);
-      if (cfg_.sandbox) lock_down();
+      if (cfg_.sandbox && !lock_down()) return;
       return on_tunnel_ready();
     } else {
       resolve();
@@ -264,13 +266,24 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     beast::get_lowest_layer(ws_).socket().set_option(tcp::no_delay(true), ignored);
     // Connected: nothing is left to resolve, open or spawn, and the server's first byte
     // (the TLS or HTTP answer) is still to come. This is the latest safe point to lock down.
-    if (cfg_.sandbox) lock_down();
+    if (cfg_.sandbox && !lock_down()) return;
     if (!proxied()) return on_tunnel_ready();
     // The proxy's answers are parsed inside the sandbox too.
     net::co_spawn(beast::get_lowest_layer(ws_).get_executor(),
                   open_proxy_tunnel(beast::get_lowest_layer(ws_), cfg_.proxy, cfg_.target.host, cfg_.target.port,
                                     target_address_),
-                  [self = this->shared_from_this()](std::exception_ptr, std::string err) {
+                  [self = this->shared_from_this()](std::exception_ptr ex, std::string err) {
+                    // The coroutine reports failures in `err`; an exception escaping it
+                    // (none is expected) is a failure too, never an open tunnel.
+                    if (ex && err.empty()) {
+                      try {
+                        std::rethrow_exception(ex);
+                      } catch (const std::exception& e) {
+                        err = e.what();
+                      } catch (...) {
+                        err = "unexpected failure";
+                      }
+                    }
                     if (!err.empty()) return self->fail_before_open("proxy", err, exit_connect_failed);
                     if (self->cfg_.verbose) self->notify("proxy", "tunnel open to " + self->cfg_.target.host + ":" +
                                                                      self->cfg_.target.port);
@@ -491,11 +504,18 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     finish(status, {}, connection_state::failed);
   }
 
-  void lock_down() {
+  /// False when the session cannot go on (a limit could not be set; said already).
+  bool lock_down() {
     std::string applied, err;
     const std::string user = "uid " + std::to_string(::geteuid());  // before the filter
-    if (!sandbox::lock_down_network_process(board_, &applied, &err))
+    bool fatal = false;
+    if (!sandbox::lock_down_network_process(board_, &applied, &err, &fatal)) {
+      if (fatal) {
+        fail_before_open("sandbox", err, exit_failure);
+        return false;
+      }
       notify("sandbox", err + "; going on without it");
+    }
     else if (cfg_.verbose)
       notify("sandbox", "network process: " + user + ", " + applied);
 #ifdef WSBRIDGE_TEST_HOOKS
@@ -508,6 +528,9 @@ class session : public std::enable_shared_from_this<session<Layer>> {
       } else if (what == "socket") {
         const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
         notify("sandbox probe", fd >= 0 ? "socket: allowed" : "socket: " + errno_text(errno));
+      } else if (what == "abort") {  // what a failed allocation ends in
+        flush_now();
+        std::abort();
       } else if (what == "exec") {
         flush_now();
         char* const argv[] = {const_cast<char*>("/bin/true"), nullptr};
@@ -516,6 +539,7 @@ class session : public std::enable_shared_from_this<session<Layer>> {
       }
     }
 #endif
+    return true;
   }
 
   // ---- server -> ioproc ----------------------------------------------------------
@@ -730,6 +754,9 @@ class session : public std::enable_shared_from_this<session<Layer>> {
       board_.bytes_sent.fetch_add(bytes, std::memory_order_relaxed);
     }
     if (server_closed_ && ws_.next_layer().close_frame_flushed()) return on_close_handshake_done();
+    if (const std::uint16_t code = ws_.next_layer().beast_close_code();
+        code != 0 && !server_closed_ && !finishing_ && ws_.next_layer().close_frame_flushed())
+      return on_failed_by_beast(code, {});
     if (close_sent_ && !close_flushed_ && flushed >= our_close_end_ && !finishing_) on_close_frame_flushed();
     // Hysteresis: resume at half the limit, so writes go out in large batches.
     if (ws_.next_layer().backlog() < limits::max_send_queue / 2) {
@@ -896,17 +923,40 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     });
   }
 
-  /// Our Close is in the kernel: now the server has --close-timeout to answer it.
+  /// Our Close is in the kernel: now the server has --close-timeout to answer it,
+  /// counted from when it has received everything, Close included. While the kernel
+  /// still holds bytes the server has not acknowledged and that amount keeps shrinking,
+  /// a slow server is working through our data, and the wait goes on.
   void on_close_frame_flushed() {
     close_flushed_ = true;
     if (cfg_.verbose) notify("close", "sent Close " + std::to_string(close_code_) +
                                           (close_reason_.empty() ? "" : " \"" + close_reason_ + "\""));
+    wait_for_close_answer(unacknowledged());
+  }
+
+  void wait_for_close_answer(int unacked_before) {
     close_timer_.expires_after(cfg_.close_timeout);
-    close_timer_.async_wait([self = this->shared_from_this()](error_code ec) {
+    close_timer_.async_wait([self = this->shared_from_this(), unacked_before](error_code ec) {
       if (ec || self->finishing_) return;
-      self->notify("close", "the server did not answer our Close within " + seconds_text(self->cfg_.close_timeout));
+      const int unacked = self->unacknowledged();
+      // Progress, or the last bytes were taken during this wait: a full wait more.
+      if ((unacked > 0 && unacked < unacked_before) || (unacked == 0 && unacked_before > 0))
+        return self->wait_for_close_answer(unacked);
+      self->notify("close", unacked > 0 ? "the server took none of our last " + std::to_string(unacked) +
+                                              " bytes for " + seconds_text(self->cfg_.close_timeout) +
+                                              " (it stopped reading) and did not answer our Close"
+                                        : "the server did not answer our Close within " +
+                                              seconds_text(self->cfg_.close_timeout));
       self->finish(exit_closed_abnormally, {1006, false, ""}, connection_state::closed);
     });
+  }
+
+  /// Bytes in the kernel's send queue that the server has not acknowledged
+  /// (SIOCOUTQ, for TCP and Unix stream sockets alike); 0 if it cannot tell.
+  int unacknowledged() {
+    int n = 0;
+    if (::ioctl(beast::get_lowest_layer(ws_).socket().native_handle(), SIOCOUTQ, &n) != 0) return 0;
+    return n;
   }
 
   /// The server's Close has arrived; Beast is replying. Nothing can follow it, so we
@@ -946,27 +996,32 @@ class session : public std::enable_shared_from_this<session<Layer>> {
   }
 
   void on_lost(const char* step, error_code ec) {
-    if (ec == websocket::error::message_too_big) {
-      notify("read", "the server sent a message larger than --max-size (" + std::to_string(cfg_.max_message) +
-                         " bytes); closed with 1009 (message too big)");
-      return finish(exit_closed_abnormally, {1009, false, ""}, connection_state::closed);
-    }
-    // Beast failed the connection itself (RFC 6455 §7.1.7): it sent a Close with the
-    // code, then tore TCP down; the read often ends with the teardown's error (a reset)
-    // instead of the violation, so the Close it wrote is what tells.
-    if (const std::uint16_t code = ws_.next_layer().beast_close_code(); code != 0 && !server_closed_) {
-      const std::string what = ec.category() == websocket::make_error_code(websocket::error::closed).category()
-                                   ? ec.message()
-                                   : std::string("a frame RFC 6455 does not allow");
-      notify("read", "the server broke the WebSocket protocol (" + what + "); closed with " + std::to_string(code) +
-                         " (" + close_code_meaning(code) + ")");
-      return finish(exit_closed_abnormally, {code, false, ""}, connection_state::closed);
-    }
+    if (ec == websocket::error::message_too_big) return on_failed_by_beast(1009, ec);
+    if (const std::uint16_t code = ws_.next_layer().beast_close_code(); code != 0 && !server_closed_)
+      return on_failed_by_beast(code, ec);
     std::string what = ec.message();
     if (ec == net::error::eof || ec == beast::error::timeout)
       what = "the server closed the connection without a Close frame";
     notify("connection lost", std::string(step) + ": " + what);
     finish(exit_closed_abnormally, {1006, true, ""}, connection_state::closed);
+  }
+
+  /// Beast failed the connection itself (RFC 6455 §7.1.7): the server broke the
+  /// protocol, and Beast sent a Close with `code`. It then waits for the server to
+  /// close TCP first (§7.1.1), which a hostile server may never do, and the read may
+  /// end with the teardown's error (a reset) instead of the violation. So the session
+  /// ends as soon as that Close is out (on_socket_flushed), or when the read fails;
+  /// `ec` names the violation when the read ended with it.
+  void on_failed_by_beast(std::uint16_t code, error_code ec) {
+    if (code == 1009) {
+      notify("read", "the server sent a message larger than --max-size (" + std::to_string(cfg_.max_message) +
+                         " bytes); closed with 1009 (message too big)");
+    } else {
+      const bool named = ec && ec.category() == websocket::make_error_code(websocket::error::closed).category();
+      notify("read", "the server broke the WebSocket protocol" + (named ? " (" + ec.message() + ")" : std::string()) +
+                         "; closed with " + std::to_string(code) + " (" + close_code_meaning(code) + ")");
+    }
+    finish(exit_closed_abnormally, {code, false, ""}, connection_state::closed);
   }
 
   [[noreturn]] void protocol_error(const std::string& what) {

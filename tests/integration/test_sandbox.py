@@ -80,6 +80,19 @@ def test_network_process_that_tries_exec_is_stopped_and_reported(servers):
     assert_no_processes_left(server.url)
 
 
+def test_an_abort_in_the_network_process_is_reported_as_one(servers):
+    """abort() (what a failed allocation at the 1 GiB limit ends in) must not be
+    mistaken for a system call the sandbox trapped (its tgkill)."""
+    server = servers("node", "echo")
+    r = subprocess.run([WSBRIDGE, server.url], input=b"x\n", capture_output=True, timeout=30,
+                       env={**os.environ, "WSBRIDGE_TEST_NETPROC_PROBE": "abort"})
+    assert r.returncode == EXIT_PROCESS_DIED
+    err = r.stderr.decode()
+    assert "wsbridge: network process aborted (out of memory, or an internal check failed)" in err, err
+    assert "stopped by its sandbox" not in err
+    assert_no_processes_left(server.url)
+
+
 def test_terminal_process_cannot_open_a_socket(servers):
     server = servers("node", "echo")
     r = subprocess.run([WSBRIDGE, server.url], input=b"x\n", capture_output=True, timeout=30,

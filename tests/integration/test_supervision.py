@@ -55,6 +55,8 @@ def test_supervisor_killed_takes_its_children_along(servers):
     p.wait(timeout=10)
     assert_no_processes_left(server.url, timeout=2)
     wait_for(lambda: all(gone(k) for k in kids), timeout=2, what="both children to be gone")
+    # The supervisor cannot say why the session ended; the I/O process says it for it.
+    assert b"wsbridge: the supervisor process died; ending the session" in p.stderr.read()
 
 
 def gone(pid):

@@ -17,7 +17,17 @@ Modes:
   backlog-full            a listener whose accept queue is full, so a SYN is never answered
   no-close-reply          finish the WebSocket handshake, then never read or answer Close
   subprotocol NAME        finish the handshake choosing subprotocol NAME, whatever was offered
+  extension VALUE         finish the handshake answering Sec-WebSocket-Extensions: VALUE
+  frames HEX              finish the handshake, send these bytes (hex), then read until the
+                          client closes TCP (a Close frame with a bad code, say)
+  ping-flood COUNT        finish the handshake, send COUNT pings of 125 bytes and never read;
+                          print "STALLED <bytes sent>" once the client has taken nothing for
+                          2 s (it stopped reading), or "SENT ALL" if it took everything
+  slow-sink BYTES_PER_S   finish the handshake and read at most this fast, counting text
+                          frames; answer the client's Close and print "RECEIVED <n>"
 """
+import struct
+import time
 import base64
 import hashlib
 import socket
@@ -84,10 +94,28 @@ def serve(conn, mode, args, keep):
     elif mode == "garbage":
         conn.sendall(b"\x00\x01not http at all\r\n\r\n")
         conn.close()
-    elif mode in ("no-close-reply", "flood-no-read", "subprotocol"):
+    elif mode in ("no-close-reply", "flood-no-read", "subprotocol", "extension", "frames", "ping-flood", "slow-sink"):
         extra = f"Sec-WebSocket-Protocol: {args[0]}\r\n" if mode == "subprotocol" else ""
+        if mode == "extension":
+            extra = f"Sec-WebSocket-Extensions: {args[0]}\r\n"
         conn.sendall(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                       f"Sec-WebSocket-Accept: {accept_key(req)}\r\n{extra}\r\n").encode())
+        if mode == "frames":
+            event("OPEN")
+            conn.sendall(bytes.fromhex(args[0]))
+            try:
+                while conn.recv(65536):
+                    pass
+            except OSError:
+                pass
+            conn.close()
+            return
+        if mode == "ping-flood":
+            ping_flood(conn, int(args[0]))
+            return
+        if mode == "slow-sink":
+            slow_sink(conn, int(args[0]))
+            return
         if mode == "flood-no-read":
             event("OPEN")
             chunk = (b"\x81\x7e\x04\x00" + b"f" * 1024) * 64  # 64 text messages of 1 KiB
@@ -99,6 +127,63 @@ def serve(conn, mode, args, keep):
             return
         keep.append(conn)  # never read again, never answer
         event("OPEN")
+
+
+def ping_flood(conn, count):
+    event("OPEN")
+    chunk = (b"\x89\x7d" + b"p" * 125) * 1000
+    conn.settimeout(2.0)  # the client has read nothing for this long: it stopped reading
+    sent = 0
+    try:
+        for _ in range(count // 1000):
+            conn.sendall(chunk)
+            sent += len(chunk)
+    except socket.timeout:
+        event(f"STALLED {sent}")
+        threading.Event().wait()  # hold the connection; the test ends the client
+    except OSError:
+        event(f"ERROR {sent}")
+        return
+    event("SENT ALL")
+    threading.Event().wait()
+
+
+def slow_sink(conn, rate):
+    """Reads client frames at most `rate` bytes a second; counts text messages."""
+    event("OPEN")
+    buf = b""
+    count = 0
+    step = max(1, rate // 50)  # 50 reads a second
+    while True:
+        started = time.monotonic()
+        data = conn.recv(step)
+        if not data:
+            event(f"RECEIVED {count}")
+            return
+        buf += data
+        while len(buf) >= 2:
+            opcode, n = buf[0] & 0x0f, buf[1] & 0x7f
+            head = 2
+            if n == 126:
+                if len(buf) < 4:
+                    break
+                n, head = struct.unpack(">H", buf[2:4])[0], 4
+            elif n == 127:
+                if len(buf) < 10:
+                    break
+                n, head = struct.unpack(">Q", buf[2:10])[0], 10
+            head += 4  # the client's masking key
+            if len(buf) < head + n:
+                break
+            buf = buf[head + n:]
+            if opcode == 1:
+                count += 1
+            elif opcode == 8:
+                conn.sendall(b"\x88\x02\x03\xe8")
+                event(f"RECEIVED {count}")
+                conn.close()
+                return
+        time.sleep(max(0.0, 0.02 - (time.monotonic() - started)))
 
 
 def main():

@@ -12,6 +12,7 @@ serves until killed. Behaviours (--mode):
   echo-delayed SECONDS echo each message after SECONDS
   close-later SECONDS CODE  print the messages received, close with CODE after SECONDS
   redirect STATUS URL  answer the upgrade request with STATUS and Location: URL
+  ticker N SECONDS     send "tick <i>" N times, SECONDS apart, then close 1000
   ask N                send "question <i>" N times, print "ANSWER <m>" for each message
                        received, close 1000 "thanks" after N answers
 """
@@ -28,7 +29,7 @@ import websockets
 def parse():
     p = argparse.ArgumentParser()
     p.add_argument("mode", choices=["echo", "flood", "close-on-signal", "sink", "greet", "echo-delayed",
-                                    "close-later", "ask", "redirect"])
+                                    "close-later", "ask", "redirect", "ticker"])
     p.add_argument("args", nargs="*")
     p.add_argument("--max-size", type=int, default=64 * 1024 * 1024)
     p.add_argument("--subprotocols", default="", help="comma-separated subprotocols to accept")
@@ -96,6 +97,11 @@ async def main():
             await asyncio.sleep(float(opts.args[0]))
             await ws.close(int(opts.args[1]), "later")
             reader.cancel()
+        elif opts.mode == "ticker":
+            for i in range(int(opts.args[0])):
+                await asyncio.sleep(float(opts.args[1]))
+                await ws.send(f"tick {i}")
+            await ws.close(1000, "ticker done")
         elif opts.mode == "ask":
             n = int(opts.args[0])
             for i in range(n):

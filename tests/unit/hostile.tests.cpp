@@ -1,0 +1,236 @@
+// Regression tests for the defects found with hostile servers (issue #16), at the level
+// of the pure functions that decide: the redirect policy, the handshake checks, the
+// netproc dispatch table, the input framers' limits and the user-facing texts.
+#include <catch2/catch.hpp>
+#include <cstring>
+
+#include "bridge/config.hpp"
+#include "bridge/ipc.hpp"
+#include "bridge/safe_text.hpp"
+#include "bridge/status_board.hpp"
+#include "ioproc/display.hpp"
+#include "ioproc/input_framer.hpp"
+#include "netproc/handshake.hpp"
+
+using namespace wsbridge;
+
+namespace {
+
+ws_target target_of(const std::string& url) {
+  ws_target t;
+  std::string err;
+  REQUIRE(parse_ws_url(url, t, &err));
+  return t;
+}
+
+config parsed(std::vector<const char*> argv, std::string* text) {
+  config cfg;
+  argv.insert(argv.begin(), "wsbridge");
+  const auto outcome = parse_command_line(static_cast<int>(argv.size()), argv.data(), cfg, text);
+  if (outcome != parse_outcome::run) cfg.url = "<refused>";
+  return cfg;
+}
+
+}  // namespace
+
+TEST_CASE("a redirect may lead only to ws, wss, http or https, never down from wss", "[redirect]") {
+  const ws_target plain = target_of("ws://h:8080/a/b");
+  const ws_target secure = target_of("wss://h/a");
+  std::string url, why;
+  SECTION("relative, absolute and http(s) targets are followed") {
+    REQUIRE(resolve_redirect(plain, "c?x=1", 0, 10, url, &why));
+    CHECK(url == "ws://h:8080/a/c?x=1");
+    REQUIRE(resolve_redirect(plain, "https://other.test/x#frag", 0, 10, url, &why));
+    CHECK(url == "wss://other.test/x");  // the fragment goes (RFC 6455 §3)
+    REQUIRE(resolve_redirect(secure, "//h/next", 0, 10, url, &why));
+    CHECK(url == "wss://h/next");
+  }
+  SECTION("a local socket is never a redirect target") {
+    // The server's answer must not make us connect to /run/docker.sock.
+    CHECK_FALSE(resolve_redirect(plain, "ws+unix:///run/docker.sock:/v1/containers/json", 0, 10, url, &why));
+    CHECK(why.find("ws+unix") != std::string::npos);
+    CHECK_FALSE(resolve_redirect(plain, "file:///etc/passwd", 0, 10, url, &why));
+    CHECK_FALSE(resolve_redirect(plain, "ftp://h/", 0, 10, url, &why));
+  }
+  SECTION("no downgrade, a hop limit, a length limit, no control characters") {
+    CHECK_FALSE(resolve_redirect(secure, "ws://h/", 0, 10, url, &why));
+    CHECK(why == "refusing to follow a redirect from wss:// to ws://");
+    CHECK_FALSE(resolve_redirect(secure, "http://h/", 0, 10, url, &why));
+    CHECK_FALSE(resolve_redirect(plain, "/x", 3, 3, url, &why));
+    CHECK(why == "too many redirects (3; see --max-redirects)");
+    CHECK_FALSE(resolve_redirect(plain, "/" + std::string(5000, 'a'), 0, 10, url, &why));
+    CHECK_FALSE(resolve_redirect(plain, "/a\nb", 0, 10, url, &why));
+    CHECK_FALSE(resolve_redirect(plain, "/a\x1b[2Jb", 0, 10, url, &why));
+  }
+  SECTION("what netproc hands the supervisor passes the same check unchanged") {
+    REQUIRE(resolve_redirect(plain, "../up", 0, 10, url, &why));
+    std::string again;
+    REQUIRE(resolve_redirect(plain, url, 1, 10, again, &why));
+    CHECK(again == url);
+  }
+}
+
+TEST_CASE("a redirect drops Proxy-Authorization across origins too", "[redirect]") {
+  std::string text, err;
+  config cfg = parsed({"-H", "Proxy-Authorization: Basic eA==", "-H", "X-Keep: 1", "ws://h/"}, &text);
+  REQUIRE(apply_redirect(cfg, "ws://other.test/", 1, &err));
+  CHECK(cfg.headers == std::vector<std::pair<std::string, std::string>>{{"X-Keep", "1"}});
+}
+
+TEST_CASE("URLs with control characters are refused before Boost.URL sees them", "[config]") {
+  ws_target t;
+  std::string err;
+  // Boost.URL 1.81 asserts on this one in debug builds.
+  CHECK_FALSE(parse_ws_url("nn-:\n", t, &err));
+  CHECK(err.find("control character") != std::string::npos);
+  CHECK(err.find('\n') == std::string::npos);  // the message itself stays one line
+  CHECK_FALSE(parse_ws_url("ws://h/a b", t, &err));
+  CHECK(err.find("space") != std::string::npos);
+  proxy_target p;
+  CHECK_FALSE(parse_proxy_url("http://p\r\n:8080", p, &err));
+}
+
+TEST_CASE("a header value (-H) refuses every control character but HTAB", "[config]") {
+  std::string text;
+  CHECK(parsed({"-H", "X-A: tab\tok", "ws://h/"}, &text).url != "<refused>");
+  for (const char* bad : {"X-A: \x1b[31mred", "X-A: a\x7f", "X-A: a\rb", "X-A: a\x01"}) {
+    CHECK(parsed({"-H", bad, "ws://h/"}, &text).url == "<refused>");
+    CHECK(text.find("control characters") != std::string::npos);
+  }
+}
+
+TEST_CASE("an extension the client did not offer is found", "[handshake]") {
+  using netproc::unoffered_extension;
+  CHECK(unoffered_extension("permessage-deflate; client_max_window_bits=15", true).empty());
+  CHECK(unoffered_extension("permessage-deflate", false) == "permessage-deflate");  // --no-compress
+  CHECK(unoffered_extension("x-unknown-ext", true) == "x-unknown-ext");
+  CHECK(unoffered_extension("permessage-deflate, x-webkit-deflate-frame", true) == "x-webkit-deflate-frame");
+  CHECK(unoffered_extension("PerMessage-Deflate", true).empty());  // tokens are case-insensitive
+  CHECK_FALSE(unoffered_extension(";;;", true).empty());            // not an extension list at all
+}
+
+TEST_CASE("verbose output (-v) masks every credential-bearing header", "[handshake]") {
+  using netproc::shown_header_value;
+  CHECK(shown_header_value("Authorization", "Basic dTpw") == "Basic ***");
+  CHECK(shown_header_value("Proxy-Authorization", "Bearer abc") == "Bearer ***");
+  CHECK(shown_header_value("Cookie", "session=s3cret") == "***");
+  CHECK(shown_header_value("Set-Cookie", "id=1; HttpOnly") == "***");
+  CHECK(shown_header_value("X-Auth-Token", "t") == "***");
+  CHECK(shown_header_value("X-Api-Key", "k") == "***");
+  CHECK(shown_header_value("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==") == "dGhlIHNhbXBsZSBub25jZQ==");
+  CHECK(shown_header_value("User-Agent", "wsbridge/0.1.0") == "wsbridge/0.1.0");
+}
+
+TEST_CASE("netproc's dispatch table: what ioproc may send in each phase", "[netproc][dispatch]") {
+  using netproc::frame_rule;
+  using netproc::io_frame_rule;
+  using netproc::io_phase;
+  using ft = ipc::frame_type;
+  SECTION("open: data, pings, input_end and close requests") {
+    for (ft t : {ft::text, ft::binary, ft::ping, ft::input_end, ft::close_request})
+      CHECK(io_frame_rule(io_phase::open, t) == frame_rule::accept);
+  }
+  SECTION("closing: what was already on its way is dropped, not fatal") {
+    for (ft t : {ft::text, ft::binary, ft::ping}) CHECK(io_frame_rule(io_phase::closing, t) == frame_rule::drop);
+    CHECK(io_frame_rule(io_phase::closing, ft::input_end) == frame_rule::accept);
+  }
+  SECTION("after input_end ioproc sends nothing but close requests") {
+    for (ft t : {ft::text, ft::binary, ft::ping, ft::input_end})
+      CHECK(io_frame_rule(io_phase::input_ended, t) == frame_rule::fatal);
+    CHECK(io_frame_rule(io_phase::input_ended, ft::close_request) == frame_rule::accept);
+  }
+  SECTION("netproc's own frames never come from ioproc") {
+    for (io_phase p : {io_phase::open, io_phase::closing, io_phase::input_ended})
+      for (ft t : {ft::opened, ft::closed, ft::pong, ft::notice}) CHECK(io_frame_rule(p, t) == frame_rule::fatal);
+  }
+}
+
+TEST_CASE("an over-limit line is refused at any split of the reads", "[input_framer]") {
+  constexpr std::size_t limit = 64;
+  for (const framing mode : {framing::lines, framing::null}) {
+    const char delimiter = mode == framing::lines ? '\n' : '\0';
+    const std::string ok = std::string(limit, 'a') + delimiter;
+    const std::string over = std::string(limit + 1, 'a') + delimiter;
+    for (std::size_t split = 0; split <= over.size(); ++split) {
+      input_framer in(mode, payload_encoding::text, limit);
+      std::string frames, err;
+      const bool first = in.feed(std::string_view(over).substr(0, split), frames, &err);
+      const bool second = first && in.feed(std::string_view(over).substr(split), frames, &err) &&
+                          in.finish(frames, &err);
+      CHECK_FALSE(second);
+      CHECK(err.find(mode == framing::lines ? "line 1 is longer than 64 bytes" : "message 1 is longer than") !=
+            std::string::npos);
+      CHECK(frames.empty());
+    }
+    for (std::size_t split = 0; split <= ok.size(); ++split) {
+      input_framer in(mode, payload_encoding::text, limit);
+      std::string frames, err;
+      CHECK(in.feed(std::string_view(ok).substr(0, split), frames, &err));
+      CHECK(in.feed(std::string_view(ok).substr(split), frames, &err));
+      CHECK(in.finish(frames, &err));
+      CHECK(in.messages() == 1);
+    }
+  }
+  // A line of exactly the limit may end in "\r\n": the "\r" is not part of it.
+  input_framer crlf(framing::lines, payload_encoding::text, limit);
+  std::string frames, err;
+  CHECK(crlf.feed(std::string(limit, 'b') + "\r", frames, &err));
+  CHECK(crlf.feed("\n", frames, &err));
+  CHECK(crlf.messages() == 1);
+}
+
+TEST_CASE("a last line without a newline loses its \\r too", "[input_framer]") {
+  input_framer in(framing::lines, payload_encoding::text);
+  std::string frames, err;
+  CHECK(in.feed("first\r\nlast\r", frames, &err));
+  CHECK(in.finish(frames, &err));
+  ipc::frame_decoder d;
+  auto space = d.prepare(frames.size());
+  std::memcpy(space.data(), frames.data(), frames.size());
+  d.commit(frames.size());
+  ipc::frame f;
+  REQUIRE(d.next(f, &err) == ipc::frame_decoder::result::frame);
+  CHECK(f.payload == "first");
+  REQUIRE(d.next(f, &err) == ipc::frame_decoder::result::frame);
+  CHECK(f.payload == "last");
+}
+
+TEST_CASE("raw input: bytes that can never be UTF-8 are invalid, not cut short", "[input_framer][safe_text]") {
+  bool incomplete = true;
+  CHECK(utf8_valid_prefix("ok\xf5\x97", &incomplete) == 2);
+  CHECK_FALSE(incomplete);  // F5 never starts a sequence
+  for (const char* cut : {"\xe0\xa0", "\xed\x9f", "\xf0\x90", "\xf4\x8f\xbf", "\xc3", "\xe2\x82"}) {
+    CHECK(utf8_valid_prefix(cut, &incomplete) == 0);
+    CHECK(incomplete);
+  }
+  for (const char* bad : {"\xc0", "\xe0\x80", "\xed\xa0", "\xf0\x80", "\xf4\x90", "\xf8"}) {
+    CHECK(utf8_valid_prefix(bad, &incomplete) == 0);
+    CHECK_FALSE(incomplete);
+  }
+  input_framer raw(framing::raw, payload_encoding::text);
+  std::string frames, err;
+  CHECK_FALSE(raw.feed("ok\xf5\x97", frames, &err));
+  CHECK(err.find("not valid UTF-8 (at byte 3") != std::string::npos);
+  input_framer cut(framing::raw, payload_encoding::text);
+  CHECK(cut.feed("ok\xe2\x82", frames, &err));
+  CHECK_FALSE(cut.finish(frames, &err));
+  CHECK(err.find("ended inside a UTF-8 sequence (at byte 3)") != std::string::npos);
+}
+
+TEST_CASE("what the user reads about a close and about unsent input", "[display]") {
+  CHECK(close_text({1005, true, ""}) == "connection closed by server (no status code)");
+  CHECK(close_text({1001, true, "bye"}) == "connection closed by server: 1001 (going away) \"bye\"");
+  CHECK(count_text(1, "message", " from the program") == "1 message from the program");
+  CHECK(count_text(2, "message", " from the program") == "2 messages from the program");
+  status_board board;
+  board.input_messages = 2;
+  board.input_ended = 1;
+  CHECK(undelivered_text(board, "message", " from the program") ==
+        "2 messages from the program were not sent: the connection closed first");
+  board.messages_sent = 2;
+  CHECK(undelivered_text(board, "input line", {}, true).empty());
+  board.input_ended = 0;  // the server closed before the producer's input ended
+  CHECK(undelivered_text(board, "input line", {}, true) ==
+        "the connection closed before all input was sent (input was not read to its end)");
+  CHECK(undelivered_text(board, "input line").empty());
+}
