@@ -410,7 +410,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
       ("verbose,v", "describe the connection on stderr")
       ("no-color", "no colours on a terminal (also when NO_COLOR is set)")
       ("no-history", "do not read or write the history file of the interactive client")
-      ("no-sandbox", "do not sandbox the network and terminal processes (for debugging)")
+      ("no-sandbox", "do not sandbox the network and I/O processes (for debugging)")
       ("cacert", po::value(&cfg.cacert)->value_name("FILE"), "wss: trust the CA certificates in FILE (PEM)")
       ("insecure,k", "wss: do not verify the server's certificate (unsafe)")
       ("cert", po::value(&cfg.cert)->value_name("FILE"), "wss: present this client certificate (PEM)")

@@ -98,7 +98,7 @@ class supervisor {
   terminal_guard terminal_;
   status_board_mapping board_;
   child net_{"network process", -1, {}, false, {}};
-  child io_{"terminal process", -1, {}, false, {}};
+  child io_{"I/O process", -1, {}, false, {}};
   // netproc's ends of its pipes to ioproc, kept so that a netproc started for a
   // redirect continues on the same pipes. Released once no netproc can follow: then
   // EOF on them means the network process is gone.

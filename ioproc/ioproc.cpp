@@ -79,15 +79,15 @@ int run_ioproc(const config& cfg, status_board& board) {
     std::string applied;
     // On a kernel without seccomp, netproc says so (once, for both); -v says it here too.
     if (!sandbox::lock_down_terminal_process(&applied, &err)) {
-      if (cfg.verbose) std::fprintf(stderr, "wsbridge: sandbox: terminal process: %s\n", err.c_str());
+      if (cfg.verbose) std::fprintf(stderr, "wsbridge: sandbox: I/O process: %s\n", err.c_str());
     } else if (cfg.verbose)
-      std::fprintf(stderr, "wsbridge: sandbox: terminal process: %s\n", applied.c_str());
+      std::fprintf(stderr, "wsbridge: sandbox: I/O process: %s\n", applied.c_str());
   }
 #ifdef WSBRIDGE_TEST_HOOKS
   // Test builds only: try to open a socket, which the sandbox must refuse.
   if (const char* probe = std::getenv("WSBRIDGE_TEST_IOPROC_PROBE"); probe && std::string(probe) == "socket") {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    std::fprintf(stderr, "wsbridge: sandbox probe: terminal process socket: %s\n",
+    std::fprintf(stderr, "wsbridge: sandbox probe: I/O process socket: %s\n",
                  fd >= 0 ? "allowed" : errno_text(errno).c_str());
   }
 #endif

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstdio>
 #include <fcntl.h>
 #include <poll.h>
@@ -69,6 +70,11 @@ class input_pump {
     }
     board_.input_ended.store(1, std::memory_order_relaxed);
     ipc::append_frame(out_.batch(), ipc::frame_type::input_end, {});
+#ifdef WSBRIDGE_TEST_HOOKS
+    // Test builds only: a frame out of place, which netproc must refuse (its table).
+    if (const char* probe = std::getenv("WSBRIDGE_TEST_IOPROC_PROBE"); probe && std::string(probe) == "data-after-end")
+      ipc::append_frame(out_.batch(), ipc::frame_type::text, "after the end");
+#endif
     send();
   }
 
@@ -152,7 +158,7 @@ class output_pump {
         const auto r = decoder.next(f, &err);
         if (r == ipc::frame_decoder::result::need_more) break;
         if (r == ipc::frame_decoder::result::error) {
-          say("terminal process: internal protocol error from network process: " + err);
+          say("I/O process: internal protocol error from network process: " + err);
           return exit_failure;
         }
         switch (f.type) {
@@ -172,13 +178,13 @@ class output_pump {
             if (!flush(out, written)) return exit_output_closed;
             ipc::close_info c;
             if (!ipc::decode_close(f.payload, c, &err)) {
-              say("terminal process: " + err);
+              say("I/O process: " + err);
               return exit_failure;
             }
             return report_close(c);
           }
           default:
-            say(std::string("terminal process: unexpected ") + ipc::to_string(f.type) + " frame");
+            say(std::string("I/O process: unexpected ") + ipc::to_string(f.type) + " frame");
             return exit_failure;
         }
       }

@@ -196,3 +196,18 @@ def test_unsent_program_output_is_counted_in_good_english(servers):
     r = run_wsbridge([server.url, "--exec", "sh", "-c", "echo one; echo two; sleep 30"], timeout=60)
     assert b"2 messages from the program were not sent" in r.stderr or r.returncode == EXIT_OK, r.stderr
     assert b"2 message from the programs" not in r.stderr
+
+
+def test_netproc_refuses_a_frame_out_of_place(servers):
+    """The dispatch table at work: a data frame after input_end is fatal (a test hook in
+    ioproc sends one), never quietly sent."""
+    server = servers("python", "sink")
+    r = subprocess.run([WSBRIDGE, server.url], input=b"x\n", capture_output=True, timeout=30,
+                       env={**os.environ, "WSBRIDGE_TEST_IOPROC_PROBE": "data-after-end"})
+    assert r.returncode == 1, r.stderr
+    assert (b"wsbridge: network process: internal protocol error unexpected text frame from the I/O process "
+            b"(input ended)") in r.stderr, r.stderr
+    # Never the frame after the end (the line before it may or may not have gone out
+    # before netproc stopped).
+    assert server.expect("RECEIVED") in ("RECEIVED 0", "RECEIVED 1")
+    assert_no_processes_left(server.url)

@@ -1,4 +1,4 @@
-"""The network process is sandboxed once connected; the terminal process never gets
+"""The network process is sandboxed once connected; the I/O process never gets
 the network. Normal traffic under the sandbox is covered by every other test (it is
 on by default); these check the sandbox itself, with the test-build probes."""
 import os
@@ -58,7 +58,7 @@ def test_verbose_says_what_was_applied(servers):
     assert r.returncode == EXIT_OK, r.stderr
     err = r.stderr.decode()
     assert "wsbridge: sandbox: network process: " in err and "seccomp filter" in err
-    assert "wsbridge: sandbox: terminal process: no new privileges, seccomp filter" in err
+    assert "wsbridge: sandbox: I/O process: no new privileges, seccomp filter" in err
 
 
 @pytest.mark.parametrize("probe", ["open", "socket"])
@@ -97,5 +97,5 @@ def test_terminal_process_cannot_open_a_socket(servers):
     server = servers("node", "echo")
     r = subprocess.run([WSBRIDGE, server.url], input=b"x\n", capture_output=True, timeout=30,
                        env={**os.environ, "WSBRIDGE_TEST_IOPROC_PROBE": "socket"})
-    assert "wsbridge: sandbox probe: terminal process socket: Permission denied" in r.stderr.decode()
+    assert "wsbridge: sandbox probe: I/O process socket: Permission denied" in r.stderr.decode()
     assert r.returncode == EXIT_OK

@@ -32,7 +32,7 @@ def drain(p):
     threading.Thread(target=p.stdout.read, daemon=True).start()
 
 
-@pytest.mark.parametrize("role, name", [("netproc", "network process"), ("ioproc", "terminal process")])
+@pytest.mark.parametrize("role, name", [("netproc", "network process"), ("ioproc", "I/O process")])
 def test_child_killed_mid_transfer_ends_everything_with_status_7(servers, role, name):
     server = servers("node", "echo")
     p = start_transfer(server)
