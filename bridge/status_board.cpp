@@ -1,13 +1,7 @@
 #include "bridge/status_board.hpp"
 
-#include <algorithm>
-#include <cerrno>
-#include <cstring>
+#include <boost/interprocess/anonymous_shared_memory.hpp>
 #include <new>
-#include <sys/mman.h>
-#include <unistd.h>
-
-#include "bridge/fd_util.hpp"
 
 namespace wsbridge {
 
@@ -26,30 +20,12 @@ const char* to_string(connection_state s) {
   return "unknown";
 }
 
-void status_board::publish_close(std::uint16_t code, bool by_server, const std::string& r,
-                                 connection_state final_state) {
-  const std::size_t n = std::min(r.size(), sizeof close_reason);
-  std::memcpy(close_reason, r.data(), n);
-  close_reason_size.store(static_cast<std::uint32_t>(n), std::memory_order_relaxed);
-  close_code.store(code, std::memory_order_relaxed);
-  closed_by_server.store(by_server ? 1 : 0, std::memory_order_relaxed);
-  state.store(final_state, std::memory_order_release);
-}
-
 bool status_board_mapping::create(std::string* err) {
-  // A memfd has no name in /dev/shm, so nothing is left behind if the supervisor is
-  // killed; once mapped, its descriptor is not needed (the forks inherit the mapping).
-  unique_fd fd(::memfd_create("wsbridge-status", MFD_CLOEXEC));
-  if (!fd || ::ftruncate(fd.get(), sizeof(status_board)) != 0) {
-    if (err) *err = "status board: " + errno_text(errno);
-    return false;
-  }
+  // Anonymous shared memory (MAP_SHARED | MAP_ANONYMOUS): it has no name anywhere, so
+  // nothing is left behind if the supervisor is killed, and the children, forks of the
+  // supervisor, inherit the mapping.
   try {
-    // Boost.Interprocess maps by name; /proc/self/fd/N names our own descriptor.
-    const std::string path = "/proc/self/fd/" + std::to_string(fd.get());
-    boost::interprocess::file_mapping file(path.c_str(), boost::interprocess::read_write);
-    region_ = boost::interprocess::mapped_region(file, boost::interprocess::read_write, 0,
-                                                 sizeof(status_board));
+    region_ = boost::interprocess::anonymous_shared_memory(sizeof(status_board));
   } catch (const std::exception& e) {
     if (err) *err = std::string("status board: ") + e.what();
     return false;

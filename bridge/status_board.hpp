@@ -5,11 +5,10 @@
 // any time without asking anyone: there is no event loop whose turn must come first
 // (the stale-OPEN failure of python-websockets that motivated wsbridge).
 //
-// Every field is a lock-free atomic. The close reason is written before the state
-// becomes `closed` (release), and read after seeing `closed` (acquire).
+// Every field is a lock-free atomic; counters are published before the frames that
+// report them are written.
 
 #include <atomic>
-#include <boost/interprocess/file_mapping.hpp>
 #include <boost/interprocess/mapped_region.hpp>
 #include <cstdint>
 #include <string>
@@ -34,19 +33,16 @@ const char* to_string(connection_state s);
 
 struct status_board {
   std::atomic<connection_state> state{connection_state::starting};
-  // Written by netproc.
-  std::atomic<std::uint64_t> messages_sent{0};
+  // Written by netproc. How the connection closed travels in netproc's `closed` frame,
+  // in order after the messages; the board holds what must be readable at any time.
+  std::atomic<std::uint64_t> messages_sent{0};     ///< taken by the kernel (README "Pipe mode")
   std::atomic<std::uint64_t> bytes_sent{0};
-  std::atomic<std::uint64_t> messages_received{0};
+  std::atomic<std::uint64_t> messages_received{0}; ///< handed to ioproc
   std::atomic<std::uint64_t> bytes_received{0};
   std::atomic<std::uint32_t> opened{0};           ///< the handshake succeeded at some point
-  std::atomic<std::uint32_t> close_code{0};       ///< valid once state is closed
-  std::atomic<std::uint32_t> closed_by_server{0}; ///< valid once state is closed
-  std::atomic<std::uint32_t> close_reason_size{0};
-  char close_reason[limits::max_close_reason]{};
   std::atomic<std::int32_t> sandbox_syscall{0};   ///< a call netproc's filter trapped
   /// A redirect to follow: netproc writes the URL, then the size (release), then exits
-  /// with exit_redirect; the supervisor starts a new netproc for it.
+  /// with exit_redirect; the supervisor checks it and starts a new netproc for it.
   std::atomic<std::uint32_t> redirect_size{0};
   char redirect_url[limits::max_redirect_url]{};
   // Written by ioproc.
@@ -54,10 +50,6 @@ struct status_board {
   std::atomic<std::uint64_t> output_messages{0};  ///< messages written to stdout
   std::atomic<std::uint32_t> input_ended{0};      ///< stdin reached EOF
   std::atomic<std::int32_t> program_pid{0};       ///< --exec: the running program, 0 if none
-
-  /// netproc: publish the close, then the final state, closed or failed (release).
-  void publish_close(std::uint16_t code, bool by_server, const std::string& reason,
-                     connection_state final_state);
 };
 
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);

@@ -36,6 +36,14 @@ std::string count_text(std::uint64_t n, std::string_view what, std::string_view 
   return std::to_string(n) + " " + std::string(what) + (n == 1 ? "" : "s") + std::string(after);
 }
 
+std::string traffic_text(const status_board& board) {
+  const auto bytes = [](std::uint64_t n) { return " (" + count_text(n, "byte") + ")"; };
+  return "sent " + count_text(board.messages_sent.load(std::memory_order_relaxed), "message") +
+         bytes(board.bytes_sent.load(std::memory_order_relaxed)) + ", received " +
+         count_text(board.messages_received.load(std::memory_order_relaxed), "message") +
+         bytes(board.bytes_received.load(std::memory_order_relaxed));
+}
+
 std::string undelivered_text(const status_board& board, std::string_view what, std::string_view after,
                              bool must_end) {
   const std::uint64_t read = board.input_messages.load(std::memory_order_relaxed);

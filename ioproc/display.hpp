@@ -22,6 +22,9 @@ std::string close_text(const ipc::close_info& c);
 /// singular noun, `after` follows it unchanged.
 std::string count_text(std::uint64_t n, std::string_view what, std::string_view after = {});
 
+/// -v at the end: "sent 3 messages (12 bytes), received 1 message (4 bytes)".
+std::string traffic_text(const status_board& board);
+
 /// When input was read but not sent, the line that says how much ("3 input lines
 /// were not sent..."), naming them `what` ("input line", "typed line") followed by
 /// `after` (" from the program"); with `must_end`, also when the input had not ended

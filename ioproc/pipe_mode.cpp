@@ -138,6 +138,7 @@ class output_pump {
         input_(input),
         framer_(cfg, !program && ::isatty(fd)),
         max_messages_(cfg.max_messages),
+        verbose_(cfg.verbose),
         stdin_is_terminal_(::isatty(STDIN_FILENO) != 0) {}
 
   /// Returns ioproc's exit status.
@@ -246,6 +247,7 @@ class output_pump {
   int report_close(const ipc::close_info& c) const {
     input_.wait_counted();
     if (!board_.opened.load(std::memory_order_relaxed)) return exit_ok;  // netproc said why
+    if (verbose_) say(traffic_text(board_));
     if (c.code != 0 && c.code != 1006 && c.by_server) say(close_text(c));
     // --max-messages reached: the close was ours, and input left over is expected.
     if (max_messages_ != 0 && board_.output_messages.load(std::memory_order_relaxed) >= max_messages_) return exit_ok;
@@ -265,6 +267,7 @@ class output_pump {
   const input_pump& input_;
   output_framer framer_;
   const std::uint64_t max_messages_;
+  const bool verbose_;
   const bool stdin_is_terminal_;
   bool output_gone_ = false;
   std::uint64_t dropped_ = 0;

@@ -1040,7 +1040,7 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     keepalive_timer_.cancel();
     session_timer_.cancel();
     state_ = final_state;
-    board_.publish_close(info.code, info.by_server, info.reason, final_state);
+    board_.state.store(final_state, std::memory_order_release);
     ipc::append_frame(to_io_pending_, ipc::frame_type::closed, ipc::encode_close(info));
     if (io_gone_) exit_now();
     flush_to_io();
