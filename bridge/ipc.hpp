@@ -4,7 +4,7 @@
 // A frame on a pipe is   u32 payload length (big-endian) | u8 type | payload.
 // The length is checked against a hard cap before anything is allocated, unknown
 // types are errors, and each reader also rejects known types that are out of place
-// in its state (see the `accepts` tables in netproc and ioproc): anything unexpected
+// in its state (netproc's table is io_frame_rule in netproc/handshake.hpp): anything unexpected
 // is fatal, as in OpenSSH's monitor.
 
 #include "bridge/byte_buffer.hpp"

@@ -88,8 +88,8 @@ void print_program(const char* name, const std::vector<sock_filter>& program) {
 }  // namespace
 
 int main() {
-  // netproc, once connected: what an Asio + Beast client uses (measured with strace;
-  // see PITFALLS.md), and nothing else. Anything else is trapped (SIGSYS), recorded
+  // netproc, once connected: what an Asio + Beast client uses (measured with strace
+  // on a ws:// and a wss:// session), and nothing else. Anything else is trapped (SIGSYS), recorded
   // on the status board and reported by name.
   static const char* const network_allowed[] = {
       "read", "write", "readv", "writev", "recvmsg", "sendmsg", "recvfrom", "sendto", "close",

@@ -19,6 +19,7 @@
 #include "bridge/safe_text.hpp"
 #include "ioproc/display.hpp"
 #include "ioproc/input_framer.hpp"
+#include "ioproc/net_frames.hpp"
 #include "ioproc/output_framer.hpp"
 #include "ioproc/pipe_sender.hpp"
 #include "ioproc/wrapped_program.hpp"
@@ -162,6 +163,10 @@ class output_pump {
           say("I/O process: internal protocol error from network process: " + err);
           return exit_failure;
         }
+        if (const std::string bad = checker_.accept(f.type); !bad.empty()) {
+          say("I/O process: internal protocol error: " + bad);
+          return exit_failure;
+        }
         switch (f.type) {
           case ipc::frame_type::text:
           case ipc::frame_type::binary:
@@ -184,9 +189,8 @@ class output_pump {
             }
             return report_close(c);
           }
-          default:
-            say(std::string("I/O process: unexpected ") + ipc::to_string(f.type) + " frame");
-            return exit_failure;
+          default:  // pong: only /ping in terminal mode asks for one
+            break;
         }
       }
       if (!flush(out, written)) return exit_output_closed;
@@ -266,6 +270,7 @@ class output_pump {
   wrapped_program* program_;
   const input_pump& input_;
   output_framer framer_;
+  net_frame_checker checker_;
   const std::uint64_t max_messages_;
   const bool verbose_;
   const bool stdin_is_terminal_;

@@ -29,6 +29,7 @@
 #include "bridge/process_spawn.hpp"
 #include "bridge/safe_text.hpp"
 #include "ioproc/display.hpp"
+#include "ioproc/net_frames.hpp"
 
 namespace wsbridge {
 namespace {
@@ -267,6 +268,12 @@ class terminal_session {
         done_ = true;
         break;
       }
+      if (const std::string bad = checker_.accept(f.type); !bad.empty()) {
+        out += colors_.error + "wsbridge: internal protocol error: " + bad + colors_.reset + "\n";
+        status_ = exit_failure;
+        done_ = true;
+        break;
+      }
       switch (f.type) {
         case ipc::frame_type::text:
         case ipc::frame_type::binary:
@@ -288,10 +295,8 @@ class terminal_session {
         case ipc::frame_type::closed:
           on_closed(f.payload, out);
           break;
-        default:
-          out += colors_.error + "wsbridge: unexpected " + ipc::to_string(f.type) + " frame" + colors_.reset + "\n";
-          status_ = exit_failure;
-          done_ = true;
+        default:  // the checker has refused every other type
+          break;
       }
       if (done_) break;
     }
@@ -392,6 +397,7 @@ class terminal_session {
   unique_fd resize_fd_;
   std::string history_file_;
   ipc::frame_decoder decoder_;
+  net_frame_checker checker_;  ///< which frames netproc may send now
   std::map<std::string, std::chrono::steady_clock::time_point> pings_;  ///< by payload
   bool editing_ = false;  ///< inside readline(): the editor owns the input line
   bool opened_ = false;

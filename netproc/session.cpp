@@ -1192,7 +1192,8 @@ bool make_tls_context(const config& cfg, net::ssl::context& ctx, std::string* er
 extern "C" __attribute__((visibility("default"))) int wsbridge_tls_session(const config& cfg, status_board& board) {
   // This module has its own copy of Beast, whose mask generator needs its own seed;
   // OpenSSL's generator and the time zone (for certificate checks) are loaded now,
-  // while the files they read can still be opened (PITFALLS.md).
+  // while the files they read can still be opened: inside the sandbox OpenSSL would
+  // open /etc/localtime during the handshake, and fail.
   seed_beast_prng();
   unsigned char warm[16];
   RAND_bytes(warm, sizeof warm);

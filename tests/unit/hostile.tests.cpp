@@ -10,6 +10,7 @@
 #include "bridge/status_board.hpp"
 #include "ioproc/display.hpp"
 #include "ioproc/input_framer.hpp"
+#include "ioproc/net_frames.hpp"
 #include "netproc/handshake.hpp"
 
 using namespace wsbridge;
@@ -233,4 +234,40 @@ TEST_CASE("what the user reads about a close and about unsent input", "[display]
   CHECK(undelivered_text(board, "input line", {}, true) ==
         "the connection closed before all input was sent (input was not read to its end)");
   CHECK(undelivered_text(board, "input line").empty());
+}
+
+TEST_CASE("ioproc's table: what netproc may send in each phase", "[ioproc][dispatch]") {
+  using ft = ipc::frame_type;
+  SECTION("the usual life: notices, opened, messages, pongs, closed") {
+    net_frame_checker c;
+    for (ft t : {ft::notice, ft::notice, ft::opened, ft::text, ft::binary, ft::pong, ft::notice, ft::closed})
+      CHECK(c.accept(t).empty());
+    CHECK(c.current() == net_frame_checker::phase::closed);
+  }
+  SECTION("a connection that never opened ends with closed") {
+    net_frame_checker c;
+    CHECK(c.accept(ft::notice).empty());
+    CHECK(c.accept(ft::closed).empty());
+  }
+  SECTION("messages before opened, a second opened, anything after closed") {
+    for (ft early : {ft::text, ft::binary, ft::pong}) {
+      net_frame_checker c;
+      CHECK(c.accept(early) == std::string("unexpected ") + ipc::to_string(early) +
+                                   " frame from the network process before the connection opened");
+    }
+    net_frame_checker twice;
+    CHECK(twice.accept(ft::opened).empty());
+    CHECK_FALSE(twice.accept(ft::opened).empty());
+    net_frame_checker after;
+    CHECK(after.accept(ft::closed).empty());
+    CHECK_FALSE(after.accept(ft::notice).empty());
+  }
+  SECTION("frames that only go towards netproc never come from it") {
+    for (ft t : {ft::input_end, ft::close_request, ft::ping}) {
+      net_frame_checker c;
+      CHECK_FALSE(c.accept(t).empty());
+      CHECK(c.accept(ft::opened).empty());
+      CHECK_FALSE(c.accept(t).empty());
+    }
+  }
 }
