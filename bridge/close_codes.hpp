@@ -5,6 +5,16 @@
 
 namespace wsbridge {
 
+/// The close codes wsbridge itself sends or reports (RFC 6455 §7.4.1).
+enum close_code : std::uint16_t {
+  close_normal = 1000,
+  close_going_away = 1001,
+  close_protocol_error = 1002,
+  close_no_status = 1005,  ///< reported for a Close without a code; never sent (§7.1.5)
+  close_abnormal = 1006,   ///< reported when the connection ended without a Close; never sent
+  close_too_big = 1009,
+};
+
 inline const char* close_code_meaning(std::uint16_t code) {
   switch (code) {
     case 1000: return "normal closure";

@@ -45,6 +45,13 @@ bool scheme_without_authority(std::string_view s) {
   return s.substr(i + 1, 2) != "//";
 }
 
+/// "30", "0.5": a duration as the help shows it, in seconds.
+std::string seconds(std::chrono::milliseconds d) {
+  std::ostringstream os;
+  os << std::chrono::duration<double>(d).count();
+  return os.str();
+}
+
 bool parse_seconds(const std::string& name, double value, std::chrono::milliseconds& out,
                    std::string* err, bool zero_ok = false) {
   if (!(value > 0 || (zero_ok && value == 0)) || !std::isfinite(value) || value > 86400) {
@@ -444,19 +451,23 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
        "connect to this Unix domain socket; the URL gives the Host header and path "
        "(the same in one URL: ws+unix:///PATH:/RESOURCE)")
       ("max-redirects", po::value(&cfg.max_redirects)->value_name("N"),
-       "follow at most N redirects (default 10; 0: none). wss:// to ws:// is never followed")
+       ("follow at most N redirects (default " + std::to_string(limits::default_max_redirects) +
+        "; 0: none). wss:// to ws:// is never followed").c_str())
       ("connect-timeout", po::value(&connect_timeout)->value_name("SECONDS"),
-       "give up connecting after this long (default 30)")
+       ("give up connecting after this long (default " + seconds(limits::default_connect_timeout) + ")").c_str())
       ("close-timeout", po::value(&close_timeout)->value_name("SECONDS"),
-       "wait this long for the server's answer to our Close (default 5)")
+       ("wait this long for the server's answer to our Close (default " + seconds(limits::default_close_timeout) +
+        ")").c_str())
       ("linger", po::value(&linger)->value_name("SECONDS"),
-       "at end of input, close once the server has been quiet this long (default 0.5; 0: at once)")
+       ("at end of input, close once the server has been quiet this long (default " +
+        seconds(limits::default_linger) + "; 0: at once)").c_str())
       ("ping-interval", po::value(&ping_interval)->value_name("SECONDS"),
        "keepalive: ping after this long without traffic from the server (default 0: off)")
       ("ping-timeout", po::value(&ping_timeout)->value_name("SECONDS"),
        "keepalive: a server silent this long after a ping is declared dead (default: the interval)")
       ("max-size", po::value(&cfg.max_message)->value_name("BYTES"),
-       "largest message accepted from the server (default 16 MiB)");
+       ("largest message accepted from the server (default " + std::to_string(limits::default_max_message >> 20) +
+        " MiB)").c_str());
   po::options_description hidden;
   hidden.add_options()
       ("url", po::value(&cfg.url));
@@ -495,7 +506,8 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
           "--exec CMD [ARGS...]: each message received goes to the program's stdin, its\n"
           "stdout is framed into messages, its stderr is ours. The program starts once the\n"
           "connection is open, with WSBRIDGE_URL and WSBRIDGE_SUBPROTOCOL set. When the\n"
-          "connection closes its stdin ends (SIGTERM after 2 s, SIGKILL 2 s later); when it\n"
+       << "connection closes its stdin ends (SIGTERM after " << seconds(limits::exec_grace) << " s, SIGKILL "
+       << seconds(limits::exec_grace) << " s later); when it\n"
           "ends its output, wsbridge closes the connection.\n";
     *text = os.str();
     return parse_outcome::help;

@@ -66,6 +66,32 @@ inline constexpr unsigned default_max_redirects = 10;
 /// Longest redirect target we follow (the status board holds it).
 inline constexpr std::size_t max_redirect_url = 4096;
 
+/// Pipes between the processes, and stdin/stdout when they are pipes, are grown to
+/// this (from 64 KiB): each side then moves a whole read_chunk per system call, with a
+/// quarter of the context switches. Best effort: a smaller pipe only costs speed.
+inline constexpr int pipe_size = 1 << 20;
+
+/// netproc's socket layer (batching_stream.hpp): a burst of frames is written out once
+/// this much has gathered, and the socket is read this much at a time.
+inline constexpr std::size_t socket_batch = 256u << 10;
+
+/// Longest HTTP head of an upgrade answer the socket layer scans for a refusal (Beast
+/// refuses a longer one anyway).
+inline constexpr std::size_t max_upgrade_head = 16u << 10;
+
+/// Pongs and Close replies waiting for a server that does not read: past this, netproc
+/// stops reading the socket (a ping flood cannot grow its memory).
+inline constexpr std::size_t max_control_backlog = 64u << 10;
+
+/// netproc's rlimits once connected (sandbox.cpp): descriptors, and address space,
+/// which leaves room for the largest message (64 MiB) several times over.
+inline constexpr unsigned network_max_files = 32;
+inline constexpr unsigned long long network_max_address_space = 1ull << 30;
+
+/// A child that cannot set itself up (its descriptors, its parent gone) or was trapped
+/// by its sandbox leaves with this status, the shell's "cannot execute".
+inline constexpr int child_setup_failed = 126;
+
 /// Longest close reason RFC 6455 §5.5 allows (125-byte control payload less the code).
 inline constexpr std::size_t max_close_reason = 123;
 

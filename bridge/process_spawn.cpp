@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "bridge/fd_util.hpp"
+#include "bridge/limits.hpp"
 
 namespace wsbridge {
 
@@ -36,10 +37,10 @@ pid_t spawn_child(const child_spec& spec, const std::function<int()>& body, std:
   // dies takes us with it (it may have died before prctl; then the signal never comes).
   if (spec.parent_death_signal != 0) {
     ::prctl(PR_SET_PDEATHSIG, spec.parent_death_signal);
-    if (::getppid() != parent) ::_exit(126);
+    if (::getppid() != parent) ::_exit(limits::child_setup_failed);
   }
   for (std::size_t i = 0; i < high.size(); ++i)
-    if (::dup2(high[i].get(), child_fd::peer_in + static_cast<int>(i)) < 0) ::_exit(126);
+    if (::dup2(high[i].get(), child_fd::peer_in + static_cast<int>(i)) < 0) ::_exit(limits::child_setup_failed);
   // Everything else the supervisor had open: the other pipe ends, its signalfd, and
   // whatever the user's shell left open to us.
   if (::close_range(child_fd::control_in + 1, ~0U, 0) != 0) {

@@ -15,6 +15,7 @@
 #include <grp.h>
 
 #include "bridge/fd_util.hpp"
+#include "bridge/limits.hpp"
 #include "bridge/seccomp_filters.hpp"  // generated
 
 namespace wsbridge::sandbox {
@@ -25,7 +26,7 @@ status_board* trap_board = nullptr;
 /// SIGSYS from SCMP_ACT_TRAP: record the call, then leave. Async-signal-safe.
 extern "C" void on_trapped_syscall(int, siginfo_t* info, void*) {
   if (trap_board) trap_board->sandbox_syscall.store(info->si_syscall, std::memory_order_relaxed);
-  ::_exit(126);
+  ::_exit(limits::child_setup_failed);
 }
 
 bool no_new_privs(std::string* err) {
@@ -65,7 +66,7 @@ bool drop_root(int parent_death_signal, std::string* err) {
   // The kernel clears PR_SET_PDEATHSIG when credentials change.
   const pid_t parent = ::getppid();
   ::prctl(PR_SET_PDEATHSIG, parent_death_signal);
-  if (::getppid() != parent || parent == 1) ::_exit(126);
+  if (::getppid() != parent || parent == 1) ::_exit(limits::child_setup_failed);
   return true;
 }
 
@@ -85,9 +86,9 @@ bool lock_down_network_process(status_board& board, std::string* applied, std::s
   // stderr may be a file (2>log): a last-resort message there fails with EFBIG instead
   // of killing us with SIGXFSZ. (Messages normally go to ioproc through the pipe.)
   ::signal(SIGXFSZ, SIG_IGN);
-  if (!limit(RLIMIT_NOFILE, 32, "RLIMIT_NOFILE")) return false;
+  if (!limit(RLIMIT_NOFILE, limits::network_max_files, "RLIMIT_NOFILE")) return false;
 #ifndef WSBRIDGE_SANITIZE
-  if (!limit(RLIMIT_AS, 1ull << 30, "RLIMIT_AS")) return false;
+  if (!limit(RLIMIT_AS, limits::network_max_address_space, "RLIMIT_AS")) return false;
   *applied = "rlimits (no processes, no file writes, 32 descriptors, 1 GiB)";
 #else
   // AddressSanitizer maps its shadow memory (terabytes of address space) at start; an

@@ -13,6 +13,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "bridge/close_codes.hpp"
 #include "bridge/exit_codes.hpp"
 #include "bridge/fd_util.hpp"
 #include "bridge/ipc.hpp"
@@ -161,7 +162,7 @@ bool supervisor::start(std::string* err) {
   // The message pipes hold 1 MiB rather than 64 KiB: each side then moves a whole
   // 256 KiB read in one write, with a quarter of the context switches. Best effort:
   // a smaller pipe only costs speed.
-  for (int fd : {net_in_.get(), net_to_io_r.get()}) ::fcntl(fd, F_SETPIPE_SZ, 1 << 20);
+  for (int fd : {net_in_.get(), net_to_io_r.get()}) ::fcntl(fd, F_SETPIPE_SZ, limits::pipe_size);
   // ioproc gets SIGUSR1 when we die: in terminal mode it restores the terminal
   // settings (we cannot, being dead); in every mode it says so in one line and exits.
   const child_spec io_spec{"wsbridge-io", {net_to_io_r.get(), io_to_net_w.get(), io_ctl_r.get()},
@@ -233,7 +234,7 @@ void supervisor::on_signal(const signalfd_siginfo& si) {
   if (state == connection_state::open && net_.pid > 0) {
     // Tell the server why we leave (Close 1000), but wait only a short grace.
     std::string frame;
-    ipc::append_frame(frame, ipc::frame_type::close_request, ipc::encode_close({1000, false, ""}));
+    ipc::append_frame(frame, ipc::frame_type::close_request, ipc::encode_close({close_normal, false, ""}));
     write_all(net_.control.get(), frame);
   } else {
     // Nothing to say to the server before the connection is open, and a closing

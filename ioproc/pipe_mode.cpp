@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "bridge/byte_buffer.hpp"
+#include "bridge/close_codes.hpp"
 #include "bridge/exit_codes.hpp"
 #include "bridge/fd_util.hpp"
 #include "bridge/ipc.hpp"
@@ -252,7 +253,7 @@ class output_pump {
     input_.wait_counted();
     if (!board_.opened.load(std::memory_order_relaxed)) return exit_ok;  // netproc said why
     if (verbose_) say(traffic_text(board_));
-    if (c.code != 0 && c.code != 1006 && c.by_server) say(close_text(c));
+    if (c.code != 0 && c.code != close_abnormal && c.by_server) say(close_text(c));
     // --max-messages reached: the close was ours, and input left over is expected.
     if (max_messages_ != 0 && board_.output_messages.load(std::memory_order_relaxed) >= max_messages_) return exit_ok;
     // Input from a producer that had not ended never reached the server, even if every
@@ -302,7 +303,7 @@ int run_pipe_mode(const config& cfg, status_board& board, wrapped_program* progr
   // A pipe on stdin or stdout holds 64 KiB by default; at 1 MiB a producer and we each
   // move 256 KiB per system call. Fails harmlessly on files and terminals.
   if (!program)
-    for (int fd : {STDIN_FILENO, STDOUT_FILENO}) ::fcntl(fd, F_SETPIPE_SZ, 1 << 20);
+    for (int fd : {STDIN_FILENO, STDOUT_FILENO}) ::fcntl(fd, F_SETPIPE_SZ, limits::pipe_size);
   // The input thread is detached: it may still be inside its pump (blocked in read(),
   // or framing a chunk) when this function returns and the process _exits, so the pump
   // is never destroyed; destroying it freed the buffers the thread was writing into.

@@ -214,7 +214,7 @@ class terminal_session {
       pings_[arg] = std::chrono::steady_clock::now();
       send_frame(ipc::frame_type::ping, arg);
     } else if (name == "/close") {
-      ipc::close_info c{1000, false, ""};
+      ipc::close_info c{close_normal, false, ""};
       if (!arg.empty()) {
         const auto sp = arg.find(' ');
         char* end = nullptr;
@@ -339,7 +339,7 @@ class terminal_session {
     status_ = exit_ok;
     // Never opened: netproc's notice said why, and its exit status is the one that counts.
     if (!board_.opened.load(std::memory_order_relaxed)) return;
-    if (c.code != 0 && c.code != 1006) {
+    if (c.code != 0 && c.code != close_abnormal) {
       std::string text = close_text(c);  // "connection closed ..." -> "Connection closed ..."
       text[0] = 'C';
       out += colors_.status + text + "." + colors_.reset + "\n";

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "bridge/limits.hpp"
 #include "bridge/process_spawn.hpp"
 
 namespace wsbridge {
@@ -35,7 +36,7 @@ bool wait_for_go(int fd, std::string& subprotocol) {
   // The program must not outlive ioproc (if ioproc is killed, nobody would end it).
   // The thread rule of PR_SET_PDEATHSIG holds: ioproc forks from its main thread.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() != parent) ::_exit(126);
+  if (::getppid() != parent) ::_exit(limits::child_setup_failed);
   // Our copies of the wsbridge pipes would hide an EOF that tells the other processes
   // that ioproc is gone.
   for (int fd = child_fd::peer_in; fd < child_fd::peer_in + child_fd::count; ++fd) ::close(fd);
@@ -44,7 +45,7 @@ bool wait_for_go(int fd, std::string& subprotocol) {
   // ioproc ignores these (the supervisor decides about signals); the program must
   // get a normal process's dispositions, so that Ctrl+C reaches it.
   for (int s : {SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGPIPE, SIGUSR1}) ::signal(s, SIG_DFL);
-  if (::dup2(program_in, STDIN_FILENO) < 0 || ::dup2(program_out, STDOUT_FILENO) < 0) ::_exit(126);
+  if (::dup2(program_in, STDIN_FILENO) < 0 || ::dup2(program_out, STDOUT_FILENO) < 0) ::_exit(limits::child_setup_failed);
   ::setenv("WSBRIDGE_URL", cfg.target.display.c_str(), 1);  // without a password
   ::setenv("WSBRIDGE_SUBPROTOCOL", subprotocol.c_str(), 1);
   std::vector<char*> argv;
@@ -53,7 +54,7 @@ bool wait_for_go(int fd, std::string& subprotocol) {
   ::execvp(argv[0], argv.data());  // every other descriptor is close-on-exec
   const int e = errno;
   std::fprintf(stderr, "wsbridge: exec %s: %s\n", cfg.exec[0].c_str(), errno_text(e).c_str());
-  ::_exit(e == ENOENT ? 127 : 126);  // the shell's codes for "not found" and "cannot run"
+  ::_exit(e == ENOENT ? 127 : limits::child_setup_failed);  // the shell's codes for "not found" and "cannot run"
 }
 
 }  // namespace

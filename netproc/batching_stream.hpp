@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "bridge/byte_buffer.hpp"
+#include "bridge/limits.hpp"
 
 namespace wsbridge::netproc {
 
@@ -195,8 +196,8 @@ class batching_stream {
 
  private:
   static constexpr unsigned char close_frame_byte = 0x88;  // FIN | opcode 8 (RFC 6455 §5.2)
-  static constexpr std::size_t flush_threshold = 256u << 10;
-  static constexpr std::size_t read_chunk = 256u << 10;
+  static constexpr std::size_t flush_threshold = limits::socket_batch;
+  static constexpr std::size_t read_chunk = limits::socket_batch;
 
   /// How far Beast may read: all that was read, or, while the HTTP head of the upgrade
   /// answer is being read, up to its end.
@@ -325,7 +326,7 @@ class batching_stream {
   std::size_t head_cap_ = 0;    ///< end of the head in rbuf_ once refused
   std::size_t scan_pos_ = 0;    ///< rbuf_ bytes already scanned
   std::string head_;            ///< the answer's head so far, lower case
-  static constexpr std::size_t max_head = 16u << 10;
+  static constexpr std::size_t max_head = limits::max_upgrade_head;
   std::function<void()> before_wait_;
   error_code error_;     ///< first write error; every later write fails with it
   std::uint64_t accepted_ = 0;
@@ -334,7 +335,7 @@ class batching_stream {
   std::function<void()> on_flushed_;
   /// Pongs and Close replies are small; a flood is stopped by not reading once this
   /// much of them waits (at most one 256 KiB read's worth of pings more follows).
-  static constexpr std::size_t max_control_backlog = 64u << 10;
+  static constexpr std::size_t max_control_backlog = limits::max_control_backlog;
   std::size_t control_backlog_ = 0;
   std::deque<std::pair<std::uint64_t, std::size_t>> control_ends_;  ///< (accepted_ at end, size) of each
   /// A move-only callable (a completion handler cannot be copied into std::function).

@@ -451,7 +451,7 @@ class session : public std::enable_shared_from_this<session<Layer>> {
         if (ec || self->finishing_ || self->close_requested_) return;
         self->timed_out_ = true;
         if (self->cfg_.verbose) self->notify("timeout", "closing after " + seconds_text(self->cfg_.timeout) + " (--timeout)");
-        self->request_close(1000, "");
+        self->request_close(close_normal, "");
       });
     }
     // No extension in use: messages are framed here (frame_writer.hpp), not by Beast.
@@ -574,7 +574,7 @@ class session : public std::enable_shared_from_this<session<Layer>> {
       // its Close answer is read (the closing handshake needs it) but not delivered.
       flush_to_io();
       max_reached_ = true;
-      request_close(1000, "");
+      request_close(close_normal, "");
       if (!ws_reading_) do_ws_read();
       return;
     }
@@ -771,7 +771,7 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     // ioproc ended (stdout closed, or it died): nobody can read what the server sends.
     // Say goodbye if we can; the supervisor bounds how long that may take.
     if (state_ == connection_state::open) {
-      request_close(1001, "");  // going away
+      request_close(close_going_away, "");  // going away
     } else if (state_ < connection_state::open) {
       exit_now();
     }
@@ -817,7 +817,7 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     if (keepalive_pinged_) {
       notify("keepalive", "no answer from the server for " + seconds_text(cfg_.ping_timeout) +
                               " after a ping (--ping-timeout)");
-      return finish(exit_peer_dead, {1006, true, ""}, connection_state::closed);
+      return finish(exit_peer_dead, {close_abnormal, true, ""}, connection_state::closed);
     }
     // Beast allows one ping in flight; a /ping being written counts as ours.
     if (!ping_in_flight_) {
@@ -919,7 +919,7 @@ class session : public std::enable_shared_from_this<session<Layer>> {
       self->notify("close", "the server took none of our last " + std::to_string(self->ws_.next_layer().backlog()) +
                                 " bytes for " + seconds_text(self->cfg_.close_timeout) +
                                 " (it stopped reading); our Close could not be sent");
-      self->finish(exit_closed_abnormally, {1006, false, ""}, connection_state::closed);
+      self->finish(exit_closed_abnormally, {close_abnormal, false, ""}, connection_state::closed);
     });
   }
 
@@ -947,7 +947,7 @@ class session : public std::enable_shared_from_this<session<Layer>> {
                                               " (it stopped reading) and did not answer our Close"
                                         : "the server did not answer our Close within " +
                                               seconds_text(self->cfg_.close_timeout));
-      self->finish(exit_closed_abnormally, {1006, false, ""}, connection_state::closed);
+      self->finish(exit_closed_abnormally, {close_abnormal, false, ""}, connection_state::closed);
     });
   }
 
@@ -983,9 +983,10 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     const bool by_server = !close_sent_;
     // RFC 6455 §7.1.5: a Close without a status code is reported as 1005; many servers
     // close that way, and it is a normal ending.
-    const std::uint16_t code = r.code == websocket::close_code::none ? 1005 : static_cast<std::uint16_t>(r.code);
+    const std::uint16_t code =
+        r.code == websocket::close_code::none ? std::uint16_t{close_no_status} : static_cast<std::uint16_t>(r.code);
     int status = exit_ok;
-    if (by_server && code != 1000 && code != 1001 && code != 1005) status = exit_closed_abnormally;
+    if (by_server && code != close_normal && code != close_going_away && code != close_no_status) status = exit_closed_abnormally;
     if (status == exit_ok && cfg_.max_messages != 0 && delivered_ < cfg_.max_messages) {
       notify("max-messages", std::to_string(delivered_) + " of " + std::to_string(cfg_.max_messages) +
                                  " messages arrived before " +
@@ -996,14 +997,14 @@ class session : public std::enable_shared_from_this<session<Layer>> {
   }
 
   void on_lost(const char* step, error_code ec) {
-    if (ec == websocket::error::message_too_big) return on_failed_by_beast(1009, ec);
+    if (ec == websocket::error::message_too_big) return on_failed_by_beast(close_too_big, ec);
     if (const std::uint16_t code = ws_.next_layer().beast_close_code(); code != 0 && !server_closed_)
       return on_failed_by_beast(code, ec);
     std::string what = ec.message();
     if (ec == net::error::eof || ec == beast::error::timeout)
       what = "the server closed the connection without a Close frame";
     notify("connection lost", std::string(step) + ": " + what);
-    finish(exit_closed_abnormally, {1006, true, ""}, connection_state::closed);
+    finish(exit_closed_abnormally, {close_abnormal, true, ""}, connection_state::closed);
   }
 
   /// Beast failed the connection itself (RFC 6455 §7.1.7): the server broke the
@@ -1013,7 +1014,7 @@ class session : public std::enable_shared_from_this<session<Layer>> {
   /// ends as soon as that Close is out (on_socket_flushed), or when the read fails;
   /// `ec` names the violation when the read ended with it.
   void on_failed_by_beast(std::uint16_t code, error_code ec) {
-    if (code == 1009) {
+    if (code == close_too_big) {
       notify("read", "the server sent a message larger than --max-size (" + std::to_string(cfg_.max_message) +
                          " bytes); closed with 1009 (message too big)");
     } else {
@@ -1132,7 +1133,7 @@ class session : public std::enable_shared_from_this<session<Layer>> {
   bool max_reached_ = false;     ///< --max-messages reached: closing, delivering no more
   std::chrono::steady_clock::time_point last_receive_{};  ///< last message from the server
   bool finishing_ = false;
-  std::uint16_t close_code_ = 1000;
+  std::uint16_t close_code_ = close_normal;
   std::string close_reason_;
   int exit_status_ = exit_ok;
 };
