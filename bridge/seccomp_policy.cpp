@@ -8,7 +8,10 @@
 // same choice. The policy stays written in libseccomp's terms, here, and the program
 // is what libseccomp would have generated at run time for this architecture.
 //
-// Usage: wsbridge_seccomp_policy > seccomp_filters.hpp
+// Usage: wsbridge_seccomp_policy [--sanitizer] > seccomp_filters.hpp
+//   --sanitizer: the build runs under AddressSanitizer and UBSan, whose runtime makes
+//   calls of its own inside the sandbox (pipe2, to probe whether memory is readable);
+//   they are allowed in that build only.
 
 #include <seccomp.h>
 
@@ -87,7 +90,8 @@ void print_program(const char* name, const std::vector<sock_filter>& program) {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  const bool sanitizer = argc > 1 && std::string(argv[1]) == "--sanitizer";
   // netproc, once connected: what an Asio + Beast client uses (measured with strace
   // on a ws:// and a wss:// session), and nothing else. Anything else is trapped (SIGSYS), recorded
   // on the status board and reported by name.
@@ -104,6 +108,9 @@ int main() {
   // tgkill; allowing that signal alone lets the supervisor report an abort as one,
   // instead of as a trapped system call.
   network.rule_if_arg(SCMP_ACT_ALLOW, "tgkill", 2, SIGABRT);
+  if (sanitizer)
+    for (const char* name : {"pipe2", "pipe", "sigaltstack", "sched_getaffinity", "prctl", "getrlimit", "prlimit64"})
+      network.rule(SCMP_ACT_ALLOW, name);
   // Memory, never executable once locked down (every library is loaded by then), and
   // only the ioctl requests netproc makes: FIONBIO (Asio's non-blocking mode), FIONREAD
   // (bulk reads, byte_buffer.hpp), TIOCOUTQ (bytes the server has not acknowledged,
