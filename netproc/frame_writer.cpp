@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <sys/random.h>
 
+#include "bridge/limits.hpp"
+
 namespace wsbridge::netproc {
 
 void random_bytes(unsigned char* out, std::size_t n) {
@@ -35,10 +37,22 @@ using mask_block = unsigned char __attribute__((vector_size(32)));
 }  // namespace
 
 void append_client_frame(byte_buffer& out, bool binary, std::string_view payload, std::uint32_t key) {
+  append_masked_frame(out, binary ? 0x2 : 0x1, payload, key);
+}
+
+std::string make_close_frame(std::uint16_t code, std::string_view reason, std::uint32_t key) {
+  std::string payload{static_cast<char>(code >> 8), static_cast<char>(code & 0xff)};
+  payload.append(reason.substr(0, limits::max_close_reason));
+  byte_buffer frame;
+  append_masked_frame(frame, 0x8, payload, key);
+  return std::string(frame.data(), frame.size());
+}
+
+void append_masked_frame(byte_buffer& out, unsigned opcode, std::string_view payload, std::uint32_t key) {
   const std::size_t n = payload.size();
   unsigned char head[14];
   std::size_t h = 0;
-  head[h++] = static_cast<unsigned char>(0x80 | (binary ? 2 : 1));  // FIN | opcode
+  head[h++] = static_cast<unsigned char>(0x80 | opcode);  // FIN | opcode
   if (n < 126) {
     head[h++] = static_cast<unsigned char>(0x80 | n);
   } else if (n < 65536) {

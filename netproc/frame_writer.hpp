@@ -34,7 +34,16 @@ class mask_keys {
   std::size_t used_ = sizeof(pool_);
 };
 
-/// Appends one masked client frame (FIN set; text or binary) carrying `payload`.
+/// Appends one masked client frame (FIN set) with this opcode (RFC 6455 §5.2) and
+/// `payload`: the one writer of client frames, data and control alike.
+void append_masked_frame(byte_buffer& out, unsigned opcode, std::string_view payload, std::uint32_t key);
+
+/// Appends one masked client data frame (FIN set; text or binary) carrying `payload`.
 void append_client_frame(byte_buffer& out, bool binary, std::string_view payload, std::uint32_t key);
+
+/// A masked client Close frame with `code` and `reason` (cut to the 123 bytes RFC 6455
+/// §5.5 allows), written by the session rather than by Beast's async_close (see
+/// batching_stream.hpp for why).
+std::string make_close_frame(std::uint16_t code, std::string_view reason, std::uint32_t key);
 
 }  // namespace wsbridge::netproc

@@ -1,0 +1,185 @@
+// session<Layer>: the closing handshake, timeouts, failures, the end. Part of session_impl.hpp.
+#pragma once
+
+namespace wsbridge::netproc {
+namespace {  // internal linkage: see session_impl.hpp
+
+template <class Layer>
+void session<Layer>::request_close(std::uint16_t code, std::string reason) {
+  if (close_requested_) return;
+  close_requested_ = true;
+  close_code_ = code;
+  close_reason_ = std::move(reason);
+  if (state_ < connection_state::open) return finish(exit_ok, {}, connection_state::failed);
+  do_ws_write();  // starts the close now, or after the write in flight
+}
+
+template <class Layer>
+void session<Layer>::linger_until(std::chrono::steady_clock::time_point when) {
+  linger_timer_.expires_at(when);
+  linger_timer_.async_wait([self = this->shared_from_this()](error_code ec) {
+    if (ec || self->finishing_) return;
+    const auto quiet_until = self->last_receive_ + self->cfg_.linger;
+    if (quiet_until > std::chrono::steady_clock::now()) return self->linger_until(quiet_until);
+    self->start_close();
+  });
+}
+
+template <class Layer>
+void session<Layer>::start_close() {
+  if (close_sent_) return;
+  close_sent_ = true;
+  linger_timer_.cancel();
+  set_state(connection_state::closing);
+  // A user who asks to close now (Ctrl+C, /close) must not wait behind a megabyte of
+  // data the server is not reading; what is dropped is reported as not sent.
+  if (close_requested_) ws_.next_layer().discard_pending();
+  ws_.next_layer().write_raw(make_close_frame(close_code_, close_reason_, mask_keys_.next()));
+  our_close_end_ = ws_.next_layer().accepted();
+  ws_.next_layer().drop_close_frames();
+  // The close timeout counts from when our Close reaches the kernel, not from when
+  // it is queued behind data a slow but live server is still taking; until then,
+  // only a server that takes nothing at all for a whole close timeout is given up on.
+  if (ws_.next_layer().flushed() >= our_close_end_) on_close_frame_flushed();
+  else wait_for_close_flush(ws_.next_layer().flushed());
+  // Reading goes on: messages the server sends before its Close are delivered.
+  if (!ws_reading_ && io_backlog() < limits::max_receive_backlog) do_ws_read();
+}
+
+template <class Layer>
+void session<Layer>::wait_for_close_flush(std::uint64_t flushed_before) {
+  close_timer_.expires_after(cfg_.close_timeout);
+  close_timer_.async_wait([self = this->shared_from_this(), flushed_before](error_code ec) {
+    if (ec || self->finishing_ || self->close_flushed_) return;
+    const std::uint64_t now = self->ws_.next_layer().flushed();
+    if (now != flushed_before) return self->wait_for_close_flush(now);
+    self->notify("close", "the server took none of our last " + std::to_string(self->ws_.next_layer().backlog()) +
+                              " bytes for " + seconds_text(self->cfg_.close_timeout) +
+                              " (it stopped reading); our Close could not be sent");
+    self->finish(exit_closed_abnormally, {close_abnormal, false, ""}, connection_state::closed);
+  });
+}
+
+template <class Layer>
+void session<Layer>::on_close_frame_flushed() {
+  close_flushed_ = true;
+  if (cfg_.verbose) notify("close", "sent Close " + std::to_string(close_code_) +
+                                        (close_reason_.empty() ? "" : " \"" + close_reason_ + "\""));
+  wait_for_close_answer(unacknowledged());
+}
+
+template <class Layer>
+void session<Layer>::wait_for_close_answer(int unacked_before) {
+  close_timer_.expires_after(cfg_.close_timeout);
+  close_timer_.async_wait([self = this->shared_from_this(), unacked_before](error_code ec) {
+    if (ec || self->finishing_) return;
+    const int unacked = self->unacknowledged();
+    // Progress, or the last bytes were taken during this wait: a full wait more.
+    if ((unacked > 0 && unacked < unacked_before) || (unacked == 0 && unacked_before > 0))
+      return self->wait_for_close_answer(unacked);
+    self->notify("close", unacked > 0 ? "the server took none of our last " + std::to_string(unacked) +
+                                            " bytes for " + seconds_text(self->cfg_.close_timeout) +
+                                            " (it stopped reading) and did not answer our Close"
+                                      : "the server did not answer our Close within " +
+                                            seconds_text(self->cfg_.close_timeout));
+    self->finish(exit_closed_abnormally, {close_abnormal, false, ""}, connection_state::closed);
+  });
+}
+
+template <class Layer>
+void session<Layer>::on_server_close_frame() {
+  server_closed_ = true;
+  if (cfg_.verbose) {
+    const auto& r = ws_.reason();
+    notify("close", "received Close " + std::to_string(r.code) +
+                        (r.reason.empty() ? "" : " \"" + std::string(r.reason.data(), r.reason.size()) + "\""));
+  }
+  // The answer to our own Close: the closing handshake is complete.
+  if (close_sent_) return on_close_handshake_done();
+  ws_.next_layer().discard_pending();  // unsent: reported as not delivered
+  close_timer_.expires_after(cfg_.close_timeout);
+  close_timer_.async_wait([self = this->shared_from_this()](error_code ec) {
+    if (!ec) self->on_close_handshake_done();
+  });
+}
+
+template <class Layer>
+void session<Layer>::on_close_handshake_done() {
+  const auto& r = ws_.reason();
+  const bool by_server = !close_sent_;
+  // RFC 6455 §7.1.5: a Close without a status code is reported as 1005; many servers
+  // close that way, and it is a normal ending.
+  const std::uint16_t code =
+      r.code == websocket::close_code::none ? std::uint16_t{close_no_status} : static_cast<std::uint16_t>(r.code);
+  int status = exit_ok;
+  if (by_server && code != close_normal && code != close_going_away && code != close_no_status) status = exit_closed_abnormally;
+  if (status == exit_ok && cfg_.max_messages != 0 && delivered_ < cfg_.max_messages) {
+    notify("max-messages", std::to_string(delivered_) + " of " + std::to_string(cfg_.max_messages) +
+                               " messages arrived before " +
+                               (timed_out_ ? "--timeout (" + seconds_text(cfg_.timeout) + ")" : std::string("the server closed")));
+    status = exit_incomplete;
+  }
+  finish(status, {code, by_server, std::string(r.reason.data(), r.reason.size())}, connection_state::closed);
+}
+
+template <class Layer>
+void session<Layer>::on_lost(const char* step, error_code ec) {
+  if (ec == websocket::error::message_too_big) return on_failed_by_beast(close_too_big, ec);
+  if (const std::uint16_t code = ws_.next_layer().beast_close_code(); code != 0 && !server_closed_)
+    return on_failed_by_beast(code, ec);
+  std::string what = ec.message();
+  if (ec == net::error::eof || ec == beast::error::timeout)
+    what = "the server closed the connection without a Close frame";
+  notify("connection lost", std::string(step) + ": " + what);
+  finish(exit_closed_abnormally, {close_abnormal, true, ""}, connection_state::closed);
+}
+
+template <class Layer>
+void session<Layer>::on_failed_by_beast(std::uint16_t code, error_code ec) {
+  if (code == close_too_big) {
+    notify("read", "the server sent a message larger than --max-size (" + std::to_string(cfg_.max_message) +
+                       " bytes); closed with 1009 (message too big)");
+  } else {
+    const bool named = ec && ec.category() == websocket::make_error_code(websocket::error::closed).category();
+    notify("read", "the server broke the WebSocket protocol" + (named ? " (" + ec.message() + ")" : std::string()) +
+                       "; closed with " + std::to_string(code) + " (" + close_code_meaning(code) + ")");
+  }
+  finish(exit_closed_abnormally, {code, false, ""}, connection_state::closed);
+}
+
+template <class Layer>
+void session<Layer>::finish(int status, const ipc::close_info& info, connection_state final_state) {
+  if (finishing_) return;
+  finishing_ = true;
+  exit_status_ = status;
+  close_timer_.cancel();
+  keepalive_timer_.cancel();
+  session_timer_.cancel();
+  state_ = final_state;
+  board_.state.store(final_state, std::memory_order_release);
+  ipc::append_frame(to_io_pending_, ipc::frame_type::closed, ipc::encode_close(info));
+  if (io_gone_) exit_now();
+  flush_to_io();
+}
+
+template <class Layer>
+void session<Layer>::exit_now() {
+  // Leaving with _exit: no destructor may run while Beast operations are in flight
+  // (beast #2747); the kernel closes the socket.
+  std::fflush(stderr);
+  ::_exit(exit_status_);
+}
+
+template <class Layer>
+void session<Layer>::notify(const std::string& step, const std::string& detail) {
+  const std::string line = step + ": " + safe_text(detail);
+  if (io_gone_) {
+    std::fprintf(stderr, "wsbridge: %s\n", line.c_str());
+    return;
+  }
+  ipc::append_frame(to_io_pending_, ipc::frame_type::notice, line);
+  flush_to_io();
+}
+
+}  // namespace
+}  // namespace wsbridge::netproc

@@ -1,0 +1,338 @@
+// session<Layer>: resolve, connect, proxy, TLS, the upgrade, redirects, sandbox. Part of session_impl.hpp.
+#pragma once
+
+namespace wsbridge::netproc {
+namespace {  // internal linkage: see session_impl.hpp
+
+template <class Layer>
+void session<Layer>::run() {
+  ws_.next_layer().on_flushed([self = this->shared_from_this()] { self->on_socket_flushed(); });
+  // Messages read from the socket gather for ioproc until we would wait for more.
+  ws_.next_layer().before_wait([self = this->shared_from_this()] { self->flush_to_io(); });
+  do_control_read();
+  // Input is read from ioproc only once the connection is open: until then it waits
+  // in the pipe (nothing is dropped), where a netproc started for a redirect finds it.
+  if constexpr (local) {
+    // Connected already, before root was dropped (run_session): the socket file may
+    // be one only root can open.
+    if (cfg_.verbose) notify("connect", "connected to " + cfg_.target.unix_path);
+    if (cfg_.sandbox && !lock_down()) return;
+    return on_tunnel_ready();
+  } else {
+    resolve();
+  }
+}
+
+template <class Layer>
+void session<Layer>::resolve() {
+  set_state(connection_state::resolving);
+  if (proxied())
+    return resolve(cfg_.proxy.host, cfg_.proxy.port,
+                   beast::bind_front_handler(&session::on_proxy_resolve, this->shared_from_this()));
+  resolve(cfg_.target.host, cfg_.target.port,
+          beast::bind_front_handler(&session::on_resolve, this->shared_from_this()));
+}
+
+template <class Layer>
+void session<Layer>::on_proxy_resolve(error_code ec, tcp::resolver::results_type results) {
+  if (ec) return fail_before_open("resolve", "proxy " + cfg_.proxy.host + ": " + ec.message(), exit_connect_failed);
+  if (cfg_.proxy.type != proxy_target::kind::socks5) return on_resolve({}, results);
+  proxy_results_ = results;
+  resolve(cfg_.target.host, cfg_.target.port,
+          [self = this->shared_from_this()](error_code ec, tcp::resolver::results_type r) {
+            if (ec)
+              return self->fail_before_open("resolve", self->cfg_.target.host + ": " + ec.message(),
+                                            exit_connect_failed);
+            self->target_address_ = r.begin()->endpoint().address();
+            self->on_resolve({}, self->proxy_results_);
+          });
+}
+
+template <class Layer>
+void session<Layer>::on_resolve(error_code ec, tcp::resolver::results_type results) {
+  if (ec) return fail_before_open("resolve", cfg_.target.host + ": " + ec.message(), exit_connect_failed);
+  set_state(connection_state::connecting);
+  beast::get_lowest_layer(ws_).expires_after(cfg_.connect_timeout);
+  beast::get_lowest_layer(ws_).async_connect(
+      results, beast::bind_front_handler(&session::on_connect, this->shared_from_this()));
+}
+
+template <class Layer>
+void session<Layer>::on_connect(error_code ec, tcp::endpoint ep) {
+  const std::string where =
+      proxied() ? "proxy " + cfg_.proxy.host + ":" + cfg_.proxy.port : cfg_.target.host + ":" + cfg_.target.port;
+  if (ec == beast::error::timeout)
+    return fail_before_open("connect", where + ": timed out after " + seconds_text(cfg_.connect_timeout),
+                            exit_connect_failed);
+  if (ec) return fail_before_open("connect", where + ": " + ec.message(), exit_connect_failed);
+  if (cfg_.verbose) notify("connect", "connected to " + ep.address().to_string() + " port " + std::to_string(ep.port()));
+  // Our batching layer already gathers what is ready into one send(); Nagle's
+  // algorithm would only hold back the last piece of a burst, or a lone message
+  // typed at the terminal, until the server's ACK (the reference client and node's
+  // ws set it too).
+  error_code ignored;  // only a little slower without it
+  beast::get_lowest_layer(ws_).socket().set_option(tcp::no_delay(true), ignored);
+  // Connected: nothing is left to resolve, open or spawn, and the server's first byte
+  // (the TLS or HTTP answer) is still to come. This is the latest safe point to lock down.
+  if (cfg_.sandbox && !lock_down()) return;
+  if (!proxied()) return on_tunnel_ready();
+  // The proxy's answers are parsed inside the sandbox too.
+  net::co_spawn(beast::get_lowest_layer(ws_).get_executor(),
+                open_proxy_tunnel(beast::get_lowest_layer(ws_), cfg_.proxy, cfg_.target.host, cfg_.target.port,
+                                  target_address_),
+                [self = this->shared_from_this()](std::exception_ptr ex, std::string err) {
+                  // The coroutine reports failures in `err`; an exception escaping it
+                  // (none is expected) is a failure too, never an open tunnel.
+                  if (ex && err.empty()) {
+                    try {
+                      std::rethrow_exception(ex);
+                    } catch (const std::exception& e) {
+                      err = e.what();
+                    } catch (...) {
+                      err = "unexpected failure";
+                    }
+                  }
+                  if (!err.empty()) return self->fail_before_open("proxy", err, exit_connect_failed);
+                  if (self->cfg_.verbose) self->notify("proxy", "tunnel open to " + self->cfg_.target.host + ":" +
+                                                                   self->cfg_.target.port);
+                  self->on_tunnel_ready();
+                });
+}
+
+#ifdef WSBRIDGE_TLS_MODULE
+template <class Layer>
+void session<Layer>::start_tls() {
+  set_state(connection_state::tls_handshake);
+  auto& ssl = ws_.next_layer().next_layer();
+  // SNI for host names (not IP literals), and OpenSSL's own host check, so that a
+  // mismatch is reported as such (X509_V_ERR_HOSTNAME_MISMATCH).
+  error_code ec;
+  net::ip::make_address(cfg_.target.host, ec);
+  const bool ip_literal = !ec;
+  if (!ip_literal) SSL_set_tlsext_host_name(ssl.native_handle(), cfg_.target.host.c_str());
+  X509_VERIFY_PARAM* param = SSL_get0_param(ssl.native_handle());
+  if (ip_literal) X509_VERIFY_PARAM_set1_ip_asc(param, cfg_.target.host.c_str());
+  else X509_VERIFY_PARAM_set1_host(param, cfg_.target.host.c_str(), 0);
+  ssl.async_handshake(net::ssl::stream_base::client,
+                      beast::bind_front_handler(&session::on_tls_handshake, this->shared_from_this()));
+}
+
+template <class Layer>
+void session<Layer>::on_tls_handshake(error_code ec) {
+  if (ec) {
+    std::string what = ec.message();
+    const long v = SSL_get_verify_result(ws_.next_layer().next_layer().native_handle());
+    if (v != X509_V_OK) what = std::string("certificate verify failed: ") + X509_verify_cert_error_string(v);
+    else if (ec == beast::error::timeout) what = "timed out after " + seconds_text(cfg_.connect_timeout);
+    return fail_before_open("tls", what, exit_connect_failed);
+  }
+  upgrade();
+}
+
+template <class Layer>
+bool session<Layer>::refused_after_tls_handshake(error_code ec) {
+  if (ec != net::ssl::error::stream_truncated) return false;
+  std::string what = "the server ended the TLS connection without answering";
+  if (cfg_.cert.empty()) what += " (does it require a client certificate? see --cert)";
+  fail_before_open("handshake", what, exit_handshake_rejected);
+  return true;
+}
+
+#endif
+template <class Layer>
+void session<Layer>::upgrade() {
+  // The tcp_stream deadline and the websocket timeouts do not mix (beast #1726).
+  beast::get_lowest_layer(ws_).expires_never();
+  ws_.set_option(websocket::stream_base::timeout{
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(limits::handshake_timeout),
+      websocket::stream_base::none(), false});
+  ws_.set_option(websocket::stream_base::decorator([this](websocket::request_type& req) {
+    req.set(http::field::user_agent, std::string("wsbridge/") + WSBRIDGE_VERSION);
+    if (!cfg_.origin.empty()) req.set(http::field::origin, cfg_.origin);
+    // Basic auth (RFC 7617) from --user or the URL; -H Authorization may override it.
+    if (const std::string& cred = cfg_.user.empty() ? cfg_.target.userinfo : cfg_.user; !cred.empty()) {
+      std::string value = "Basic ";
+      append_base64(value, cred);
+      req.set(http::field::authorization, value);
+    }
+    if (!cfg_.subprotocols.empty()) {
+      std::string offer;
+      for (const auto& p : cfg_.subprotocols) offer += (offer.empty() ? "" : ", ") + p;
+      req.set(http::field::sec_websocket_protocol, offer);
+    }
+    for (const auto& [name, value] : cfg_.headers) req.set(name, value);  // -H last: it may override
+    if (cfg_.verbose) show_headers(">", req);
+  }));
+  ws_.read_message_max(cfg_.max_message);
+  if (cfg_.compress) {
+    // permessage-deflate (RFC 7692) is offered; the server decides.
+    websocket::permessage_deflate pmd;
+    pmd.client_enable = true;
+    ws_.set_option(pmd);
+  }
+  ws_.control_callback([this](websocket::frame_type kind, beast::string_view payload) {
+    if (kind == websocket::frame_type::close) on_server_close_frame();
+    // Only pongs answering the user's /ping go to ioproc, not those of keepalive pings.
+    if (kind == websocket::frame_type::pong && user_pings_ > 0 && !io_gone_ &&
+        std::string_view(payload.data(), payload.size()) != keepalive_payload) {
+      --user_pings_;
+      ipc::append_frame(to_io_pending_, ipc::frame_type::pong, std::string_view(payload.data(), payload.size()));
+      flush_to_io();
+    }
+  });
+  set_state(connection_state::upgrading);
+  ws_.next_layer().stop_after_refusal();
+  ws_.async_handshake(response_, cfg_.target.host_header, cfg_.target.resource,
+                      beast::bind_front_handler(&session::on_handshake, this->shared_from_this()));
+}
+
+template <class Layer>
+template <class Message>
+void session<Layer>::show_headers(const char* dir, const Message& m) {
+  std::string first;
+  if constexpr (Message::is_request::value)
+    first = std::string(m.method_string()) + " " + std::string(m.target()) + " HTTP/1.1";
+  else
+    first = "HTTP/1.1 " + std::to_string(m.result_int()) + " " + std::string(m.reason());
+  notify("handshake", std::string(dir) + " " + first);
+  for (const auto& field : m)
+    notify("handshake", std::string(dir) + " " + std::string(field.name_string()) + ": " +
+                            shown_header_value(field.name_string(), field.value()));
+}
+
+template <class Layer>
+void session<Layer>::on_handshake(error_code ec) {
+  if (cfg_.verbose && response_.result_int() != 0) show_headers("<", response_);
+  if (ec == websocket::error::upgrade_declined && is_redirect(response_.result_int()) &&
+      response_.find(http::field::location) != response_.end() && cfg_.max_redirects > 0)
+    return follow_redirect(std::string(response_[http::field::location]));
+  if (ec == websocket::error::upgrade_declined) {
+    std::string what = "server answered HTTP " + std::to_string(response_.result_int());
+    if (!response_.reason().empty()) what += " " + std::string(response_.reason());
+    if (auto loc = response_.find(http::field::location); loc != response_.end())
+      what += " (Location: " + std::string(loc->value()) + ")";
+    return fail_before_open("handshake", what, exit_handshake_rejected);
+  }
+  if (ec == beast::error::timeout)
+    return fail_before_open("handshake", "no answer to the upgrade request within " +
+                                             seconds_text(limits::handshake_timeout), exit_handshake_rejected);
+  if (ec.category() == error_code(http::error::bad_value).category())
+    return fail_before_open("handshake", "the server's answer is not valid HTTP (" + ec.message() + ")",
+                            exit_handshake_rejected);
+  if constexpr (tls)
+    if (this->refused_after_tls_handshake(ec)) return;
+  if (ec) return fail_before_open("handshake", ec.message(), exit_handshake_rejected);
+  // RFC 6455 §4.1: a subprotocol we did not offer fails the connection.
+  if (const auto chosen = response_[http::field::sec_websocket_protocol]; !chosen.empty()) {
+    bool offered = false;
+    for (const auto& p : cfg_.subprotocols) offered = offered || p == chosen;
+    if (!offered) {
+      return fail_before_open("handshake", "the server chose subprotocol '" + std::string(chosen) +
+                                               "', which was not offered", exit_handshake_rejected);
+    }
+  }
+
+  // RFC 6455 §9.1: an extension the client did not offer fails the connection (Beast
+  // looks only for the permessage-deflate it offered and ignores the rest).
+  if (const auto ext = response_[http::field::sec_websocket_extensions]; !ext.empty()) {
+    if (const std::string bad = unoffered_extension(ext, cfg_.compress); !bad.empty())
+      return fail_before_open("handshake", "the server accepted extension '" + bad + "', which was not offered" +
+                                               (cfg_.compress || bad != "permessage-deflate" ? "" : " (--no-compress)"),
+                              exit_handshake_rejected);
+  }
+
+  // From here on the timeout bounds closing handshakes the server starts. Keepalive
+  // is ours (keepalive_tick), not Beast's idle timer, which ties the time a ping may
+  // go unanswered to the interval.
+  ws_.set_option(websocket::stream_base::timeout{
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(cfg_.close_timeout),
+      websocket::stream_base::none(), false});
+  if (cfg_.ping_interval.count() != 0) keepalive_wait(cfg_.ping_interval);
+  if (cfg_.timeout.count() != 0) {
+    session_timer_.expires_after(cfg_.timeout);
+    session_timer_.async_wait([self = this->shared_from_this()](error_code ec) {
+      if (ec || self->finishing_ || self->close_requested_) return;
+      self->timed_out_ = true;
+      if (self->cfg_.verbose) self->notify("timeout", "closing after " + seconds_text(self->cfg_.timeout) + " (--timeout)");
+      self->request_close(close_normal, "");
+    });
+  }
+  // No extension in use: messages are framed here (frame_writer.hpp), not by Beast.
+  direct_frames_ = response_[http::field::sec_websocket_extensions].empty();
+  board_.opened.store(1, std::memory_order_relaxed);
+  set_state(connection_state::open);
+  std::string info = std::string(response_[http::field::sec_websocket_protocol]) + "\n" +
+                     std::string(response_[http::field::sec_websocket_extensions]);
+  if (cfg_.verbose) {
+    const auto ext = response_[http::field::sec_websocket_extensions];
+    const auto proto = response_[http::field::sec_websocket_protocol];
+    notify("handshake", "open; subprotocol: " + (proto.empty() ? std::string("none") : std::string(proto)) +
+                            "; extensions: " + (ext.empty() ? std::string("none") : std::string(ext)));
+  }
+  ipc::append_frame(to_io_pending_, ipc::frame_type::opened, info);
+  flush_to_io();
+  do_ws_read();
+  do_io_read();
+}
+
+template <class Layer>
+void session<Layer>::follow_redirect(const std::string& location) {
+  const std::string status = std::to_string(response_.result_int());
+  const auto fail = [&](const std::string& why) {
+    fail_before_open("handshake", "server answered HTTP " + status + " (Location: " + location + "): " + why,
+                     exit_handshake_rejected);
+  };
+  std::string url, why;
+  if (!resolve_redirect(cfg_.target, location, cfg_.redirects, cfg_.max_redirects, url, &why)) return fail(why);
+  ws_target target;
+  if (!parse_ws_url(url, target, &why)) return fail(why);  // resolve_redirect parsed it: cannot fail
+  if (cfg_.verbose) notify("redirect", "HTTP " + status + " to " + safe_text(target.display));
+  std::memcpy(board_.redirect_url, url.data(), url.size());
+  board_.redirect_size.store(static_cast<std::uint32_t>(url.size()), std::memory_order_release);
+  // Leave once every notice is written (no `closed` frame: the next netproc goes on).
+  finishing_ = true;
+  exit_status_ = exit_redirect;
+  if (!io_writing_ && to_io_pending_.empty()) exit_now();
+  flush_to_io();
+}
+
+template <class Layer>
+bool session<Layer>::lock_down() {
+  std::string applied, err;
+  const std::string user = "uid " + std::to_string(::geteuid());  // before the filter
+  bool fatal = false;
+  if (!sandbox::lock_down_network_process(board_, &applied, &err, &fatal)) {
+    if (fatal) {
+      fail_before_open("sandbox", err, exit_failure);
+      return false;
+    }
+    notify("sandbox", err + "; going on without it");
+  }
+  else if (cfg_.verbose)
+    notify("sandbox", "network process: " + user + ", " + applied);
+#ifdef WSBRIDGE_TEST_HOOKS
+  // Test builds only: try a call the sandbox must refuse, and say what happened.
+  if (const char* probe = std::getenv("WSBRIDGE_TEST_NETPROC_PROBE")) {
+    const std::string what = probe;
+    if (what == "open") {
+      const int fd = ::open("/etc/hostname", O_RDONLY);
+      notify("sandbox probe", fd >= 0 ? "open: allowed" : "open: " + errno_text(errno));
+    } else if (what == "socket") {
+      const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+      notify("sandbox probe", fd >= 0 ? "socket: allowed" : "socket: " + errno_text(errno));
+    } else if (what == "abort") {  // what a failed allocation ends in
+      flush_now();
+      std::abort();
+    } else if (what == "exec") {
+      flush_now();
+      char* const argv[] = {const_cast<char*>("/bin/true"), nullptr};
+      ::execv("/bin/true", argv);
+      notify("sandbox probe", "exec: " + errno_text(errno));
+    }
+  }
+#endif
+  return true;
+}
+
+}  // namespace
+}  // namespace wsbridge::netproc

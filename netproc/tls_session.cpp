@@ -1,0 +1,70 @@
+// The TLS module's session (tls_module.hpp): the same session, compiled with
+// WSBRIDGE_TLS_MODULE and OpenSSL, and the module's entry point.
+#include "netproc/session_impl.hpp"
+#include "netproc/session_connect.ipp"
+#include "netproc/session_transfer.ipp"
+#include "netproc/session_close.ipp"
+
+namespace wsbridge::netproc {
+
+/// The TLS client context: peer verified by default against the system's CA bundle,
+/// loaded now (before the sandbox) rather than looked up lazily on disk during the
+/// handshake. Returns false and fills *err.
+bool make_tls_context(const config& cfg, net::ssl::context& ctx, std::string* err) {
+  error_code ec;
+  ctx.set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                  net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 | net::ssl::context::no_tlsv1_1);
+  if (!cfg.cert.empty()) {  // mutual TLS: our certificate, and its key
+    ctx.use_certificate_chain_file(cfg.cert, ec);
+    if (ec) {
+      *err = "cannot load the client certificate from " + cfg.cert + ": " + ec.message();
+      return false;
+    }
+    const std::string& key = cfg.key.empty() ? cfg.cert : cfg.key;
+    ctx.use_private_key_file(key, net::ssl::context::pem, ec);
+    if (ec) {
+      *err = "cannot load the client certificate's key from " + key + ": " + ec.message();
+      return false;
+    }
+  }
+  if (cfg.insecure) {
+    ctx.set_verify_mode(net::ssl::verify_none);
+    return true;
+  }
+  ctx.set_verify_mode(net::ssl::verify_peer);
+  const std::string bundle = !cfg.cacert.empty() ? cfg.cacert : "/etc/ssl/certs/ca-certificates.crt";
+  ctx.load_verify_file(bundle, ec);
+  if (ec && cfg.cacert.empty()) {
+    ec = {};
+    ctx.set_default_verify_paths(ec);
+  }
+  if (ec) {
+    *err = "cannot load CA certificates from " + bundle + ": " + ec.message();
+    return false;
+  }
+  return true;
+}
+
+/// The TLS module's entry point (tls_module.hpp): what run_session does for wss://.
+extern "C" __attribute__((visibility("default"))) int wsbridge_tls_session(const config& cfg, status_board& board) {
+  // This module has its own copy of Beast, whose mask generator needs its own seed;
+  // OpenSSL's generator and the time zone (for certificate checks) are loaded now,
+  // while the files they read can still be opened: inside the sandbox OpenSSL would
+  // open /etc/localtime during the handshake, and fail.
+  seed_beast_prng();
+  unsigned char warm[16];
+  RAND_bytes(warm, sizeof warm);
+  ::tzset();
+  net::io_context ioc{1};
+  net::ssl::context ctx{net::ssl::context::tls_client};
+  std::string err;
+  const bool ready = make_tls_context(cfg, ctx, &err);
+  if (!drop_root(cfg)) return exit_failure;
+  auto s = std::make_shared<session<tls_layer>>(ioc, cfg, board, ctx);
+  if (ready) s->run();
+  else s->fail_now("tls", err, exit_usage);  // ioproc waits for a `closed` frame: the usual path
+  run_loop(ioc);
+  return exit_failure;
+}
+
+}  // namespace wsbridge::netproc
