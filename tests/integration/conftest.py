@@ -147,6 +147,18 @@ def role_of(pid):
     return ROLE_NAMES.get(process_name(pid))
 
 
+def status_kib(pid, field):
+    """A memory figure from /proc/PID/status in KiB ("VmRSS", "VmHWM"), 0 if gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def mapped_files(pid):
     """Names of the files a process has mapped (libraries, modules)."""
     with open(f"/proc/{pid}/maps") as f:

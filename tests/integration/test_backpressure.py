@@ -5,7 +5,7 @@ import os
 import select
 import subprocess
 
-from conftest import WSBRIDGE, assert_no_processes_left, children_of, wait_for
+from conftest import WSBRIDGE, assert_no_processes_left, children_of, status_kib, wait_for
 
 CHUNK = b"x" * 1023 + b"\n"
 LIMIT = 256 * 1024 * 1024  # a producer that would write this much if nobody pushed back
@@ -13,11 +13,7 @@ RSS_BOUND_KB = 64 * 1024   # each process stays well under this
 
 
 def peak_rss_kb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
+    return status_kib(pid, "VmHWM")
 
 
 def stays_blocked(fd, seconds=1.0):

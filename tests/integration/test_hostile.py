@@ -9,17 +9,13 @@ import threading
 import pytest
 
 from conftest import (EXIT_ABNORMAL, EXIT_HANDSHAKE, EXIT_INPUT_REFUSED, EXIT_OK, EXIT_UNDELIVERED, EXIT_USAGE,
-                      WSBRIDGE, assert_no_processes_left, children_of, role_of, run_wsbridge, wait_for)
+                      WSBRIDGE, assert_no_processes_left, children_of, role_of, run_wsbridge, status_kib, wait_for)
 
 EXIT_INCOMPLETE = 10
 
 
 def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+    return status_kib(pid, "VmRSS")
 
 
 def test_a_redirect_to_a_local_unix_socket_is_refused(servers):
