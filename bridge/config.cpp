@@ -9,8 +9,9 @@
 #include <cstdlib>
 #include <sstream>
 
-#include "bridge/limits.hpp"
+#include "bridge/protocol/limits.hpp"
 #include "bridge/safe_text.hpp"
+#include "bridge/version.hpp"
 
 namespace po = boost::program_options;
 
@@ -513,7 +514,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
     return parse_outcome::help;
   }
   if (vm.count("version")) {
-    *text = std::string("wsbridge ") + WSBRIDGE_VERSION + "\n";
+    *text = std::string("wsbridge ") + version + "\n";
     return parse_outcome::version;
   }
   cfg.verbose = vm.count("verbose") > 0;

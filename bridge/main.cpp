@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "bridge/config.hpp"
-#include "bridge/exit_codes.hpp"
+#include "bridge/protocol/exit_codes.hpp"
 #include "bridge/supervisor.hpp"
 #include "ioproc/ioproc.hpp"
 #include "netproc/netproc.hpp"

@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "bridge/fd_util.hpp"
-#include "bridge/limits.hpp"
+#include "bridge/protocol/limits.hpp"
 
 namespace wsbridge {
 

@@ -10,15 +10,9 @@
 #include <string>
 #include <sys/types.h>
 
-namespace wsbridge {
+#include "bridge/protocol/child_fd.hpp"
 
-/// Descriptor numbers every child finds at start: the same for both roles.
-namespace child_fd {
-inline constexpr int peer_in = 3;     ///< frames from the other child
-inline constexpr int peer_out = 4;    ///< frames to the other child
-inline constexpr int control_in = 5;  ///< frames from the supervisor; EOF: it is gone
-inline constexpr int count = 3;
-}  // namespace child_fd
+namespace wsbridge {
 
 struct child_spec {
   const char* name;                          ///< process name (ps, top, pgrep): "wsbridge-net"

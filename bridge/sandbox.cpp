@@ -15,7 +15,7 @@
 #include <grp.h>
 
 #include "bridge/fd_util.hpp"
-#include "bridge/limits.hpp"
+#include "bridge/protocol/limits.hpp"
 #include "bridge/seccomp_filters.hpp"  // generated
 
 namespace wsbridge::sandbox {

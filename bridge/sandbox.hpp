@@ -8,7 +8,7 @@
 
 #include <string>
 
-#include "bridge/status_board.hpp"
+#include "bridge/protocol/status_board.hpp"
 
 namespace wsbridge::sandbox {
 

@@ -13,15 +13,15 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "bridge/close_codes.hpp"
-#include "bridge/exit_codes.hpp"
+#include "bridge/protocol/close_codes.hpp"
+#include "bridge/protocol/exit_codes.hpp"
 #include "bridge/fd_util.hpp"
-#include "bridge/ipc.hpp"
-#include "bridge/limits.hpp"
+#include "bridge/protocol/ipc.hpp"
+#include "bridge/protocol/limits.hpp"
 #include "bridge/process_spawn.hpp"
 #include "bridge/safe_text.hpp"
 #include "bridge/sandbox.hpp"
-#include "bridge/status_board.hpp"
+#include "bridge/protocol/status_board.hpp"
 
 namespace wsbridge {
 namespace {

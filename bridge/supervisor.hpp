@@ -4,7 +4,7 @@
 // can always act: a blocking socket call in a child cannot trap the user.
 
 #include "bridge/config.hpp"
-#include "bridge/status_board.hpp"
+#include "bridge/protocol/status_board.hpp"
 
 namespace wsbridge {
 

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "bridge/close_codes.hpp"
+#include "bridge/protocol/close_codes.hpp"
 #include "bridge/safe_text.hpp"
 
 namespace wsbridge {

@@ -5,8 +5,8 @@
 #include <string>
 #include <string_view>
 
-#include "bridge/ipc.hpp"
-#include "bridge/status_board.hpp"
+#include "bridge/protocol/ipc.hpp"
+#include "bridge/protocol/status_board.hpp"
 
 namespace wsbridge {
 

@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "bridge/ipc.hpp"
+#include "bridge/protocol/ipc.hpp"
 #include "bridge/safe_text.hpp"
 #include "bridge/base64.hpp"
 

@@ -7,7 +7,7 @@
 #include <string_view>
 
 #include "bridge/config.hpp"
-#include "bridge/limits.hpp"
+#include "bridge/protocol/limits.hpp"
 
 namespace wsbridge {
 

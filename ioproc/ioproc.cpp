@@ -9,12 +9,12 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "bridge/exit_codes.hpp"
+#include "bridge/protocol/exit_codes.hpp"
 #include "bridge/fd_util.hpp"
 #include "bridge/module_loader.hpp"
-#include "bridge/process_spawn.hpp"
+#include "bridge/protocol/child_fd.hpp"
 #include "bridge/sandbox.hpp"
-#include "bridge/status_board.hpp"
+#include "bridge/protocol/status_board.hpp"
 #include "ioproc/pipe_mode.hpp"
 #include "ioproc/terminal_mode.hpp"
 #include "ioproc/wrapped_program.hpp"

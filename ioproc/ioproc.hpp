@@ -3,7 +3,7 @@
 // messages from netproc into output. It never touches the network.
 
 #include "bridge/config.hpp"
-#include "bridge/status_board.hpp"
+#include "bridge/protocol/status_board.hpp"
 
 namespace wsbridge {
 

@@ -6,7 +6,7 @@
 #include <string_view>
 
 #include "bridge/config.hpp"
-#include "bridge/ipc.hpp"
+#include "bridge/protocol/ipc.hpp"
 
 namespace wsbridge {
 

@@ -10,13 +10,13 @@
 #include <thread>
 #include <unistd.h>
 
-#include "bridge/byte_buffer.hpp"
-#include "bridge/close_codes.hpp"
-#include "bridge/exit_codes.hpp"
+#include "bridge/protocol/byte_buffer.hpp"
+#include "bridge/protocol/close_codes.hpp"
+#include "bridge/protocol/exit_codes.hpp"
 #include "bridge/fd_util.hpp"
-#include "bridge/ipc.hpp"
-#include "bridge/limits.hpp"
-#include "bridge/process_spawn.hpp"
+#include "bridge/protocol/ipc.hpp"
+#include "bridge/protocol/limits.hpp"
+#include "bridge/protocol/child_fd.hpp"
 #include "bridge/safe_text.hpp"
 #include "ioproc/display.hpp"
 #include "ioproc/input_framer.hpp"

@@ -3,7 +3,7 @@
 // become output (stdout, or the program's stdin), in the framing the user chose.
 
 #include "bridge/config.hpp"
-#include "bridge/status_board.hpp"
+#include "bridge/protocol/status_board.hpp"
 
 namespace wsbridge {
 

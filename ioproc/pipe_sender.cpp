@@ -5,7 +5,7 @@
 #include <sys/ioctl.h>
 #include <sys/uio.h>
 
-#include "bridge/byte_buffer.hpp"
+#include "bridge/protocol/byte_buffer.hpp"
 #include "bridge/fd_util.hpp"
 
 namespace wsbridge {

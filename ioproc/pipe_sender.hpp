@@ -16,7 +16,7 @@
 #include <string>
 #include <string_view>
 
-#include "bridge/limits.hpp"
+#include "bridge/protocol/limits.hpp"
 
 namespace wsbridge {
 

@@ -21,12 +21,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bridge/close_codes.hpp"
-#include "bridge/exit_codes.hpp"
+#include "bridge/protocol/close_codes.hpp"
+#include "bridge/protocol/exit_codes.hpp"
 #include "bridge/fd_util.hpp"
-#include "bridge/ipc.hpp"
-#include "bridge/limits.hpp"
-#include "bridge/process_spawn.hpp"
+#include "bridge/protocol/ipc.hpp"
+#include "bridge/protocol/limits.hpp"
+#include "bridge/protocol/child_fd.hpp"
 #include "bridge/safe_text.hpp"
 #include "ioproc/display.hpp"
 #include "ioproc/net_frames.hpp"

@@ -8,7 +8,7 @@
 // (see bridge/module_loader.hpp).
 
 #include "bridge/config.hpp"
-#include "bridge/status_board.hpp"
+#include "bridge/protocol/status_board.hpp"
 
 namespace wsbridge {
 

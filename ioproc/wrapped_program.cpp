@@ -12,8 +12,8 @@
 #include <unistd.h>
 #include <vector>
 
-#include "bridge/limits.hpp"
-#include "bridge/process_spawn.hpp"
+#include "bridge/protocol/limits.hpp"
+#include "bridge/protocol/child_fd.hpp"
 
 namespace wsbridge {
 namespace {

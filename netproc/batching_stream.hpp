@@ -35,8 +35,8 @@
 #include <utility>
 #include <vector>
 
-#include "bridge/byte_buffer.hpp"
-#include "bridge/limits.hpp"
+#include "bridge/protocol/byte_buffer.hpp"
+#include "bridge/protocol/limits.hpp"
 
 namespace wsbridge::netproc {
 

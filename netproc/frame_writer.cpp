@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <sys/random.h>
 
-#include "bridge/limits.hpp"
+#include "bridge/protocol/limits.hpp"
 
 namespace wsbridge::netproc {
 

@@ -14,7 +14,7 @@
 #include <string>
 #include <string_view>
 
-#include "bridge/byte_buffer.hpp"
+#include "bridge/protocol/byte_buffer.hpp"
 
 namespace wsbridge::netproc {
 

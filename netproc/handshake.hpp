@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "bridge/ipc.hpp"
+#include "bridge/protocol/ipc.hpp"
 
 namespace wsbridge::netproc {
 

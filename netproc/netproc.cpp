@@ -3,9 +3,9 @@
 #include <csignal>
 #include <cstdio>
 
-#include "bridge/exit_codes.hpp"
-#include "bridge/process_spawn.hpp"
-#include "bridge/status_board.hpp"
+#include "bridge/protocol/exit_codes.hpp"
+#include "bridge/protocol/child_fd.hpp"
+#include "bridge/protocol/status_board.hpp"
 #include "netproc/session.hpp"
 #include "netproc/tls_module.hpp"
 

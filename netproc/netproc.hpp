@@ -3,7 +3,7 @@
 // thread, asynchronous only, so every step can be timed out and nothing blocks).
 
 #include "bridge/config.hpp"
-#include "bridge/status_board.hpp"
+#include "bridge/protocol/status_board.hpp"
 
 namespace wsbridge {
 

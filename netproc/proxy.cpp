@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "bridge/base64.hpp"
+#include "bridge/version.hpp"
 
 namespace wsbridge::netproc {
 namespace {
@@ -26,7 +27,7 @@ net::awaitable<std::string> http_connect(tcp_stream& stream, const proxy_target&
                                          const std::string& target) {
   http::request<http::empty_body> req{http::verb::connect, target, 11};
   req.set(http::field::host, target);
-  req.set(http::field::user_agent, std::string("wsbridge/") + WSBRIDGE_VERSION);
+  req.set(http::field::user_agent, std::string("wsbridge/") + version);
   if (!proxy.userinfo.empty()) {
     std::string value = "Basic ";
     append_base64(value, proxy.userinfo);

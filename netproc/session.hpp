@@ -3,7 +3,7 @@
 // session.cpp so that only one translation unit instantiates them.
 
 #include "bridge/config.hpp"
-#include "bridge/status_board.hpp"
+#include "bridge/protocol/status_board.hpp"
 
 namespace wsbridge::netproc {
 

@@ -147,7 +147,7 @@ void session<Layer>::upgrade() {
       std::chrono::duration_cast<std::chrono::steady_clock::duration>(limits::handshake_timeout),
       websocket::stream_base::none(), false});
   ws_.set_option(websocket::stream_base::decorator([this](websocket::request_type& req) {
-    req.set(http::field::user_agent, std::string("wsbridge/") + WSBRIDGE_VERSION);
+    req.set(http::field::user_agent, std::string("wsbridge/") + version);
     if (!cfg_.origin.empty()) req.set(http::field::origin, cfg_.origin);
     // Basic auth (RFC 7617) from --user or the URL; -H Authorization may override it.
     if (const std::string& cred = cfg_.user.empty() ? cfg_.target.userinfo : cfg_.user; !cred.empty()) {

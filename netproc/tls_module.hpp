@@ -15,7 +15,7 @@
 #include <string>
 
 #include "bridge/config.hpp"
-#include "bridge/status_board.hpp"
+#include "bridge/protocol/status_board.hpp"
 
 namespace wsbridge::netproc {
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "bridge/config.hpp"
-#include "bridge/ipc.hpp"
+#include "bridge/protocol/ipc.hpp"
 #include "ioproc/input_framer.hpp"
 #include "ioproc/output_framer.hpp"
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "bridge/ipc.hpp"
+#include "bridge/protocol/ipc.hpp"
 
 using namespace wsbridge;
 

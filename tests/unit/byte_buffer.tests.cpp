@@ -7,7 +7,7 @@
 #include <unistd.h>
 #include <vector>
 
-#include "bridge/byte_buffer.hpp"
+#include "bridge/protocol/byte_buffer.hpp"
 
 using wsbridge::byte_buffer;
 

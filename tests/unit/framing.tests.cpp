@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 #include <cstring>
 
-#include "bridge/ipc.hpp"
+#include "bridge/protocol/ipc.hpp"
 #include "bridge/safe_text.hpp"
 #include "bridge/base64.hpp"
 #include "ioproc/input_framer.hpp"

@@ -5,9 +5,9 @@
 #include <cstring>
 
 #include "bridge/config.hpp"
-#include "bridge/ipc.hpp"
+#include "bridge/protocol/ipc.hpp"
 #include "bridge/safe_text.hpp"
-#include "bridge/status_board.hpp"
+#include "bridge/protocol/status_board.hpp"
 #include "ioproc/display.hpp"
 #include "ioproc/input_framer.hpp"
 #include "ioproc/net_frames.hpp"

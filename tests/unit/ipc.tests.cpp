@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 #include <cstring>
 
-#include "bridge/ipc.hpp"
+#include "bridge/protocol/ipc.hpp"
 
 using namespace wsbridge::ipc;
 

@@ -1,4 +1,4 @@
-#include "bridge/status_board.hpp"
+#include "bridge/protocol/status_board.hpp"
 
 #include <boost/interprocess/anonymous_shared_memory.hpp>
 #include <new>

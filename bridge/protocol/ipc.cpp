@@ -1,4 +1,4 @@
-#include "bridge/ipc.hpp"
+#include "bridge/protocol/ipc.hpp"
 
 #include <cstring>
 

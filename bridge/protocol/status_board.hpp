@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <string>
 
-#include "bridge/limits.hpp"
+#include "bridge/protocol/limits.hpp"
 
 namespace wsbridge {
 

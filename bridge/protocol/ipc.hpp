@@ -7,8 +7,8 @@
 // in its state (netproc's table is io_frame_rule in netproc/handshake.hpp): anything unexpected
 // is fatal, as in OpenSSH's monitor.
 
-#include "bridge/byte_buffer.hpp"
-#include "bridge/limits.hpp"
+#include "bridge/protocol/byte_buffer.hpp"
+#include "bridge/protocol/limits.hpp"
 
 #include <cstddef>
 #include <cstdint>

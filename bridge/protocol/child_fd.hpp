@@ -1,0 +1,12 @@
+#pragma once
+// The descriptors every child finds at start: the same numbers for both roles, placed
+// by the supervisor (process_spawn.hpp). What flows on them is ipc.hpp's frames.
+
+namespace wsbridge::child_fd {
+
+inline constexpr int peer_in = 3;     ///< frames from the other child
+inline constexpr int peer_out = 4;    ///< frames to the other child
+inline constexpr int control_in = 5;  ///< frames from the supervisor; EOF: it is gone
+inline constexpr int count = 3;
+
+}  // namespace wsbridge::child_fd
