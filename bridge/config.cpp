@@ -514,7 +514,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
     return parse_outcome::help;
   }
   if (vm.count("version")) {
-    *text = std::string("wsbridge ") + version + "\n";
+    *text = std::string("wsbridge ") + version_string + "\n";
     return parse_outcome::version;
   }
   cfg.verbose = vm.count("verbose") > 0;

@@ -117,7 +117,8 @@ int main(int argc, char** argv) {
   // while closing). Others are trapped and reported by name, as in OpenSSH's filter.
   network.rule_if_clear(SCMP_ACT_ALLOW, "mmap", 2, PROT_EXEC);
   network.rule_if_clear(SCMP_ACT_ALLOW, "mprotect", 2, PROT_EXEC);
-  for (const unsigned long request : {FIONBIO, FIONREAD, TIOCOUTQ}) network.rule_if_arg(SCMP_ACT_ALLOW, "ioctl", 1, request);
+  for (const int request : {FIONBIO, FIONREAD, TIOCOUTQ})
+    network.rule_if_arg(SCMP_ACT_ALLOW, "ioctl", 1, static_cast<unsigned>(request));
   // Opening or inspecting files fails politely (OpenSSH's choice), so a library that
   // tries gets an error instead of killing us; a new socket likewise.
   for (const char* name : {"open", "openat", "openat2", "stat", "lstat", "newfstatat", "statx", "access",

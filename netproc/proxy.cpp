@@ -27,7 +27,7 @@ net::awaitable<std::string> http_connect(tcp_stream& stream, const proxy_target&
                                          const std::string& target) {
   http::request<http::empty_body> req{http::verb::connect, target, 11};
   req.set(http::field::host, target);
-  req.set(http::field::user_agent, std::string("wsbridge/") + version);
+  req.set(http::field::user_agent, std::string("wsbridge/") + version_string);
   if (!proxy.userinfo.empty()) {
     std::string value = "Basic ";
     append_base64(value, proxy.userinfo);

@@ -39,9 +39,9 @@ void session<Layer>::on_proxy_resolve(error_code ec, tcp::resolver::results_type
   if (cfg_.proxy.type != proxy_target::kind::socks5) return on_resolve({}, results);
   proxy_results_ = results;
   resolve(cfg_.target.host, cfg_.target.port,
-          [self = this->shared_from_this()](error_code ec, tcp::resolver::results_type r) {
-            if (ec)
-              return self->fail_before_open("resolve", self->cfg_.target.host + ": " + ec.message(),
+          [self = this->shared_from_this()](error_code resolve_ec, tcp::resolver::results_type r) {
+            if (resolve_ec)
+              return self->fail_before_open("resolve", self->cfg_.target.host + ": " + resolve_ec.message(),
                                             exit_connect_failed);
             self->target_address_ = r.begin()->endpoint().address();
             self->on_resolve({}, self->proxy_results_);
@@ -147,7 +147,7 @@ void session<Layer>::upgrade() {
       std::chrono::duration_cast<std::chrono::steady_clock::duration>(limits::handshake_timeout),
       websocket::stream_base::none(), false});
   ws_.set_option(websocket::stream_base::decorator([this](websocket::request_type& req) {
-    req.set(http::field::user_agent, std::string("wsbridge/") + version);
+    req.set(http::field::user_agent, std::string("wsbridge/") + version_string);
     if (!cfg_.origin.empty()) req.set(http::field::origin, cfg_.origin);
     // Basic auth (RFC 7617) from --user or the URL; -H Authorization may override it.
     if (const std::string& cred = cfg_.user.empty() ? cfg_.target.userinfo : cfg_.user; !cred.empty()) {
@@ -250,8 +250,8 @@ void session<Layer>::on_handshake(error_code ec) {
   if (cfg_.ping_interval.count() != 0) keepalive_wait(cfg_.ping_interval);
   if (cfg_.timeout.count() != 0) {
     session_timer_.expires_after(cfg_.timeout);
-    session_timer_.async_wait([self = this->shared_from_this()](error_code ec) {
-      if (ec || self->finishing_ || self->close_requested_) return;
+    session_timer_.async_wait([self = this->shared_from_this()](error_code timer_ec) {
+      if (timer_ec || self->finishing_ || self->close_requested_) return;
       self->timed_out_ = true;
       if (self->cfg_.verbose) self->notify("timeout", "closing after " + seconds_text(self->cfg_.timeout) + " (--timeout)");
       self->request_close(close_normal, "");

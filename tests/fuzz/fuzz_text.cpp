@@ -52,8 +52,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (valid != reference_valid_prefix(in)) __builtin_trap();
   if (incomplete && valid == in.size()) __builtin_trap();
   const std::string shown = safe_text(in);
-  for (unsigned char c : shown)
-    if (c < 0x20 || c == 0x7f) __builtin_trap();
+  for (const char ch : shown)
+    if (const auto c = static_cast<unsigned char>(ch); c < 0x20 || c == 0x7f) __builtin_trap();
   if (utf8_valid_prefix(shown) != shown.size()) __builtin_trap();  // escaping leaves valid UTF-8
   for (const char* bad : {"\xc2\x80", "\xc2\x9f", "\xe2\x80\xae", "\xe2\x81\xa6"})  // C1, RLO, LRI
     if (shown.find(bad) != std::string::npos) __builtin_trap();

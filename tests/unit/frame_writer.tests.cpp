@@ -38,7 +38,7 @@ std::string unmask(const byte_buffer& f, std::size_t& at, int* opcode) {
 
 TEST_CASE("client frames unmask to their payload at every length class and block remainder", "[frame_writer]") {
   // Lengths around the 7-bit/16-bit/64-bit boundaries and around the 32-byte blocks.
-  for (std::size_t n : {0, 1, 3, 4, 31, 32, 33, 63, 64, 65, 125, 126, 127, 1000, 65535, 65536, 70001}) {
+  for (std::size_t n : {0u, 1u, 3u, 4u, 31u, 32u, 33u, 63u, 64u, 65u, 125u, 126u, 127u, 1000u, 65535u, 65536u, 70001u}) {
     std::string payload(n, '\0');
     for (std::size_t i = 0; i < n; ++i) payload[i] = static_cast<char>(i * 131 + 7);
     byte_buffer out;
