@@ -1,7 +1,7 @@
 #pragma once
 // Client data frames written by netproc itself (RFC 6455 §5.2, masking §5.3), for the
 // common case with no extension negotiated: one message is one frame, appended to the
-// batching layer's buffer in place, with no allocation and no completion to wait for.
+// transport layer's buffer in place, with no allocation and no completion to wait for.
 // Beast's async_write costs a composed operation and a posted completion per message,
 // which bounded small messages to a few hundred thousand per second.
 //
@@ -43,7 +43,7 @@ void append_client_frame(byte_buffer& out, bool binary, std::string_view payload
 
 /// A masked client Close frame with `code` and `reason` (cut to the 123 bytes RFC 6455
 /// §5.5 allows), written by the session rather than by Beast's async_close (see
-/// batching_stream.hpp for why).
+/// session_transport.hpp for why).
 std::string make_close_frame(std::uint16_t code, std::string_view reason, std::uint32_t key);
 
 }  // namespace wsbridge::netproc

@@ -66,7 +66,7 @@ void session<Layer>::on_connect(error_code ec, tcp::endpoint ep) {
                             exit_connect_failed);
   if (ec) return fail_before_open("connect", where + ": " + ec.message(), exit_connect_failed);
   if (cfg_.verbose) notify("connect", "connected to " + ep.address().to_string() + " port " + std::to_string(ep.port()));
-  // Our batching layer already gathers what is ready into one send(); Nagle's
+  // Our transport layer already gathers what is ready into one send(); Nagle's
   // algorithm would only hold back the last piece of a burst, or a lone message
   // typed at the terminal, until the server's ACK (the reference client and node's
   // ws set it too).

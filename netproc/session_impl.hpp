@@ -51,7 +51,7 @@
 #include "bridge/safe_text.hpp"
 #include "bridge/version.hpp"
 #include "bridge/sandbox.hpp"
-#include "netproc/batching_stream.hpp"
+#include "netproc/session_transport.hpp"
 #include "netproc/frame_writer.hpp"
 #include "netproc/handshake.hpp"
 #include "netproc/proxy.hpp"
@@ -80,15 +80,15 @@ using tcp = net::ip::tcp;
 using beast::error_code;
 
 /// What the websocket runs on: ws:// and wss:// differ only in the layer under the
-/// batching layer (TLS encrypts each batch in one SSL_write).
-using plain_layer = batching_stream<tcp_stream>;
+/// transport layer (TLS encrypts each batch in one SSL_write).
+using plain_layer = session_transport<tcp_stream>;
 #ifdef WSBRIDGE_TLS_MODULE
-using tls_layer = batching_stream<beast::ssl_stream<tcp_stream>>;
+using tls_layer = session_transport<beast::ssl_stream<tcp_stream>>;
 #else
 struct tls_layer;  // wss:// runs in the TLS module; never instantiated here
 #endif
 using unix_stream = beast::basic_stream<net::local::stream_protocol, net::io_context::executor_type>;
-using unix_layer = batching_stream<unix_stream>;  ///< ws+unix://, --unix
+using unix_layer = session_transport<unix_stream>;  ///< ws+unix://, --unix
 
 inline std::string seconds_text(std::chrono::milliseconds d) {
   char buf[32];
@@ -388,7 +388,7 @@ class session : public std::enable_shared_from_this<session<Layer>> {
   std::deque<outgoing> queue_;        ///< read from ioproc, not yet given to Beast
   std::size_t queued_bytes_ = 0;      ///< payload bytes in queue_
   struct unflushed_message {
-    std::uint64_t end_offset;         ///< batching_stream::accepted() after its last byte
+    std::uint64_t end_offset;         ///< session_transport::accepted() after its last byte
     std::size_t size;                 ///< payload bytes
   };
   std::deque<unflushed_message> unflushed_;  ///< written to the layer, not yet to the kernel
@@ -408,7 +408,7 @@ class session : public std::enable_shared_from_this<session<Layer>> {
   bool close_requested_ = false;
   bool close_sent_ = false;
   bool close_flushed_ = false;     ///< our Close frame is in the kernel (the close timeout runs)
-  std::uint64_t our_close_end_ = 0;  ///< batching_stream::accepted() after our Close frame
+  std::uint64_t our_close_end_ = 0;  ///< session_transport::accepted() after our Close frame
   bool timed_out_ = false;         ///< --timeout ended the session
   bool server_closed_ = false; ///< the server's Close frame arrived
   bool close_at_once_ = false; ///< input_end asked for no linger (interactive Ctrl+D)

@@ -71,7 +71,7 @@ inline constexpr std::size_t max_redirect_url = 4096;
 /// quarter of the context switches. Best effort: a smaller pipe only costs speed.
 inline constexpr int pipe_size = 1 << 20;
 
-/// netproc's socket layer (batching_stream.hpp): a burst of frames is written out once
+/// netproc's socket layer (session_transport.hpp): a burst of frames is written out once
 /// this much has gathered, and the socket is read this much at a time.
 inline constexpr std::size_t socket_batch = 256u << 10;
 

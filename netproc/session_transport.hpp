@@ -1,5 +1,6 @@
 #pragma once
-// A stream layer that sits under beast::websocket::stream and batches both directions:
+// The session's transport: the stream layer under beast::websocket::stream, over TCP,
+// TLS or a Unix socket. It batches both directions:
 // it gathers the bytes of many writes into one buffer, handed to the next layer with
 // one write in flight, and reads from the socket in large chunks that it then hands
 // to Beast piece by piece.
@@ -41,13 +42,13 @@
 namespace wsbridge::netproc {
 
 template <class NextLayer>
-class batching_stream {
+class session_transport {
  public:
   using executor_type = typename NextLayer::executor_type;
   using error_code = boost::beast::error_code;
 
   template <class... Args>
-  explicit batching_stream(Args&&... args) : next_(std::forward<Args>(args)...), rbuf_(read_chunk) {}
+  explicit session_transport(Args&&... args) : next_(std::forward<Args>(args)...), rbuf_(read_chunk) {}
 
   executor_type get_executor() noexcept { return next_.get_executor(); }
   NextLayer& next_layer() noexcept { return next_; }
@@ -360,14 +361,14 @@ class batching_stream {
 // Beast's customization points for closing a websocket's next layer (found by ADL):
 // flush what we hold, then tear down the layer below as usual.
 template <class NextLayer>
-void teardown(boost::beast::role_type role, batching_stream<NextLayer>& s,
+void teardown(boost::beast::role_type role, session_transport<NextLayer>& s,
               boost::beast::error_code& ec) {
   using boost::beast::websocket::teardown;
   teardown(role, s.next_layer(), ec);
 }
 
 template <class NextLayer, class TeardownHandler>
-void async_teardown(boost::beast::role_type role, batching_stream<NextLayer>& s,
+void async_teardown(boost::beast::role_type role, session_transport<NextLayer>& s,
                     TeardownHandler&& handler) {
   s.async_flush([&s, role, h = std::forward<TeardownHandler>(handler)](boost::beast::error_code) mutable {
     using boost::beast::websocket::async_teardown;

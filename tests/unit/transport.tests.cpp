@@ -1,0 +1,222 @@
+// session_transport, the session's transport under Beast's websocket::stream, tested over
+// an in-memory next layer with Beast itself on top: the refusal-head cut, the Close
+// that Beast sends twice and the layer drops, the code of a Close Beast fails with,
+// the byte accounting, and the pong backlog that stops reading. These tests lean on how
+// Beast 1.81 writes frames (one write per frame, a Close starting with 0x88): if a
+// Boost upgrade changes that, they fail here before the session misbehaves.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/detail/hybi13.hpp>
+#include <catch2/catch.hpp>
+#include <functional>
+#include <string>
+
+#include "netproc/session_transport.hpp"
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+using beast::error_code;
+
+namespace fake {
+
+/// An in-memory stream: reads take what feed() gave (or wait for it), writes land in
+/// `written` at once unless `stall_writes` holds them back.
+class stream {
+ public:
+  using executor_type = net::io_context::executor_type;
+  explicit stream(net::io_context& ioc) : ioc_(ioc) {}
+  executor_type get_executor() { return ioc_.get_executor(); }
+
+  std::string written;
+  bool stall_writes = false;
+  int reads_started = 0;
+
+  void feed(std::string_view bytes) {
+    input_ += bytes;
+    if (pending_read_) std::exchange(pending_read_, nullptr)();
+  }
+
+  template <class Buffers, class Token>
+  auto async_read_some(const Buffers& b, Token&& token) {
+    return net::async_initiate<Token, void(error_code, std::size_t)>(
+        [this](auto handler, const Buffers& bufs) {
+          ++reads_started;
+          auto run = [this, bufs, h = std::make_shared<decltype(handler)>(std::move(handler))]() mutable {
+            const std::size_t n = net::buffer_copy(bufs, net::buffer(input_));
+            input_.erase(0, n);
+            net::post(ioc_, [h, n]() mutable { (*h)(error_code{}, n); });
+          };
+          if (input_.empty()) pending_read_ = std::move(run);
+          else run();
+        },
+        token, b);
+  }
+
+  template <class Buffers, class Token>
+  auto async_write_some(const Buffers& b, Token&& token) {
+    return net::async_initiate<Token, void(error_code, std::size_t)>(
+        [this](auto handler, const Buffers& bufs) {
+          if (stall_writes) return;  // never completes: a peer that does not read
+          const std::size_t n = net::buffer_size(bufs);
+          std::string bytes(n, '\0');
+          net::buffer_copy(net::buffer(bytes), bufs);
+          written += bytes;
+          net::post(ioc_, [h = std::move(handler), n]() mutable { h(error_code{}, n); });
+        },
+        token, b);
+  }
+
+ private:
+  net::io_context& ioc_;
+  std::string input_;
+  std::function<void()> pending_read_;
+};
+
+template <class Handler>
+void async_teardown(beast::role_type, stream& s, Handler&& handler) {
+  net::post(s.get_executor(), [h = std::forward<Handler>(handler)]() mutable { h(error_code{}); });
+}
+inline void teardown(beast::role_type, stream&, error_code& ec) { ec = {}; }
+inline void beast_close_socket(stream&) {}  // Beast closes the lowest layer on a timeout
+
+}  // namespace fake
+
+using transport = wsbridge::netproc::session_transport<fake::stream>;
+
+namespace {
+
+/// Runs what is ready (an io_context that ran out of work must be restarted).
+void run_ready(net::io_context& ioc) {
+  ioc.restart();
+  ioc.poll();
+}
+
+/// A websocket over the transport, its handshake done against the fake peer.
+struct open_client {
+  net::io_context ioc;
+  websocket::stream<transport> ws{ioc};
+  fake::stream& peer() { return ws.next_layer().next_layer(); }
+
+  open_client() {
+    bool done = false;
+    ws.async_handshake("h", "/", [&](error_code ec) {
+      REQUIRE_FALSE(ec);
+      done = true;
+    });
+    run_ready(ioc);
+    const std::string& req = peer().written;
+    const auto at = req.find("Sec-WebSocket-Key: ");
+    REQUIRE(at != std::string::npos);
+    const std::string key = req.substr(at + 19, req.find("\r\n", at) - at - 19);
+    websocket::detail::sec_ws_accept_type accept;
+    websocket::detail::make_sec_ws_accept(accept, key);
+    peer().feed("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                "Sec-WebSocket-Accept: " + std::string(accept.data(), accept.size()) + "\r\n\r\n");
+    run_ready(ioc);
+    REQUIRE(done);
+    peer().written.clear();
+  }
+
+  std::size_t close_frames_written() const {
+    std::size_t n = 0;
+    const std::string& w = const_cast<open_client*>(this)->peer().written;
+    for (std::size_t i = 0; i + 1 < w.size();) {  // walk the masked client frames
+      const auto op = static_cast<unsigned char>(w[i]) & 0x0f;
+      std::size_t len = static_cast<unsigned char>(w[i + 1]) & 0x7f;
+      n += op == 8 ? 1 : 0;
+      i += 2 + 4 + len;  // control frames only here: short lengths
+    }
+    return n;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("transport: a refusal without a body length ends at its head", "[transport]") {
+  net::io_context ioc;
+  transport t(ioc);
+  t.stop_after_refusal();
+  t.next_layer().feed("HTTP/1.1 302 Found\r\nLocation: /x\r\n\r\nbody that never ends");
+  std::string got;
+  error_code last;
+  for (int i = 0; i < 10 && !last; ++i) {
+    char buf[7];
+    t.async_read_some(net::buffer(buf), [&](error_code ec, std::size_t n) {
+      got.append(buf, n);
+      last = ec;
+    });
+    run_ready(ioc);
+  }
+  CHECK(got == "HTTP/1.1 302 Found\r\nLocation: /x\r\n\r\n");
+  CHECK(last == net::error::eof);
+}
+
+TEST_CASE("transport: a refusal with a length is read on", "[transport]") {
+  net::io_context ioc;
+  transport t(ioc);
+  t.stop_after_refusal();
+  const std::string answer = "HTTP/1.1 403 Forbidden\r\nContent-Length: 4\r\n\r\nnope";
+  t.next_layer().feed(answer);
+  char buf[256];
+  std::size_t got = 0;
+  t.async_read_some(net::buffer(buf), [&](error_code ec, std::size_t n) {
+    CHECK_FALSE(ec);
+    got = n;
+  });
+  run_ready(ioc);
+  CHECK(std::string(buf, got) == answer);
+}
+
+TEST_CASE("transport: after our own Close, Beast's reply Close is dropped", "[transport]") {
+  open_client c;
+  auto& t = c.ws.next_layer();
+  t.write_raw(std::string("\x88\x82\x00\x00\x00\x00\x03\xe8", 8));  // our Close 1000 (mask 0)
+  t.drop_close_frames();
+  c.peer().feed(std::string("\x88\x02\x03\xe8", 4));  // the server's answer
+  beast::flat_buffer buf;
+  error_code read_ec;
+  c.ws.async_read(buf, [&](error_code ec, std::size_t) { read_ec = ec; });
+  run_ready(c.ioc);
+  CHECK(read_ec == websocket::error::closed);
+  CHECK(c.close_frames_written() == 1);  // ours only: Beast's echo of the Close was dropped
+  CHECK(t.beast_close_code() == 0);
+}
+
+TEST_CASE("transport: the code of a Close Beast fails the connection with", "[transport]") {
+  open_client c;
+  c.peer().feed(std::string("\x88\x01\x03", 3));  // a 1-byte Close payload: a protocol error
+  beast::flat_buffer buf;
+  c.ws.async_read(buf, [&](error_code, std::size_t) {});
+  run_ready(c.ioc);
+  CHECK(c.ws.next_layer().beast_close_code() == 1002);
+  CHECK(c.ws.next_layer().close_frame_flushed());
+}
+
+TEST_CASE("transport: accounting, and pongs that stop reading while the peer does not read", "[transport]") {
+  open_client c;
+  auto& t = c.ws.next_layer();
+  const std::uint64_t before = t.accepted();  // the upgrade request went through it too
+  t.write_raw("abc");
+  CHECK(t.accepted() == before + 3);
+  run_ready(c.ioc);
+  CHECK(t.flushed() == before + 3);
+  CHECK(t.backlog() == 0);
+  c.peer().stall_writes = true;  // from now on the peer reads nothing
+  std::string pings;
+  for (int i = 0; i < 2000; ++i) pings += std::string("\x89\x7d", 2) + std::string(125, 'p');  // 254 KB
+  c.peer().feed(pings);
+  beast::flat_buffer buf;
+  c.ws.async_read(buf, [&](error_code, std::size_t) {});
+  run_ready(c.ioc);
+  const int reads = c.peer().reads_started;
+  c.peer().feed(pings);  // more pings wait in the "socket"
+  run_ready(c.ioc);
+  // Every ping of the first batch got its pong (accepted, unsent), and then the socket
+  // was no longer read: the second batch was not asked for.
+  CHECK(t.control_backlog() > (64u << 10));
+  CHECK(t.control_backlog() <= 2000u * (2 + 4 + 125) + 200);
+  CHECK(c.peer().reads_started == reads);
+}
