@@ -1,5 +1,8 @@
 #include "netproc/handshake.hpp"
 
+#include "bridge/base64.hpp"
+#include "bridge/version.hpp"
+
 #include <array>
 #include <boost/beast/http/rfc7230.hpp>
 #include <cctype>
@@ -21,6 +24,31 @@ bool icontains(std::string_view haystack, std::string_view needle) {
 }
 
 }  // namespace
+
+std::vector<std::pair<std::string, std::string>> upgrade_headers(const config& cfg) {
+  std::vector<std::pair<std::string, std::string>> headers;
+  headers.emplace_back("User-Agent", std::string("wsbridge/") + version_string);
+  if (!cfg.origin.empty()) headers.emplace_back("Origin", cfg.origin);
+  if (const std::string& cred = cfg.user.empty() ? cfg.target.userinfo : cfg.user; !cred.empty()) {
+    std::string value = "Basic ";
+    append_base64(value, cred);
+    headers.emplace_back("Authorization", std::move(value));
+  }
+  if (!cfg.subprotocols.empty()) {
+    std::string offer;
+    for (const auto& p : cfg.subprotocols) offer += (offer.empty() ? "" : ", ") + p;
+    headers.emplace_back("Sec-WebSocket-Protocol", std::move(offer));
+  }
+  for (const auto& h : cfg.headers) headers.push_back(h);  // -H last: it may override
+  return headers;
+}
+
+bool subprotocol_offered(std::string_view chosen, const std::vector<std::string>& offered) {
+  if (chosen.empty()) return true;
+  for (const auto& p : offered)
+    if (p == chosen) return true;
+  return false;
+}
 
 std::string unoffered_extension(std::string_view header, bool offered_deflate) {
   // Beast's ext_list parses `token *( ";" param )` elements, comma-separated

@@ -6,9 +6,22 @@
 #include <string>
 #include <string_view>
 
+#include <utility>
+#include <vector>
+
+#include "bridge/config.hpp"
 #include "bridge/protocol/ipc.hpp"
 
 namespace wsbridge::netproc {
+
+/// The headers wsbridge adds to the upgrade request, in order (each replaces one of the
+/// same name set before): User-Agent, Origin (--origin), Authorization: Basic from
+/// --user or the URL's userinfo (RFC 7617), Sec-WebSocket-Protocol with the offered
+/// subprotocols, then every -H, which may override any of them.
+std::vector<std::pair<std::string, std::string>> upgrade_headers(const config& cfg);
+
+/// RFC 6455 §4.1: the subprotocol a server chose must be one we offered ("" = none).
+bool subprotocol_offered(std::string_view chosen, const std::vector<std::string>& offered);
 
 /// The first extension in a Sec-WebSocket-Extensions answer that was not offered
 /// (RFC 6455 §9.1: the client must then fail the connection), or "" if all were. We

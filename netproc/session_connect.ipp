@@ -147,20 +147,7 @@ void session<Layer>::upgrade() {
       std::chrono::duration_cast<std::chrono::steady_clock::duration>(limits::handshake_timeout),
       websocket::stream_base::none(), false});
   ws_.set_option(websocket::stream_base::decorator([this](websocket::request_type& req) {
-    req.set(http::field::user_agent, std::string("wsbridge/") + version_string);
-    if (!cfg_.origin.empty()) req.set(http::field::origin, cfg_.origin);
-    // Basic auth (RFC 7617) from --user or the URL; -H Authorization may override it.
-    if (const std::string& cred = cfg_.user.empty() ? cfg_.target.userinfo : cfg_.user; !cred.empty()) {
-      std::string value = "Basic ";
-      append_base64(value, cred);
-      req.set(http::field::authorization, value);
-    }
-    if (!cfg_.subprotocols.empty()) {
-      std::string offer;
-      for (const auto& p : cfg_.subprotocols) offer += (offer.empty() ? "" : ", ") + p;
-      req.set(http::field::sec_websocket_protocol, offer);
-    }
-    for (const auto& [name, value] : cfg_.headers) req.set(name, value);  // -H last: it may override
+    for (const auto& [name, value] : upgrade_headers(cfg_)) req.set(name, value);
     if (cfg_.verbose) show_headers(">", req);
   }));
   ws_.read_message_max(cfg_.max_message);
@@ -223,14 +210,10 @@ void session<Layer>::on_handshake(error_code ec) {
     if (this->refused_after_tls_handshake(ec)) return;
   if (ec) return fail_before_open("handshake", ec.message(), exit_handshake_rejected);
   // RFC 6455 §4.1: a subprotocol we did not offer fails the connection.
-  if (const auto chosen = response_[http::field::sec_websocket_protocol]; !chosen.empty()) {
-    bool offered = false;
-    for (const auto& p : cfg_.subprotocols) offered = offered || p == chosen;
-    if (!offered) {
-      return fail_before_open("handshake", "the server chose subprotocol '" + std::string(chosen) +
-                                               "', which was not offered", exit_handshake_rejected);
-    }
-  }
+  if (const auto chosen = response_[http::field::sec_websocket_protocol];
+      !subprotocol_offered(std::string_view(chosen.data(), chosen.size()), cfg_.subprotocols))
+    return fail_before_open("handshake", "the server chose subprotocol '" + std::string(chosen) +
+                                             "', which was not offered", exit_handshake_rejected);
 
   // RFC 6455 §9.1: an extension the client did not offer fails the connection (Beast
   // looks only for the permessage-deflate it offered and ignores the rest).

@@ -271,3 +271,25 @@ TEST_CASE("ioproc's table: what netproc may send in each phase", "[ioproc][dispa
     }
   }
 }
+
+TEST_CASE("the upgrade request's headers: credentials, subprotocols, and -H last", "[handshake]") {
+  std::string text;
+  const config cfg = parsed({"--origin", "https://app.test", "--subprotocol", "chat.v2", "--subprotocol", "chat",
+                             "-H", "X-A: 1", "ws://al%40ice:p%3Ass@h/"},
+                            &text);
+  const auto headers = netproc::upgrade_headers(cfg);
+  REQUIRE(headers.size() == 5);
+  CHECK(headers[0].first == "User-Agent");
+  CHECK(headers[1] == std::pair<std::string, std::string>{"Origin", "https://app.test"});
+  CHECK(headers[2] == std::pair<std::string, std::string>{"Authorization", "Basic YWxAaWNlOnA6c3M="});  // al@ice:p:ss
+  CHECK(headers[3] == std::pair<std::string, std::string>{"Sec-WebSocket-Protocol", "chat.v2, chat"});
+  CHECK(headers[4] == std::pair<std::string, std::string>{"X-A", "1"});
+  // --user wins over the URL; -H Authorization comes after both, so it is what is sent.
+  const config over = parsed({"-u", "u:p", "-H", "Authorization: Bearer t", "ws://x:y@h/"}, &text);
+  const auto h2 = netproc::upgrade_headers(over);
+  CHECK(h2[1] == std::pair<std::string, std::string>{"Authorization", "Basic dTpw"});
+  CHECK(h2.back() == std::pair<std::string, std::string>{"Authorization", "Bearer t"});
+  CHECK(netproc::subprotocol_offered("", {}));
+  CHECK(netproc::subprotocol_offered("chat", {"chat.v2", "chat"}));
+  CHECK_FALSE(netproc::subprotocol_offered("Chat", {"chat"}));  // RFC 6455 §4.1: exact match
+}
