@@ -4,6 +4,7 @@
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
 #include <boost/url/url_view.hpp>
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
@@ -102,6 +103,36 @@ bool parse_header(const std::string& line, std::string& name, std::string& value
       return false;
     }
   return true;
+}
+
+/// " (did you mean --x?)" for the visible option closest to `given` (Levenshtein
+/// distance, at most a third of its length), or "".
+std::string did_you_mean(const std::string& given, const po::options_description& options) {
+  const std::string word = given.substr(given.find_first_not_of('-') == std::string::npos ? 0 : given.find_first_not_of('-'));
+  std::string best;
+  std::size_t best_distance = word.size() / 3 + 1;
+  for (const auto& option : options.options()) {
+    const std::string& name = option->long_name();
+    if (name.empty()) continue;
+    std::vector<std::size_t> row(name.size() + 1);
+    for (std::size_t j = 0; j <= name.size(); ++j) row[j] = j;
+    for (std::size_t i = 1; i <= word.size(); ++i) {
+      std::size_t diagonal = row[0];
+      row[0] = i;
+      for (std::size_t j = 1; j <= name.size(); ++j) {
+        const std::size_t up = row[j];
+        row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (word[i - 1] == name[j - 1] ? 0 : 1)});
+        diagonal = up;
+      }
+    }
+    // A prefix of a longer name is a close guess too (--connect for --connect-timeout).
+    const std::size_t distance = name.starts_with(word) && word.size() >= 2 ? 0 : row[name.size()];
+    if (distance < best_distance) {
+      best_distance = distance;
+      best = name;
+    }
+  }
+  return best.empty() ? "" : " (did you mean --" + best + "?)";
 }
 
 /// 1-65535 (Boost.URL has already checked that it is digits).
@@ -481,10 +512,18 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
   cfg.max_redirects = limits::default_max_redirects;
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), vm);
+    // Exact option names only: Program_options would otherwise take any unambiguous
+    // prefix (--ca for --cacert, --head for --header), so a typo could silently become
+    // another option.
+    const int style = po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
+    po::store(po::command_line_parser(argc, argv).options(all).positional(positional).style(style).run(), vm);
     po::notify(vm);
+  } catch (const po::unknown_option& e) {
+    *text = "unknown option " + safe_text(e.get_option_name()) + did_you_mean(e.get_option_name(), visible) +
+            " (see wsbridge --help)";
+    return parse_outcome::error;
   } catch (const po::error& e) {
-    *text = std::string(e.what()) + " (see wsbridge --help)";
+    *text = safe_text(e.what()) + " (see wsbridge --help)";
     return parse_outcome::error;
   }
 
@@ -564,9 +603,22 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
     }
   }
   if (cfg.url.empty()) {
+    // "wsbridge --exec cat ws://h/": the URL went to the program.
+    if (std::any_of(cfg.exec.begin(), cfg.exec.end(), [](const std::string& a) { return a.find("://") != a.npos; })) {
+      *text = "missing URL: --exec takes the rest of the command line, so it must come last "
+              "(wsbridge [options] URL --exec CMD [ARGS...])";
+      return parse_outcome::error;
+    }
     *text = std::string("missing URL; ") + usage_line;
     return parse_outcome::error;
   }
+  // http:// and https:// name the same endpoint as ws:// and wss:// (wscat accepts them
+  // too); the URL shown in messages keeps what the user typed.
+  for (const auto& [from, to] : {std::pair{"http://", "ws://"}, std::pair{"https://", "wss://"}})
+    if (lowercase(cfg.url.substr(0, std::string_view(from).size())) == from) {
+      cfg.url = to + cfg.url.substr(std::string_view(from).size());
+      break;
+    }
   if (!parse_seconds("connect-timeout", connect_timeout, cfg.connect_timeout, text) ||
       !parse_seconds("close-timeout", close_timeout, cfg.close_timeout, text) ||
       !parse_seconds("linger", linger, cfg.linger, text, /*zero_ok=*/true) ||

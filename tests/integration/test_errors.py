@@ -60,9 +60,17 @@ def test_garbage_instead_of_http_is_a_failed_handshake(servers):
     assert one_line(r.stderr).startswith("wsbridge: handshake: the server's answer is not valid HTTP")
 
 
+def test_an_http_url_on_the_command_line_means_ws(servers):
+    server = servers("python", "echo")
+    r = run_wsbridge([server.url.replace("ws://", "http://")], b"hello\n")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"hello\n"
+
+
 @pytest.mark.parametrize("url, expected", [
     ("localhost:8080/chat", "maybe you meant ws://localhost:8080/chat"),
-    ("http://127.0.0.1/", "scheme must be ws or wss"),
+    ("ftp://127.0.0.1/", "scheme must be ws or wss"),
+    ("ws://h/a b", "it contains a space (write %20)"),
     ("ws://", "no host"),
     ("ws://127.0.0.1:99999/", "invalid URL"),
     ("ws://127.0.0.1/#frag", "cannot have a #fragment"),

@@ -293,3 +293,24 @@ TEST_CASE("the upgrade request's headers: credentials, subprotocols, and -H last
   CHECK(netproc::subprotocol_offered("chat", {"chat.v2", "chat"}));
   CHECK_FALSE(netproc::subprotocol_offered("Chat", {"chat"}));  // RFC 6455 §4.1: exact match
 }
+
+TEST_CASE("options are matched exactly, and a near miss gets a suggestion", "[config]") {
+  std::string text;
+  // Program_options guessed prefixes: --ca became --cacert and --head --header, silently.
+  CHECK(parsed({"--ca", "x.pem", "ws://h/"}, &text).url == "<refused>");
+  CHECK(text == "unknown option --ca (did you mean --cacert?) (see wsbridge --help)");
+  CHECK(parsed({"--verbos", "ws://h/"}, &text).url == "<refused>");
+  CHECK(text.find("did you mean --verbose?") != std::string::npos);
+  CHECK(parsed({"--zzzzzz", "ws://h/"}, &text).url == "<refused>");
+  CHECK(text.find("did you mean") == std::string::npos);
+  // http:// and https:// on the command line mean ws:// and wss://.
+  const config https = parsed({"https://h:8443/x"}, &text);
+  CHECK(https.target.tls);
+  CHECK(https.target.port == "8443");
+}
+
+TEST_CASE("--exec before the URL says that it must come last", "[config]") {
+  std::string text;
+  CHECK(parsed({"--exec", "cat", "ws://h/"}, &text).url == "<refused>");
+  CHECK(text.find("--exec takes the rest of the command line, so it must come last") != std::string::npos);
+}
