@@ -309,7 +309,7 @@ TEST_CASE("options are matched exactly, and a near miss gets a suggestion", "[co
   CHECK(https.target.port == "8443");
 }
 
-TEST_CASE("--exec before the URL says that it must come last", "[config]") {
+TEST_CASE("an --exec given before the URL says that it must come last", "[config]") {
   std::string text;
   CHECK(parsed({"--exec", "cat", "ws://h/"}, &text).url == "<refused>");
   CHECK(text.find("--exec takes the rest of the command line, so it must come last") != std::string::npos);
