@@ -473,7 +473,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
       ("exec", "run CMD with ARGS as the other end instead of stdin/stdout (must come last); see below")
       ("header,H", po::value(&header_lines)->value_name("'NAME: VALUE'")->composing(),
        "add a header to the upgrade request (repeatable)")
-      ("subprotocol", po::value(&cfg.subprotocols)->value_name("NAME")->composing(),
+      ("subprotocol,s", po::value(&cfg.subprotocols)->value_name("NAME")->composing(),
        "offer this subprotocol (repeatable, in order of preference); the server's choice is reported")
       ("origin", po::value(&cfg.origin)->value_name("ORIGIN"), "send this Origin header")
       ("proxy", po::value(&cfg.proxy_url)->value_name("URL"),
@@ -500,9 +500,19 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
       ("max-size", po::value(&cfg.max_message)->value_name("BYTES"),
        ("largest message accepted from the server (default " + std::to_string(limits::default_max_message >> 20) +
         " MiB)").c_str());
+  std::string user_agent;
+  visible.add_options()
+      ("user-agent,A", po::value(&user_agent)->value_name("TEXT"), "send this User-Agent (default wsbridge/VERSION)");
+  // Other tools' spellings, accepted so that habits work (not listed in --help; README
+  // "Options"): wscat's -c URL and --auth, curl's --max-redirs and --unix-socket, --ca.
   po::options_description hidden;
   hidden.add_options()
-      ("url", po::value(&cfg.url));
+      ("url", po::value(&cfg.url))
+      ("connect,c", po::value(&cfg.url))
+      ("ca", po::value(&cfg.cacert))
+      ("auth", po::value(&cfg.user))
+      ("max-redirs", po::value(&cfg.max_redirects))
+      ("unix-socket", po::value(&unix_path));
   po::options_description all;
   all.add(visible).add(hidden);
   po::positional_options_description positional;
@@ -648,6 +658,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
   }
   cfg.proxy_given = vm.count("proxy") > 0;
   if (!choose_proxy(cfg, text)) return parse_outcome::error;
+  if (!user_agent.empty()) header_lines.insert(header_lines.begin(), "User-Agent: " + user_agent);  // -H may override
   for (const std::string& line : header_lines) {
     std::string name, value;
     if (!parse_header(line, name, value, text)) return parse_outcome::error;

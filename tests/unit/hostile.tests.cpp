@@ -296,9 +296,10 @@ TEST_CASE("the upgrade request's headers: credentials, subprotocols, and -H last
 
 TEST_CASE("options are matched exactly, and a near miss gets a suggestion", "[config]") {
   std::string text;
-  // Program_options guessed prefixes: --ca became --cacert and --head --header, silently.
-  CHECK(parsed({"--ca", "x.pem", "ws://h/"}, &text).url == "<refused>");
-  CHECK(text == "unknown option --ca (did you mean --cacert?) (see wsbridge --help)");
+  // Program_options guessed prefixes: --cace became --cacert and --head --header, silently.
+  CHECK(parsed({"--cace", "x.pem", "ws://h/"}, &text).url == "<refused>");
+  CHECK(text == "unknown option --cace (did you mean --cacert?) (see wsbridge --help)");
+  CHECK(parsed({"--head", "X: 1", "ws://h/"}, &text).url == "<refused>");
   CHECK(parsed({"--verbos", "ws://h/"}, &text).url == "<refused>");
   CHECK(text.find("did you mean --verbose?") != std::string::npos);
   CHECK(parsed({"--zzzzzz", "ws://h/"}, &text).url == "<refused>");
@@ -313,4 +314,20 @@ TEST_CASE("an --exec given before the URL says that it must come last", "[config
   std::string text;
   CHECK(parsed({"--exec", "cat", "ws://h/"}, &text).url == "<refused>");
   CHECK(text.find("--exec takes the rest of the command line, so it must come last") != std::string::npos);
+}
+
+TEST_CASE("other tools' spellings are accepted", "[config]") {
+  std::string text;
+  // wscat: -c URL, -s subprotocol, --auth; curl: --max-redirs, --unix-socket, -A; --ca.
+  const config cfg = parsed({"-c", "ws://h/x", "-s", "chat", "--auth", "u:p", "--max-redirs", "3", "--ca", "ca.pem",
+                             "-A", "probe/1.0"},
+                            &text);
+  REQUIRE(cfg.url == "ws://h/x");
+  CHECK(cfg.subprotocols == std::vector<std::string>{"chat"});
+  CHECK(cfg.user == "u:p");
+  CHECK(cfg.max_redirects == 3);
+  CHECK(cfg.cacert == "ca.pem");
+  CHECK(netproc::upgrade_headers(cfg).back() == std::pair<std::string, std::string>{"User-Agent", "probe/1.0"});
+  const config unix_socket = parsed({"--unix-socket", "/run/app.sock", "ws://localhost/"}, &text);
+  CHECK(unix_socket.target.unix_path == "/run/app.sock");
 }
