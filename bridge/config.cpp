@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "bridge/protocol/close_codes.hpp"
 #include "bridge/protocol/limits.hpp"
 #include "bridge/safe_text.hpp"
 #include "bridge/version.hpp"
@@ -501,7 +502,12 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
        ("largest message accepted from the server (default " + std::to_string(limits::default_max_message >> 20) +
         " MiB)").c_str());
   std::string user_agent;
+  long close_code = close_normal;
   visible.add_options()
+      ("quiet,q", "pipe mode: say nothing on stderr when the server closes normally")
+      ("close-code", po::value(&close_code)->value_name("CODE"),
+       "close with this code at the end of input (default 1000; 1000-1003, 1007-1014, 3000-4999)")
+      ("close-reason", po::value(&cfg.close_reason)->value_name("TEXT"), "and this reason (UTF-8, at most 123 bytes)")
       ("user-agent,A", po::value(&user_agent)->value_name("TEXT"), "send this User-Agent (default wsbridge/VERSION)");
   // Other tools' spellings, accepted so that habits work (not listed in --help; README
   // "Options"): wscat's -c URL and --auth, curl's --max-redirs and --unix-socket, --ca.
@@ -574,6 +580,16 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
   cfg.compress = vm.count("no-compress") == 0;
   cfg.escape_newlines = vm.count("escape-newlines") > 0;
   cfg.no_close = vm.count("no-close") > 0;
+  cfg.quiet = vm.count("quiet") > 0;
+  if (!sendable_close_code(close_code)) {
+    *text = "--close-code: " + std::to_string(close_code) + " cannot be sent (RFC 6455 §7.4: 1000-1003, 1007-1014, 3000-4999)";
+    return parse_outcome::error;
+  }
+  cfg.close_code = static_cast<std::uint16_t>(close_code);
+  if (cfg.close_reason.size() > limits::max_close_reason || utf8_valid_prefix(cfg.close_reason) != cfg.close_reason.size()) {
+    *text = "--close-reason: at most " + std::to_string(limits::max_close_reason) + " bytes of UTF-8 (RFC 6455 §5.5)";
+    return parse_outcome::error;
+  }
   if (vm.count("-1")) {
     if (vm.count("max-messages") && cfg.max_messages != 1) {
       *text = "-1 and --max-messages " + std::to_string(cfg.max_messages) + " disagree";

@@ -97,6 +97,9 @@ struct config {
                                   ///< End of input does not close before they arrived.
   bool no_close = false;          ///< -n/--no-close: end of input does not close the connection
   std::chrono::milliseconds timeout{0};  ///< --timeout: close this long after opening; 0: never
+  std::uint16_t close_code = 1000;  ///< --close-code: the code of our Close at the end of input
+  std::string close_reason;         ///< --close-reason: its reason (at most 123 bytes, UTF-8)
+  bool quiet = false;               ///< -q: no line on stderr for a normal close by the server
   std::vector<std::string> exec;  ///< --exec CMD ARGS...: the program on the other end
 };
 

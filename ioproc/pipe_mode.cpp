@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <string>
 #include <thread>
 #include <unistd.h>
@@ -130,6 +131,17 @@ class input_pump {
   std::atomic<bool> holding_{false};  ///< input read and not yet counted
 };
 
+/// True when `fd` has nothing more to give: its end is reached, even if the input
+/// thread has not read it yet (a quick server can close before that thread first
+/// runs). A pipe whose writer is still there and holds no data is not at its end.
+bool at_end_of_input(int fd) {
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, 0) != 1) return false;  // nothing to read yet: the producer is alive
+  int pending = 0;
+  // Readable with nothing waiting (FIONREAD 0, or a device without it: /dev/null) is EOF.
+  return ::ioctl(fd, FIONREAD, &pending) != 0 || pending == 0;
+}
+
 /// Reads frames from netproc, writes messages to the output, then reports the close.
 class output_pump {
  public:
@@ -141,6 +153,7 @@ class output_pump {
         framer_(cfg, !program && ::isatty(fd)),
         max_messages_(cfg.max_messages),
         verbose_(cfg.verbose),
+        quiet_(cfg.quiet),
         stdin_is_terminal_(::isatty(STDIN_FILENO) != 0) {}
 
   /// Returns ioproc's exit status.
@@ -253,14 +266,16 @@ class output_pump {
     input_.wait_counted();
     if (!board_.opened.load(std::memory_order_relaxed)) return exit_ok;  // netproc said why
     if (verbose_) say(traffic_text(board_));
-    if (c.code != 0 && c.code != close_abnormal && c.by_server) say(close_text(c));
+    const bool normal = c.code == close_normal || c.code == close_going_away || c.code == close_no_status;
+    if (c.code != 0 && c.code != close_abnormal && c.by_server && !(quiet_ && normal)) say(close_text(c));
     // --max-messages reached: the close was ours, and input left over is expected.
     if (max_messages_ != 0 && board_.output_messages.load(std::memory_order_relaxed) >= max_messages_) return exit_ok;
     // Input from a producer that had not ended never reached the server, even if every
     // line read so far was sent; a person typing on a terminal (stdin a terminal,
     // stdout not) or a wrapped program still running simply stop.
+    const bool must_end = !stdin_is_terminal_ && !at_end_of_input(STDIN_FILENO);
     const std::string undelivered = program_ ? undelivered_text(board_, "message", " from the program")
-                                             : undelivered_text(board_, "input line", {}, !stdin_is_terminal_);
+                                             : undelivered_text(board_, "input line", {}, must_end);
     if (undelivered.empty()) return exit_ok;
     say(undelivered);
     return exit_undelivered;
@@ -274,6 +289,7 @@ class output_pump {
   net_frame_checker checker_;
   const std::uint64_t max_messages_;
   const bool verbose_;
+  const bool quiet_;
   const bool stdin_is_terminal_;
   bool output_gone_ = false;
   std::uint64_t dropped_ = 0;

@@ -219,10 +219,7 @@ class terminal_session {
         const auto sp = arg.find(' ');
         char* end = nullptr;
         const long code = std::strtol(arg.c_str(), &end, 10);
-        // RFC 6455 §7.4: an endpoint may send 1000-1003, 1007-1014 and 3000-4999.
-        const bool valid = end && (*end == '\0' || *end == ' ') &&
-                           ((code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) ||
-                            (code >= 3000 && code <= 4999));
+        const bool valid = end && (*end == '\0' || *end == ' ') && sendable_close_code(code);
         if (!valid) return print_error("/close: the code must be 1000-1003, 1007-1014 or 3000-4999");
         c.code = static_cast<std::uint16_t>(code);
         if (sp != std::string::npos) c.reason = arg.substr(sp + 1, limits::max_close_reason);

@@ -237,7 +237,7 @@ void session<Layer>::on_handshake(error_code ec) {
       if (timer_ec || self->finishing_ || self->close_requested_) return;
       self->timed_out_ = true;
       if (self->cfg_.verbose) self->notify("timeout", "closing after " + seconds_text(self->cfg_.timeout) + " (--timeout)");
-      self->request_close(close_normal, "");
+      self->request_close(self->cfg_.close_code, self->cfg_.close_reason);
     });
   }
   // No extension in use: messages are framed here (frame_writer.hpp), not by Beast.

@@ -130,7 +130,9 @@ class session : public std::enable_shared_from_this<session<Layer>> {
         close_timer_(ioc),
         linger_timer_(ioc),
         keepalive_timer_(ioc),
-        session_timer_(ioc) {}
+        session_timer_(ioc),
+        close_code_(cfg.close_code),
+        close_reason_(cfg.close_reason) {}
 
   /// Takes a socket connected before the session started (Unix domain sockets).
   template <class Socket>
@@ -420,8 +422,8 @@ class session : public std::enable_shared_from_this<session<Layer>> {
   bool max_reached_ = false;     ///< --max-messages reached: closing, delivering no more
   std::chrono::steady_clock::time_point last_receive_{};  ///< last message from the server
   bool finishing_ = false;
-  std::uint16_t close_code_ = close_normal;
-  std::string close_reason_;
+  std::uint16_t close_code_;  ///< of our Close: --close-code, or what a close request asked for
+  std::string close_reason_;  ///< likewise: --close-reason, or the request's
   int exit_status_ = exit_ok;
 };
 

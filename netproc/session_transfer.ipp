@@ -36,7 +36,7 @@ void session<Layer>::on_ws_read(error_code ec, std::size_t n) {
     // its Close answer is read (the closing handshake needs it) but not delivered.
     flush_to_io();
     max_reached_ = true;
-    request_close(close_normal, "");
+    request_close(cfg_.close_code, cfg_.close_reason);  // the natural end, as at end of input
     if (!ws_reading_) do_ws_read();
     return;
   }

@@ -15,6 +15,12 @@ enum close_code : std::uint16_t {
   close_too_big = 1009,
 };
 
+/// RFC 6455 §7.4: the codes an endpoint may send in a Close frame: 1000-1003,
+/// 1007-1014 (1004-1006 and 1015 are reserved, never sent) and 3000-4999.
+inline bool sendable_close_code(long code) {
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
+}
+
 inline const char* close_code_meaning(std::uint16_t code) {
   switch (code) {
     case 1000: return "normal closure";
