@@ -155,8 +155,7 @@ void session<Layer>::finish(int status, const ipc::close_info& info, connection_
   close_timer_.cancel();
   keepalive_timer_.cancel();
   session_timer_.cancel();
-  state_ = final_state;
-  board_.state.store(final_state, std::memory_order_release);
+  set_state(final_state);
   ipc::append_frame(to_io_pending_, ipc::frame_type::closed, ipc::encode_close(info));
   if (io_gone_) exit_now();
   flush_to_io();

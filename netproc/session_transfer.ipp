@@ -123,7 +123,7 @@ void session<Layer>::on_io_frame(const ipc::frame& f) {
   switch (f.type) {
     case ipc::frame_type::text:
     case ipc::frame_type::binary:
-      if (direct_frames_ && queue_.empty() && !close_sent_) {
+      if (direct_frames_ && queue_.empty()) {  // (after a close began, the table drops data)
         auto& out = ws_.next_layer().pending_buffer();
         const std::size_t before = out.size();
         append_client_frame(out, f.type == ipc::frame_type::binary, f.payload, mask_keys_.next());
