@@ -86,6 +86,9 @@ class supervisor {
   bool start(std::string* err);
   bool spawn_netproc(std::string* err);
   bool follow_redirect();
+  /// A notice to the user through ioproc, in order after netproc's; `last`: and the
+  /// session's end (a `closed` frame), when no netproc follows.
+  void tell_io(const std::string& step, const std::string& detail, bool last);
   void on_signal(const signalfd_siginfo& si);
   void on_deadline();
   void reap();
@@ -105,7 +108,7 @@ class supervisor {
   // EOF on them means the network process is gone.
   unique_fd net_in_, net_out_, net_ctl_;
   unsigned redirects_ = 0;
-  bool redirect_refused_ = false;  ///< a redirect netproc handed us failed our own check
+  bool redirect_refused_ = false;  ///< a redirect answer we did not follow
   config net_cfg_;  ///< the configuration of the current netproc: cfg_, after redirects
   unique_fd signals_;
   int interrupted_by_ = 0;                 ///< first interrupting signal, 0 if none
@@ -175,28 +178,6 @@ bool supervisor::start(std::string* err) {
 
 bool supervisor::spawn_netproc(std::string* err) {
   if (!make_pipe(net_ctl_, net_.control, err)) return false;
-  // A netproc that follows a redirect starts from the previous one's target, so a
-  // chain keeps only the credentials every hop was entitled to.
-  if (redirects_ > 0) {
-    // The board is writable by netproc, which parsed the server's answer: bound the
-    // size before reading, as with anything else it says.
-    const status_board& b = *board_.get();
-    const std::uint32_t size = b.redirect_size.load(std::memory_order_acquire);
-    if (size > sizeof b.redirect_url) {
-      *err = "the network process reported a redirect URL longer than the board holds";
-      return false;
-    }
-    // Checked again here, with the same policy (config.hpp): a netproc that parsed a
-    // hostile answer may be corrupted, and the next one starts before it drops root.
-    std::string url, why;
-    if (!resolve_redirect(net_cfg_.target, std::string_view(b.redirect_url, size), redirects_ - 1, cfg_.max_redirects,
-                          url, &why) ||
-        !apply_redirect(net_cfg_, url, redirects_, &why)) {
-      redirect_refused_ = true;
-      *err = "refusing the redirect the network process reported: " + why;
-      return false;
-    }
-  }
   const child_spec spec{"wsbridge-net", {net_in_.get(), net_out_.get(), net_ctl_.get()}, SIGKILL};
   net_ = child{"network process", spawn_child(spec, [this] { return roles_.netproc(net_cfg_, *board_.get()); }, err), {},
                false, std::move(net_.control)};
@@ -204,15 +185,43 @@ bool supervisor::spawn_netproc(std::string* err) {
   return net_.pid >= 0;
 }
 
-/// netproc left to have a redirect followed: start the next one.
+/// netproc left with a redirect answer: decide, with the one redirect policy
+/// (resolve_redirect, config.hpp), and start the next netproc on the same pipes, or
+/// end the session. A netproc that follows starts from the previous one's target, so
+/// a chain keeps only the credentials every hop was entitled to.
 bool supervisor::follow_redirect() {
-  if (interrupted_by_ != 0 || io_.pid <= 0 || board_.get()->redirect_size.load(std::memory_order_acquire) == 0)
-    return false;
-  ++redirects_;
-  std::string err;
-  if (spawn_netproc(&err)) return true;
-  std::fprintf(stderr, "wsbridge: handshake: %s\n", safe_text(err).c_str());
+  if (interrupted_by_ != 0 || io_.pid <= 0) return false;
+  // The board is writable by netproc, which parsed the server's answer: the size is
+  // bounded before use, as is anything else it says.
+  const status_board& b = *board_.get();
+  const std::uint32_t size = b.redirect_size.load(std::memory_order_acquire);
+  if (size == 0) return false;
+  const std::string location(b.redirect_url, std::min<std::size_t>(size, sizeof b.redirect_url));
+  std::string url, why;
+  if (size > sizeof b.redirect_url) {
+    why = "the URL is too long to follow";
+  } else if (resolve_redirect(net_cfg_.target, location, redirects_, cfg_.max_redirects, url, &why) &&
+             apply_redirect(net_cfg_, url, redirects_ + 1, &why)) {
+    ++redirects_;
+    if (cfg_.verbose) tell_io("redirect", "following " + net_cfg_.target.display, false);
+    std::string err;
+    if (spawn_netproc(&err)) return true;
+    why = err;
+  }
+  redirect_refused_ = true;
+  const std::string shown = location.size() > 200 ? location.substr(0, 200) + "..." : location;
+  tell_io("handshake", "server answered HTTP " + std::to_string(b.redirect_status.load(std::memory_order_relaxed)) +
+                           " (Location: " + shown + "): " + why, true);
   return false;
+}
+
+void supervisor::tell_io(const std::string& step, const std::string& detail, bool last) {
+  // Written where netproc's frames go, so that ioproc shows it in order after them,
+  // as if the network process had said it (the frames' format is ipc.hpp's).
+  std::string frames;
+  ipc::append_frame(frames, ipc::frame_type::notice, step + ": " + safe_text(detail));
+  if (last) ipc::append_frame(frames, ipc::frame_type::closed, ipc::encode_close({}));
+  if (write_all(net_out_.get(), frames) != 0) std::fprintf(stderr, "wsbridge: %s: %s\n", step.c_str(), safe_text(detail).c_str());
 }
 
 void supervisor::on_signal(const signalfd_siginfo& si) {

@@ -6,8 +6,7 @@ namespace {  // internal linkage: see session_impl.hpp
 
 template <class Layer>
 void session<Layer>::request_close(std::uint16_t code, std::string reason) {
-  if (close_requested_) return;
-  close_requested_ = true;
+  if (!advance(close_event::request)) return;
   close_code_ = code;
   close_reason_ = std::move(reason);
   if (state_ < connection_state::open) return finish(exit_ok, {}, connection_state::failed);
@@ -18,7 +17,7 @@ template <class Layer>
 void session<Layer>::linger_until(std::chrono::steady_clock::time_point when) {
   linger_timer_.expires_at(when);
   linger_timer_.async_wait([self = this->shared_from_this()](error_code ec) {
-    if (ec || self->finishing_) return;
+    if (ec || self->phase_ != close_phase::lingering) return;
     const auto quiet_until = self->last_receive_ + self->cfg_.linger;
     if (quiet_until > std::chrono::steady_clock::now()) return self->linger_until(quiet_until);
     self->start_close();
@@ -27,13 +26,13 @@ void session<Layer>::linger_until(std::chrono::steady_clock::time_point when) {
 
 template <class Layer>
 void session<Layer>::start_close() {
-  if (close_sent_) return;
-  close_sent_ = true;
+  const bool asked = phase_ == close_phase::requested;
+  if (!advance(close_event::send)) return;
   linger_timer_.cancel();
   set_state(connection_state::closing);
   // A user who asks to close now (Ctrl+C, /close) must not wait behind a megabyte of
   // data the server is not reading; what is dropped is reported as not sent.
-  if (close_requested_) ws_.next_layer().discard_pending();
+  if (asked) ws_.next_layer().discard_pending();
   ws_.next_layer().write_raw(make_close_frame(close_code_, close_reason_, mask_keys_.next()));
   our_close_end_ = ws_.next_layer().accepted();
   ws_.next_layer().drop_close_frames();
@@ -50,7 +49,7 @@ template <class Layer>
 void session<Layer>::wait_for_close_flush(std::uint64_t flushed_before) {
   close_timer_.expires_after(cfg_.close_timeout);
   close_timer_.async_wait([self = this->shared_from_this(), flushed_before](error_code ec) {
-    if (ec || self->finishing_ || self->close_flushed_) return;
+    if (ec || self->phase_ != close_phase::sent) return;
     const std::uint64_t now = self->ws_.next_layer().flushed();
     if (now != flushed_before) return self->wait_for_close_flush(now);
     self->notify("close", "the server took none of our last " + std::to_string(self->ws_.next_layer().backlog()) +
@@ -62,7 +61,7 @@ void session<Layer>::wait_for_close_flush(std::uint64_t flushed_before) {
 
 template <class Layer>
 void session<Layer>::on_close_frame_flushed() {
-  close_flushed_ = true;
+  if (!advance(close_event::flushed)) return;
   if (cfg_.verbose) notify("close", "sent Close " + std::to_string(close_code_) +
                                         (close_reason_.empty() ? "" : " \"" + close_reason_ + "\""));
   wait_for_close_answer(unacknowledged());
@@ -72,7 +71,7 @@ template <class Layer>
 void session<Layer>::wait_for_close_answer(int unacked_before) {
   close_timer_.expires_after(cfg_.close_timeout);
   close_timer_.async_wait([self = this->shared_from_this(), unacked_before](error_code ec) {
-    if (ec || self->finishing_) return;
+    if (ec || self->phase_ != close_phase::flushed) return;
     const int unacked = self->unacknowledged();
     // Progress, or the last bytes were taken during this wait: a full wait more.
     if ((unacked > 0 && unacked < unacked_before) || (unacked == 0 && unacked_before > 0))
@@ -88,14 +87,15 @@ void session<Layer>::wait_for_close_answer(int unacked_before) {
 
 template <class Layer>
 void session<Layer>::on_server_close_frame() {
-  server_closed_ = true;
+  if (phase_ == close_phase::finished) return;
   if (cfg_.verbose) {
     const auto& r = ws_.reason();
     notify("close", "received Close " + std::to_string(r.code) +
                         (r.reason.empty() ? "" : " \"" + std::string(r.reason.data(), r.reason.size()) + "\""));
   }
   // The answer to our own Close: the closing handshake is complete.
-  if (close_sent_) return on_close_handshake_done();
+  if (our_close_sent(phase_)) return on_close_handshake_done();
+  advance(close_event::server_close);
   ws_.next_layer().discard_pending();  // unsent: reported as not delivered
   close_timer_.expires_after(cfg_.close_timeout);
   close_timer_.async_wait([self = this->shared_from_this()](error_code ec) {
@@ -106,7 +106,7 @@ void session<Layer>::on_server_close_frame() {
 template <class Layer>
 void session<Layer>::on_close_handshake_done() {
   const auto& r = ws_.reason();
-  const bool by_server = !close_sent_;
+  const bool by_server = !our_close_sent(phase_);
   // RFC 6455 §7.1.5: a Close without a status code is reported as 1005; many servers
   // close that way, and it is a normal ending.
   const std::uint16_t code =
@@ -125,7 +125,7 @@ void session<Layer>::on_close_handshake_done() {
 template <class Layer>
 void session<Layer>::on_lost(const char* step, error_code ec) {
   if (ec == websocket::error::message_too_big) return on_failed_by_beast(close_too_big, ec);
-  if (const std::uint16_t code = ws_.next_layer().beast_close_code(); code != 0 && !server_closed_)
+  if (const std::uint16_t code = ws_.next_layer().beast_close_code(); code != 0 && phase_ != close_phase::answering)
     return on_failed_by_beast(code, ec);
   std::string what = ec.message();
   if (ec == net::error::eof || ec == beast::error::timeout)
@@ -149,8 +149,7 @@ void session<Layer>::on_failed_by_beast(std::uint16_t code, error_code ec) {
 
 template <class Layer>
 void session<Layer>::finish(int status, const ipc::close_info& info, connection_state final_state) {
-  if (finishing_) return;
-  finishing_ = true;
+  if (!advance(close_event::finish)) return;
   exit_status_ = status;
   close_timer_.cancel();
   keepalive_timer_.cancel();

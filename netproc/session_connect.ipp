@@ -192,7 +192,7 @@ void session<Layer>::on_handshake(error_code ec) {
   if (cfg_.verbose && response_.result_int() != 0) show_headers("<", response_);
   if (ec == websocket::error::upgrade_declined && is_redirect(response_.result_int()) &&
       response_.find(http::field::location) != response_.end() && cfg_.max_redirects > 0)
-    return follow_redirect(std::string(response_[http::field::location]));
+    return report_redirect(response_[http::field::location]);
   if (ec == websocket::error::upgrade_declined) {
     std::string what = "server answered HTTP " + std::to_string(response_.result_int());
     if (!response_.reason().empty()) what += " " + std::string(response_.reason());
@@ -234,7 +234,7 @@ void session<Layer>::on_handshake(error_code ec) {
   if (cfg_.timeout.count() != 0) {
     session_timer_.expires_after(cfg_.timeout);
     session_timer_.async_wait([self = this->shared_from_this()](error_code timer_ec) {
-      if (timer_ec || self->finishing_ || self->close_requested_) return;
+      if (timer_ec || self->phase_ >= close_phase::requested) return;
       self->timed_out_ = true;
       if (self->cfg_.verbose) self->notify("timeout", "closing after " + seconds_text(self->cfg_.timeout) + " (--timeout)");
       self->request_close(self->cfg_.close_code, self->cfg_.close_reason);
@@ -259,21 +259,17 @@ void session<Layer>::on_handshake(error_code ec) {
 }
 
 template <class Layer>
-void session<Layer>::follow_redirect(const std::string& location) {
-  const std::string status = std::to_string(response_.result_int());
-  const auto fail = [&](const std::string& why) {
-    fail_before_open("handshake", "server answered HTTP " + status + " (Location: " + location + "): " + why,
-                     exit_handshake_rejected);
-  };
-  std::string url, why;
-  if (!resolve_redirect(cfg_.target, location, cfg_.redirects, cfg_.max_redirects, url, &why)) return fail(why);
-  ws_target target;
-  if (!parse_ws_url(url, target, &why)) return fail(why);  // resolve_redirect parsed it: cannot fail
-  if (cfg_.verbose) notify("redirect", "HTTP " + status + " to " + safe_text(target.display));
-  std::memcpy(board_.redirect_url, url.data(), url.size());
-  board_.redirect_size.store(static_cast<std::uint32_t>(url.size()), std::memory_order_release);
-  // Leave once every notice is written (no `closed` frame: the next netproc goes on).
-  finishing_ = true;
+void session<Layer>::report_redirect(std::string_view location) {
+  if (cfg_.verbose)
+    notify("redirect", "HTTP " + std::to_string(response_.result_int()) + ", Location: " + std::string(location));
+  // Longer than the board: its start, and a size that says "too long".
+  std::memcpy(board_.redirect_url, location.data(), std::min(location.size(), sizeof board_.redirect_url));
+  const std::size_t size = std::min(location.size(), sizeof board_.redirect_url + 1);
+  board_.redirect_status.store(response_.result_int(), std::memory_order_relaxed);
+  board_.redirect_size.store(static_cast<std::uint32_t>(size), std::memory_order_release);
+  // Leave once every notice is written (no `closed` frame: the supervisor says what
+  // happens next, on the same pipe).
+  advance(close_event::finish);
   exit_status_ = exit_redirect;
   if (!io_writing_ && to_io_pending_.empty()) exit_now();
   flush_to_io();

@@ -53,6 +53,7 @@
 #include "bridge/sandbox.hpp"
 #include "netproc/session_transport.hpp"
 #include "netproc/frame_writer.hpp"
+#include "netproc/close_phase.hpp"
 #include "netproc/handshake.hpp"
 #include "netproc/proxy.hpp"
 #include "netproc/event_loop.hpp"
@@ -201,10 +202,11 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
   }
 
-  /// A 3xx with a Location: check it, hand it to the supervisor through the board, and
-  /// leave. The supervisor starts a fresh netproc for it, which resolves, connects and
-  /// locks down anew (this one's sandbox can no longer open a socket, by design).
-  void follow_redirect(const std::string& location);
+  /// A 3xx with a Location: hand the status and the Location, as sent, to the
+  /// supervisor through the board, and leave. The supervisor decides (the redirect
+  /// policy is its alone) and starts a fresh netproc for the new target, which resolves,
+  /// connects and locks down anew (this one's sandbox can no longer open a socket).
+  void report_redirect(std::string_view location);
 
   void fail_before_open(const std::string& step, const std::string& detail, int status) {
     notify(step, detail);
@@ -247,7 +249,7 @@ class session : public std::enable_shared_from_this<session<Layer>> {
   /// Where the session stands, as far as frames from ioproc are concerned.
   io_phase phase_for_io() const {
     if (input_ended_) return io_phase::input_ended;
-    if (close_requested_ || close_sent_ || server_closed_) return io_phase::closing;
+    if (phase_ >= close_phase::requested) return io_phase::closing;
     return io_phase::open;
   }
 
@@ -293,7 +295,7 @@ class session : public std::enable_shared_from_this<session<Layer>> {
   /// timer is not re-armed per message (that is a system call each); when it fires,
   /// it checks the time of the last message and waits out the rest.
   void start_linger() {
-    lingering_ = true;
+    if (!advance(close_event::linger)) return;
     if (cfg_.linger.count() == 0 || close_at_once_) return start_close();
     linger_until(std::chrono::steady_clock::now() + cfg_.linger);
   }
@@ -361,6 +363,14 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     if (!io_gone_ && !io_writing_) write_all(child_fd::peer_out, to_io_pending_);
   }
 
+  /// Moves the closing phase on (close_phase.hpp); false when `e` changes nothing.
+  bool advance(close_event e) {
+    const close_phase next = after(phase_, e);
+    if (next == phase_) return false;
+    phase_ = next;
+    return true;
+  }
+
   void set_state(connection_state s) {
     state_ = s;
     board_.state.store(s, std::memory_order_release);
@@ -407,21 +417,16 @@ class session : public std::enable_shared_from_this<session<Layer>> {
   bool io_writing_ = false;
   bool io_gone_ = false;
   bool input_ended_ = false;
-  bool close_requested_ = false;
-  bool close_sent_ = false;
-  bool close_flushed_ = false;     ///< our Close frame is in the kernel (the close timeout runs)
+  close_phase phase_ = close_phase::none;
   std::uint64_t our_close_end_ = 0;  ///< session_transport::accepted() after our Close frame
   bool timed_out_ = false;         ///< --timeout ended the session
-  bool server_closed_ = false; ///< the server's Close frame arrived
   bool close_at_once_ = false; ///< input_end asked for no linger (interactive Ctrl+D)
   bool ping_in_flight_ = false;
   int user_pings_ = 0;         ///< /ping pongs still to come
   websocket::ping_data ping_data_;
-  bool lingering_ = false;     ///< input all sent; waiting for the server to go quiet
   std::uint64_t delivered_ = 0;  ///< messages passed to ioproc, for --max-messages
   bool max_reached_ = false;     ///< --max-messages reached: closing, delivering no more
   std::chrono::steady_clock::time_point last_receive_{};  ///< last message from the server
-  bool finishing_ = false;
   std::uint16_t close_code_;  ///< of our Close: --close-code, or what a close request asked for
   std::string close_reason_;  ///< likewise: --close-reason, or the request's
   int exit_status_ = exit_ok;

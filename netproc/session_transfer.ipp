@@ -15,7 +15,7 @@ void session<Layer>::do_ws_read() {
 template <class Layer>
 void session<Layer>::on_ws_read(error_code ec, std::size_t n) {
   ws_reading_ = false;
-  if (finishing_) return;
+  if (phase_ == close_phase::finished) return;
   if (ec == websocket::error::closed) return on_close_handshake_done();
   if (ec) return on_lost("read", ec);
   if (max_reached_) {
@@ -30,7 +30,7 @@ void session<Layer>::on_ws_read(error_code ec, std::size_t n) {
   // Counted on the board with the flush that hands them to ioproc (flush_to_io).
   ++unpublished_messages_;
   unpublished_bytes_ += n;
-  if (lingering_) last_receive_ = std::chrono::steady_clock::now();  // lingering waits for quiet
+  if (phase_ == close_phase::lingering) last_receive_ = std::chrono::steady_clock::now();  // lingering waits for quiet
   if (cfg_.max_messages != 0 && ++delivered_ >= cfg_.max_messages) {
     // --max-messages: that was the last one. Close now; what the server sends before
     // its Close answer is read (the closing handshake needs it) but not delivered.
@@ -66,10 +66,10 @@ void session<Layer>::on_io_written(error_code ec, std::size_t) {
   to_io_writing_.clear();
   if (ec) {
     // ioproc has gone (its output was closed or it died); the supervisor knows.
-    if (finishing_) exit_now();
+    if (phase_ == close_phase::finished) exit_now();
     return on_io_gone();
   }
-  if (finishing_) {
+  if (phase_ == close_phase::finished) {
     if (to_io_pending_.empty()) exit_now();
     flush_to_io();
     return;
@@ -156,11 +156,12 @@ void session<Layer>::on_io_frame(const ipc::frame& f) {
 
 template <class Layer>
 void session<Layer>::do_ws_write() {
-  if (ws_writing_ || state_ != connection_state::open || finishing_ || server_closed_) return;
-  if (close_requested_) return start_close();
+  if (ws_writing_ || state_ != connection_state::open || phase_ >= close_phase::answering) return;
+  if (phase_ == close_phase::requested) return start_close();
+  if (our_close_sent(phase_)) return ws_.next_layer().release();  // nothing may follow our Close
   if (queue_.empty()) {
     ws_.next_layer().release();  // the burst is over: write it out
-    if (input_ended_ && !lingering_ && !awaiting_messages()) start_linger();
+    if (input_ended_ && phase_ == close_phase::none && !awaiting_messages()) start_linger();
     return;
   }
   // Keep at most this much accepted but not yet taken by the kernel; the flush
@@ -177,7 +178,7 @@ void session<Layer>::do_ws_write() {
 template <class Layer>
 void session<Layer>::on_ws_write(error_code ec, std::size_t) {
   ws_writing_ = false;
-  if (finishing_) return;
+  if (phase_ == close_phase::finished) return;
   // A failed write means the connection is going; the read side reports why.
   if (ec) return;
   const std::size_t size = queue_.front().data.size();
@@ -202,14 +203,14 @@ void session<Layer>::on_socket_flushed() {
     board_.messages_sent.fetch_add(messages, std::memory_order_relaxed);
     board_.bytes_sent.fetch_add(bytes, std::memory_order_relaxed);
   }
-  if (server_closed_ && ws_.next_layer().close_frame_flushed()) return on_close_handshake_done();
+  if (phase_ == close_phase::answering && ws_.next_layer().close_frame_flushed()) return on_close_handshake_done();
   if (const std::uint16_t code = ws_.next_layer().beast_close_code();
-      code != 0 && !server_closed_ && !finishing_ && ws_.next_layer().close_frame_flushed())
+      code != 0 && phase_ < close_phase::answering && ws_.next_layer().close_frame_flushed())
     return on_failed_by_beast(code, {});
-  if (close_sent_ && !close_flushed_ && flushed >= our_close_end_ && !finishing_) on_close_frame_flushed();
+  if (phase_ == close_phase::sent && flushed >= our_close_end_) on_close_frame_flushed();
   // Hysteresis: resume at half the limit, so writes go out in large batches.
   if (ws_.next_layer().backlog() < limits::max_send_queue / 2) {
-    if (direct_frames_ && state_ == connection_state::open && !close_requested_) do_io_read();
+    if (direct_frames_ && state_ == connection_state::open && phase_ < close_phase::requested) do_io_read();
     do_ws_write();
   }
 }
@@ -229,7 +230,7 @@ void session<Layer>::on_io_gone() {
 
 template <class Layer>
 void session<Layer>::send_ping(std::string data) {
-  if (state_ != connection_state::open || server_closed_ || close_sent_) {
+  if (state_ != connection_state::open || phase_ >= close_phase::sent) {
     return notify("ping", "the connection is not open");
   }
   if (ping_in_flight_) return notify("ping", "one ping is already on its way");
@@ -238,7 +239,7 @@ void session<Layer>::send_ping(std::string data) {
   ping_data_ = websocket::ping_data(data.substr(0, websocket::ping_data::static_capacity).c_str());
   ws_.async_ping(ping_data_, [self = this->shared_from_this()](error_code ec) {
     self->ping_in_flight_ = false;
-    if (ec && !self->finishing_) self->notify("ping", ec.message());
+    if (ec && self->phase_ != close_phase::finished) self->notify("ping", ec.message());
   });
 }
 
@@ -252,7 +253,7 @@ void session<Layer>::keepalive_wait(std::chrono::milliseconds d) {
 
 template <class Layer>
 void session<Layer>::keepalive_tick() {
-  if (finishing_ || close_sent_ || server_closed_) return;
+  if (phase_ >= close_phase::sent) return;
   const std::uint64_t received = ws_.next_layer().received();
   if (received != keepalive_seen_) {  // traffic since the last look: all is well
     keepalive_seen_ = received;

@@ -41,8 +41,11 @@ struct status_board {
   std::atomic<std::uint64_t> bytes_received{0};
   std::atomic<std::uint32_t> opened{0};           ///< the handshake succeeded at some point
   std::atomic<std::int32_t> sandbox_syscall{0};   ///< a call netproc's filter trapped
-  /// A redirect to follow: netproc writes the URL, then the size (release), then exits
-  /// with exit_redirect; the supervisor checks it and starts a new netproc for it.
+  /// A redirect answer (3xx with a Location): netproc writes the status, the Location
+  /// as the server sent it, then its size (release; a size over the capacity means
+  /// longer than that, and only its start is here), and exits with exit_redirect. The supervisor alone
+  /// decides whether and where to follow (resolve_redirect in config.hpp).
+  std::atomic<std::uint32_t> redirect_status{0};
   std::atomic<std::uint32_t> redirect_size{0};
   char redirect_url[limits::max_redirect_url]{};
   // Written by ioproc.

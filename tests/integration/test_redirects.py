@@ -69,3 +69,14 @@ def test_credentials_stay_behind_when_the_origin_changes(servers):
     lines = target.stdout_lines()
     assert "HEADER X-Kept: yes" in lines
     assert not [line for line in lines if "Authorization" in line or "Cookie" in line], lines
+
+
+def test_a_location_longer_than_the_board_is_refused_in_one_short_line(servers):
+    # netproc hands the supervisor the Location as sent; the supervisor decides.
+    server = servers("hostile", "http", "302", "/" + "a" * 5000)
+    r = run_wsbridge([server.url], b"x\n")
+    assert r.returncode == EXIT_HANDSHAKE
+    assert len(r.stderr.splitlines()) == 1, r.stderr
+    assert r.stderr.endswith(b"...): the URL is too long to follow\n"), r.stderr
+    assert len(r.stderr) < 400
+    assert_no_processes_left(server.url)

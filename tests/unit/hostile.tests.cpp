@@ -11,6 +11,7 @@
 #include "ioproc/display.hpp"
 #include "ioproc/input_framer.hpp"
 #include "ioproc/net_frames.hpp"
+#include "netproc/close_phase.hpp"
 #include "netproc/handshake.hpp"
 
 using namespace wsbridge;
@@ -143,6 +144,50 @@ TEST_CASE("netproc's dispatch table: what ioproc may send in each phase", "[netp
   SECTION("netproc's own frames never come from ioproc") {
     for (io_phase p : {io_phase::open, io_phase::closing, io_phase::input_ended})
       for (ft t : {ft::opened, ft::closed, ft::pong, ft::notice}) CHECK(io_frame_rule(p, t) == frame_rule::fatal);
+  }
+}
+
+TEST_CASE("netproc's closing phases: the order of the closing handshake", "[netproc][close]") {
+  using netproc::after;
+  using cp = netproc::close_phase;
+  using ce = netproc::close_event;
+  SECTION("the client closes: linger, Close written, Close in the kernel, then the end") {
+    cp p = cp::none;
+    for (auto [e, want] : {std::pair{ce::linger, cp::lingering}, {ce::send, cp::sent}, {ce::flushed, cp::flushed},
+                           {ce::finish, cp::finished}}) {
+      p = after(p, e);
+      CHECK(p == want);
+    }
+  }
+  SECTION("a request wins over lingering and drops what is queued; a second one changes nothing") {
+    CHECK(after(cp::lingering, ce::request) == cp::requested);
+    CHECK(after(cp::requested, ce::request) == cp::requested);
+    CHECK(after(cp::requested, ce::send) == cp::sent);
+    // Once our Close is written, neither a request nor a linger goes back.
+    for (cp p : {cp::sent, cp::flushed})
+      for (ce e : {ce::linger, ce::request, ce::send}) CHECK(after(p, e) == p);
+    CHECK(after(cp::requested, ce::linger) == cp::requested);
+  }
+  SECTION("the server closes first: Beast answers, and we never send a Close of our own") {
+    for (cp p : {cp::none, cp::lingering, cp::requested}) CHECK(after(p, ce::server_close) == cp::answering);
+    for (ce e : {ce::linger, ce::request, ce::send, ce::flushed}) CHECK(after(cp::answering, e) == cp::answering);
+    CHECK_FALSE(netproc::our_close_sent(cp::answering));
+  }
+  SECTION("the server's Close after ours completes the handshake (the caller finishes)") {
+    for (cp p : {cp::sent, cp::flushed}) {
+      CHECK(netproc::our_close_sent(p));
+      CHECK(after(p, ce::server_close) == p);
+    }
+  }
+  SECTION("only `sent` becomes `flushed`") {
+    for (cp p : {cp::none, cp::lingering, cp::requested, cp::answering}) CHECK(after(p, ce::flushed) == p);
+  }
+  SECTION("finished is final; every phase can finish") {
+    for (cp p : {cp::none, cp::lingering, cp::requested, cp::sent, cp::flushed, cp::answering}) {
+      CHECK(after(p, ce::finish) == cp::finished);
+    }
+    for (ce e : {ce::linger, ce::request, ce::send, ce::flushed, ce::server_close, ce::finish})
+      CHECK(after(cp::finished, e) == cp::finished);
   }
 }
 
