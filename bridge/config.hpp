@@ -111,9 +111,9 @@ bool choose_proxy(config& cfg, std::string* err);
 /// fills `url` with the absolute ws:// or wss:// URL to follow. Returns false and
 /// fills *why (one line) when it must not be followed: more than `max_hops`, not a
 /// valid URL, a scheme other than ws, wss, http or https (ws+unix:// would let a
-/// server reach a local socket), wss:// to ws://, or too long. netproc applies it to
-/// the server's answer, and the supervisor again to what netproc hands it, as
-/// OpenSSH's monitor re-checks what its unprivileged child sends.
+/// server reach a local socket), wss:// to ws://, or too long. Only the supervisor
+/// applies it, to the status and Location netproc reports (OpenSSH's monitor decides;
+/// its unprivileged child only asks). Defined in url.cpp.
 bool resolve_redirect(const ws_target& current, std::string_view location, unsigned hops, unsigned max_hops,
                       std::string& url, std::string* why);
 

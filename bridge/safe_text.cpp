@@ -11,10 +11,8 @@ namespace {
 using ascii_block = unsigned char __attribute__((vector_size(16)));
 
 void append_hex_byte(std::string& out, unsigned char c) {
-  static const char digits[] = "0123456789abcdef";
   out += "\\x";
-  out += digits[c >> 4];
-  out += digits[c & 15];
+  append_hex(out, c);
 }
 
 void append_codepoint_escape(std::string& out, std::uint32_t cp) {
@@ -27,17 +25,17 @@ void append_codepoint_escape(std::string& out, std::uint32_t cp) {
 /// (overlong forms, surrogates and values above U+10FFFF are invalid, RFC 3629).
 std::size_t decode_utf8(std::string_view s, std::uint32_t& cp) {
   const auto b0 = static_cast<unsigned char>(s[0]);
-  std::size_t len;
-  std::uint32_t min;
-  if (b0 < 0x80) { cp = b0; return 1; }
-  if ((b0 & 0xe0) == 0xc0) { len = 2; cp = b0 & 0x1f; min = 0x80; }
-  else if ((b0 & 0xf0) == 0xe0) { len = 3; cp = b0 & 0x0f; min = 0x800; }
-  else if ((b0 & 0xf8) == 0xf0) { len = 4; cp = b0 & 0x07; min = 0x10000; }
-  else return 0;
+  const int declared = utf8_sequence_length(b0);
+  if (declared == 1) { cp = b0; return 1; }
+  if (declared == 0) return 0;
+  static constexpr std::uint32_t min_of[5] = {0, 0, 0x80, 0x800, 0x10000};  // shorter is overlong
+  const auto len = static_cast<std::size_t>(declared);
+  const std::uint32_t min = min_of[len];
+  cp = b0 & (0x7fu >> len);
   if (s.size() < len) return 0;
   for (std::size_t i = 1; i < len; ++i) {
     const auto b = static_cast<unsigned char>(s[i]);
-    if ((b & 0xc0) != 0x80) return 0;
+    if (!is_utf8_continuation(b)) return 0;
     cp = (cp << 6) | (b & 0x3f);
   }
   if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;

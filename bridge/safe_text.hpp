@@ -23,4 +23,19 @@ std::size_t utf8_valid_prefix(std::string_view in, bool* incomplete = nullptr);
 /// Appends safe_text(in) to out (no temporary for the hot path).
 void append_safe_text(std::string& out, std::string_view in, bool keep_newlines = false);
 
+/// Appends the two lowercase hex digits of `b`.
+inline void append_hex(std::string& out, unsigned char b) {
+  static constexpr char digits[] = "0123456789abcdef";
+  out += digits[b >> 4];
+  out += digits[b & 15];
+}
+
+/// The length a UTF-8 sequence declares in its lead byte (RFC 3629 §3): 1 to 4, or 0
+/// for a continuation byte or one that never appears in UTF-8.
+constexpr int utf8_sequence_length(unsigned char b) {
+  return b < 0x80 ? 1 : (b & 0xe0) == 0xc0 ? 2 : (b & 0xf0) == 0xe0 ? 3 : (b & 0xf8) == 0xf0 ? 4 : 0;
+}
+
+constexpr bool is_utf8_continuation(unsigned char b) { return (b & 0xc0) == 0x80; }
+
 }  // namespace wsbridge

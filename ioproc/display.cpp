@@ -12,14 +12,11 @@ void append_for_terminal(std::string& out, ipc::frame_type type, std::string_vie
     append_safe_text(out, payload, /*keep_newlines=*/true);
     return;
   }
-  static const char digits[] = "0123456789abcdef";
   out += "(binary, " + std::to_string(payload.size()) + (payload.size() == 1 ? " byte)" : " bytes)");
   const std::size_t shown = std::min<std::size_t>(payload.size(), 32);
   if (shown) out += ' ';
   for (std::size_t i = 0; i < shown; ++i) {
-    const auto b = static_cast<unsigned char>(payload[i]);
-    out += digits[b >> 4];
-    out += digits[b & 15];
+    append_hex(out, static_cast<unsigned char>(payload[i]));
   }
   if (shown < payload.size()) out += "...";
 }

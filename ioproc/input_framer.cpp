@@ -1,5 +1,6 @@
 #include "ioproc/input_framer.hpp"
 
+#include <boost/endian/conversion.hpp>
 #include <cstring>
 
 #include "bridge/protocol/ipc.hpp"
@@ -96,7 +97,7 @@ bool input_framer::feed_length_prefixed(std::string_view data, std::string& fram
     const std::string_view rest = buf.substr(used);
     if (rest.size() < 4) break;
     const auto* p = reinterpret_cast<const unsigned char*>(rest.data());
-    const std::uint64_t len = std::uint64_t{p[0]} << 24 | std::uint64_t{p[1]} << 16 | std::uint64_t{p[2]} << 8 | p[3];
+    const std::uint64_t len = boost::endian::load_big_u32(p);
     if (len > max_message_) {
       *err = current_name() + ": its length prefix says " + std::to_string(len) + " bytes, over the limit of " +
              std::to_string(max_message_);
@@ -116,7 +117,7 @@ bool input_framer::emit_raw(std::string_view bytes, std::string& frames, std::st
   // for any caller. Text is cut between UTF-8 sequences (it is valid UTF-8 here).
   while (bytes.size() > max_message_) {
     std::size_t n = max_message_;
-    while (encoding_ == payload_encoding::text && n > 1 && (static_cast<unsigned char>(bytes[n]) & 0xc0) == 0x80) --n;
+    while (encoding_ == payload_encoding::text && n > 1 && is_utf8_continuation(static_cast<unsigned char>(bytes[n]))) --n;
     if (!emit(bytes.substr(0, n), frames, err)) return false;
     bytes.remove_prefix(n);
   }

@@ -1,5 +1,6 @@
 #include "ioproc/output_framer.hpp"
 
+#include <boost/endian/conversion.hpp>
 #include <cstring>
 
 #include "bridge/base64.hpp"
@@ -48,10 +49,7 @@ void output_framer::append(ipc::frame_type type, std::string_view payload, std::
       out.append(4, '\0');
       append_payload(type, payload, out);
       const std::size_t n = out.size() - at - 4;  // < 2^32: IPC payloads are capped far lower
-      out[at] = static_cast<char>(n >> 24);
-      out[at + 1] = static_cast<char>(n >> 16);
-      out[at + 2] = static_cast<char>(n >> 8);
-      out[at + 3] = static_cast<char>(n);
+      boost::endian::store_big_u32(reinterpret_cast<unsigned char*>(&out[at]), static_cast<std::uint32_t>(n));
       break;
     }
     case framing::raw:

@@ -166,7 +166,7 @@ class terminal_session {
         input_ended_ = true;
         return -1;
       }
-      const int len = b[0] < 0x80 ? 1 : (b[0] & 0xe0) == 0xc0 ? 2 : (b[0] & 0xf0) == 0xe0 ? 3 : (b[0] & 0xf8) == 0xf0 ? 4 : 1;
+      const int len = std::max(utf8_sequence_length(b[0]), 1);  // a stray byte stands alone
       int cp = len == 1 ? b[0] : b[0] & (0x3f >> (len - 1));
       for (int i = 1; i < len; ++i) {
         if (read_some(STDIN_FILENO, reinterpret_cast<char*>(b + i), 1) != 1) return -1;
@@ -372,7 +372,7 @@ class terminal_session {
   static std::size_t display_width(const char* line, int bytes) {
     std::size_t w = 0;
     for (int i = 0; line && i < bytes; ++i)
-      if ((static_cast<unsigned char>(line[i]) & 0xc0) != 0x80) ++w;  // count UTF-8 lead bytes
+      if (!is_utf8_continuation(static_cast<unsigned char>(line[i]))) ++w;  // count UTF-8 lead bytes
     return w;
   }
 

@@ -1,5 +1,6 @@
 #include "netproc/frame_writer.hpp"
 
+#include <boost/endian/conversion.hpp>
 #include <cerrno>
 #include <cstdlib>
 #include <sys/random.h>
@@ -41,7 +42,8 @@ void append_client_frame(byte_buffer& out, bool binary, std::string_view payload
 }
 
 std::string make_close_frame(std::uint16_t code, std::string_view reason, std::uint32_t key) {
-  std::string payload{static_cast<char>(code >> 8), static_cast<char>(code & 0xff)};
+  std::string payload(2, '\0');  // RFC 6455 §5.5.1: the code, network byte order
+  boost::endian::store_big_u16(reinterpret_cast<unsigned char*>(payload.data()), code);
   payload.append(reason.substr(0, limits::max_close_reason));
   byte_buffer frame;
   append_masked_frame(frame, 0x8, payload, key);
@@ -57,11 +59,12 @@ void append_masked_frame(byte_buffer& out, unsigned opcode, std::string_view pay
     head[h++] = static_cast<unsigned char>(0x80 | n);
   } else if (n < 65536) {
     head[h++] = 0x80 | 126;
-    head[h++] = static_cast<unsigned char>(n >> 8);
-    head[h++] = static_cast<unsigned char>(n);
+    boost::endian::store_big_u16(head + h, static_cast<std::uint16_t>(n));
+    h += 2;
   } else {
     head[h++] = 0x80 | 127;
-    for (int i = 7; i >= 0; --i) head[h++] = static_cast<unsigned char>(static_cast<std::uint64_t>(n) >> (8 * i));
+    boost::endian::store_big_u64(head + h, n);
+    h += 8;
   }
   std::memcpy(head + h, &key, 4);
   h += 4;

@@ -1,5 +1,6 @@
 #include "bridge/protocol/ipc.hpp"
 
+#include <boost/endian/conversion.hpp>
 #include <cstring>
 
 namespace wsbridge::ipc {
@@ -20,11 +21,10 @@ const char* to_string(frame_type t) {
 }
 
 void append_header(std::string& out, frame_type type, std::size_t payload_size) {
-  const auto n = static_cast<std::uint32_t>(payload_size);
-  const char h[header_size] = {static_cast<char>(n >> 24), static_cast<char>(n >> 16),
-                               static_cast<char>(n >> 8), static_cast<char>(n),
-                               static_cast<char>(type)};
-  out.append(h, header_size);
+  unsigned char h[header_size];
+  boost::endian::store_big_u32(h, static_cast<std::uint32_t>(payload_size));
+  h[4] = static_cast<unsigned char>(type);
+  out.append(reinterpret_cast<const char*>(h), header_size);
 }
 
 void append_frame(std::string& out, frame_type type, std::string_view payload) {
@@ -60,8 +60,7 @@ frame_decoder::result frame_decoder::next(frame& out, std::string* err) {
   const std::size_t held = end_ - begin_;
   if (held < header_size) return result::need_more;
   const auto* p = reinterpret_cast<const unsigned char*>(buf_.data() + begin_);
-  const std::size_t len = (std::size_t{p[0]} << 24) | (std::size_t{p[1]} << 16) |
-                          (std::size_t{p[2]} << 8) | std::size_t{p[3]};
+  const std::size_t len = boost::endian::load_big_u32(p);
   const std::uint8_t type = p[4];
   if (type == 0 || type > max_frame_type) {
     if (err) *err = "unknown frame type " + std::to_string(type);
@@ -84,10 +83,9 @@ frame_decoder::result frame_decoder::next(frame& out, std::string* err) {
 }
 
 std::string encode_close(const close_info& c) {
-  std::string s;
-  s.push_back(static_cast<char>(c.code >> 8));
-  s.push_back(static_cast<char>(c.code & 0xff));
-  s.push_back(c.by_server ? 1 : 0);
+  std::string s(3, '\0');
+  boost::endian::store_big_u16(reinterpret_cast<unsigned char*>(s.data()), c.code);
+  s[2] = c.by_server ? 1 : 0;
   s.append(c.reason.substr(0, limits::max_close_reason));
   return s;
 }
@@ -98,8 +96,7 @@ bool decode_close(std::string_view payload, close_info& out, std::string* err) {
     if (err) *err = "malformed close payload";
     return false;
   }
-  out.code = static_cast<std::uint16_t>((static_cast<unsigned char>(payload[0]) << 8) |
-                                        static_cast<unsigned char>(payload[1]));
+  out.code = boost::endian::load_big_u16(reinterpret_cast<const unsigned char*>(payload.data()));
   out.by_server = payload[2] == 1;
   out.reason.assign(payload.substr(3));
   return true;
