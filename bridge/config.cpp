@@ -18,7 +18,9 @@ namespace po = boost::program_options;
 namespace wsbridge {
 namespace {
 
-const char* usage_line = "usage: wsbridge [options] ws://HOST[:PORT][/PATH] [--exec CMD [ARGS...]]";
+const char* usage_line =
+    "usage: wsbridge [options] ws://HOST[:PORT][/PATH] [--exec CMD [ARGS...]]\n"
+    "       wsbridge [options] --listen [ADDR:]PORT [--exec CMD [ARGS...]]";
 
 /// "30", "0.5": a duration as the help shows it, in seconds.
 std::string seconds(std::chrono::milliseconds d) {
@@ -109,6 +111,52 @@ std::string did_you_mean(const std::string& given, const po::options_description
   return best.empty() ? "" : " (did you mean --" + best + "?)";
 }
 
+/// The rest of the command line in server mode (--listen).
+parse_outcome server_options(const po::variables_map& vm, const std::string& listen_text,
+                             const std::string& origin_allow, config& cfg, std::string* text) {
+  if (!cfg.url.empty()) {
+    *text = "--listen takes no URL: with it wsbridge accepts connections instead of making one";
+    return parse_outcome::error;
+  }
+  // The client's options have no meaning for a server; silently ignoring one would
+  // hide a mistake.
+  for (const char* name : {"proxy", "cacert", "ca", "cert", "key", "insecure", "user", "auth", "header", "origin",
+                           "max-redirects", "max-redirs", "unix", "unix-socket", "user-agent", "connect", "no-close"})
+    if (vm.count(name)) {
+      *text = std::string("--") + name + " is a client option; it has no meaning with --listen";
+      return parse_outcome::error;
+    }
+  if (!parse_listen(listen_text, cfg.listen_host, cfg.listen_port, text)) return parse_outcome::error;
+  // --connect-timeout is the time a client has to send its whole upgrade request.
+  if (!vm.count("connect-timeout")) cfg.connect_timeout = limits::request_timeout;
+  if (cfg.max_connections == 0) {
+    if (vm.count("max-connections")) {
+      *text = "--max-connections: expected at least 1";
+      return parse_outcome::error;
+    }
+    cfg.max_connections = cfg.exec.empty() ? 1 : limits::default_max_connections;
+  } else if (cfg.exec.empty() && cfg.max_connections > 1) {
+    *text = "--max-connections above 1 needs --exec: stdin and stdout can serve one connection";
+    return parse_outcome::error;
+  }
+  for (std::size_t pos = 0; pos < origin_allow.size();) {
+    std::size_t end = origin_allow.find(',', pos);
+    if (end == std::string::npos) end = origin_allow.size();
+    std::string origin = origin_allow.substr(pos, end - pos);
+    origin.erase(0, origin.find_first_not_of(' '));
+    origin.erase(origin.find_last_not_of(' ') + 1);
+    if (origin.find("://") == std::string::npos || origin.find_first_of("\r\n") != std::string::npos) {
+      *text = "--origin-allow: '" + safe_text(origin) + "' is not an origin (scheme://host[:port])";
+      return parse_outcome::error;
+    }
+    cfg.origins.push_back(origin);
+    pos = end + 1;
+  }
+  const bool v6 = cfg.listen_host.find(':') != std::string::npos;
+  cfg.target.display = "ws://" + (v6 ? "[" + cfg.listen_host + "]" : cfg.listen_host) + ":" + cfg.listen_port + "/";
+  return parse_outcome::run;
+}
+
 }  // namespace
 
 parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
@@ -194,6 +242,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
        ("largest message accepted from the server (default " + std::to_string(limits::default_max_message >> 20) +
         " MiB)").c_str());
   std::string user_agent;
+  std::string listen_text, origin_allow;
   long close_code = close_normal;
   visible.add_options()
       ("quiet,q", "pipe mode: say nothing on stderr when the server closes normally")
@@ -201,6 +250,17 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
        "close with this code at the end of input (default 1000; 1000-1003, 1007-1014, 3000-4999)")
       ("close-reason", po::value(&cfg.close_reason)->value_name("TEXT"), "and this reason (UTF-8, at most 123 bytes)")
       ("user-agent,A", po::value(&user_agent)->value_name("TEXT"), "send this User-Agent (default wsbridge/VERSION)");
+  po::options_description server("Server mode");
+  server.add_options()
+      ("listen,l", po::value(&listen_text)->value_name("[ADDR:]PORT"),
+       "accept WebSocket connections instead of making one (address default 127.0.0.1; "
+       "0.0.0.0 or [::] for every interface); see below")
+      ("max-connections", po::value(&cfg.max_connections)->value_name("N"),
+       ("at most N connections at once; more are answered 503 (default 1; with --exec " +
+        std::to_string(limits::default_max_connections) + ")").c_str())
+      ("origin-allow", po::value(&origin_allow)->value_name("ORIGIN,..."),
+       "accept only upgrade requests whose Origin is one of these (scheme://host[:port]); others get 403");
+  visible.add(server);
   // Other tools' spellings, accepted so that habits work (not listed in --help; README
   // "Options"): wscat's -c URL and --auth, curl's --max-redirs and --unix-socket, --ca.
   po::options_description hidden;
@@ -256,7 +316,12 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
           "connection is open, with WSBRIDGE_URL and WSBRIDGE_SUBPROTOCOL set. When the\n"
        << "connection closes its stdin ends (SIGTERM after " << seconds(limits::exec_grace) << " s, SIGKILL "
        << seconds(limits::exec_grace) << " s later); when it\n"
-          "ends its output, wsbridge closes the connection.\n";
+          "ends its output, wsbridge closes the connection.\n\n"
+          "--listen [ADDR:]PORT: a WebSocket server. With --exec every connection gets its\n"
+          "own program, with the environment websocketd gives it (REMOTE_ADDR, PATH_INFO,\n"
+          "QUERY_STRING, HTTP_<HEADER>, ...); it ends with Close 1000 (1011 if the program\n"
+          "failed). Without --exec one connection is bridged to stdin/stdout (others get\n"
+          "503) and wsbridge exits when it ends. Ctrl+C closes every connection (1001).\n";
     *text = os.str();
     return parse_outcome::help;
   }
@@ -320,14 +385,15 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
       return parse_outcome::error;
     }
   }
-  if (cfg.url.empty()) {
+  const bool listening = vm.count("listen") > 0;
+  if (cfg.url.empty() && !listening) {
     // "wsbridge --exec cat ws://h/": the URL went to the program.
     if (std::any_of(cfg.exec.begin(), cfg.exec.end(), [](const std::string& a) { return a.find("://") != a.npos; })) {
       *text = "missing URL: --exec takes the rest of the command line, so it must come last "
               "(wsbridge [options] URL --exec CMD [ARGS...])";
       return parse_outcome::error;
     }
-    *text = std::string("missing URL; ") + usage_line;
+    *text = "missing URL: wsbridge [options] ws://HOST[:PORT][/PATH], or --listen [ADDR:]PORT for a server";
     return parse_outcome::error;
   }
   // http:// and https:// name the same endpoint as ws:// and wss:// (wscat accepts them
@@ -356,6 +422,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
     *text = "--max-size: expected 1 to " + std::to_string(limits::max_ipc_payload) + " bytes";
     return parse_outcome::error;
   }
+  if (listening) return server_options(vm, listen_text, origin_allow, cfg, text);
   if (!parse_ws_url(cfg.url, cfg.target, text)) return parse_outcome::error;
   if (!unix_path.empty()) {
     if (cfg.target.tls || !cfg.target.unix_path.empty()) {

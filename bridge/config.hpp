@@ -101,7 +101,24 @@ struct config {
   std::string close_reason;         ///< --close-reason: its reason (at most 123 bytes, UTF-8)
   bool quiet = false;               ///< -q: no line on stderr for a normal close by the server
   std::vector<std::string> exec;  ///< --exec CMD ARGS...: the program on the other end
+
+  // Server mode (-l/--listen): wsbridge accepts connections instead of making one.
+  std::string listen_host;          ///< the address to listen on (an IP literal); empty: client mode
+  std::string listen_port;          ///< its port ("0": any free one)
+  unsigned max_connections = 0;     ///< --max-connections: more are refused with 503
+  std::vector<std::string> origins; ///< --origin-allow: Origins accepted (empty: any)
+  /// In a connection's processes: the accepted socket (the supervisor's copy, before it
+  /// hands it to netproc at child_fd::socket), and the client's address for messages.
+  int accepted_socket = -1;
+  std::string peer;                 ///< "127.0.0.1:40312"
+  bool server() const { return !listen_port.empty(); }
+  /// "server" or "client": the other end, in messages.
+  const char* peer_name() const { return server() ? "client" : "server"; }
 };
+
+/// Parses --listen's [ADDR:]PORT ("8080", "127.0.0.1:8080", "[::1]:8080"); the address
+/// defaults to 127.0.0.1 (listening on every interface must be asked for: 0.0.0.0).
+bool parse_listen(const std::string& text, std::string& host, std::string& port, std::string* err);
 
 /// Picks the proxy for cfg.target: --proxy if given (empty: none), else the environment.
 bool choose_proxy(config& cfg, std::string* err);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "bridge/config.hpp"
+#include "bridge/listener.hpp"
 #include "bridge/protocol/exit_codes.hpp"
 #include "bridge/supervisor.hpp"
 #include "ioproc/ioproc.hpp"
@@ -26,7 +27,8 @@ int main(int argc, char** argv) {
     case parse_outcome::run:
       break;
   }
-  const int status = run_supervisor(cfg, {run_netproc, run_ioproc});
+  const child_roles roles{run_netproc, run_ioproc};
+  const int status = cfg.server() ? run_listener(cfg, roles) : run_supervisor(cfg, roles);
   // Everything that matters is done (children reaped, terminal restored); skip the
   // static destructors and the libraries' exit handlers, as the children do.
   std::fflush(nullptr);

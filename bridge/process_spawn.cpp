@@ -15,9 +15,10 @@ namespace wsbridge {
 pid_t spawn_child(const child_spec& spec, const std::function<int()>& body, std::string* err) {
   // Move the descriptors above the fixed numbers first, so the dup2 calls in the child
   // can never overwrite one another.
-  std::array<unique_fd, child_fd::count> high;
-  for (std::size_t i = 0; i < spec.fds.size(); ++i) {
-    high[i].reset(::fcntl(spec.fds[i], F_DUPFD_CLOEXEC, 10));
+  std::array<unique_fd, child_fd::count + 1> high;
+  const std::size_t placed = spec.socket >= 0 ? high.size() : spec.fds.size();
+  for (std::size_t i = 0; i < placed; ++i) {
+    high[i].reset(::fcntl(i < spec.fds.size() ? spec.fds[i] : spec.socket, F_DUPFD_CLOEXEC, 10));
     if (!high[i]) {
       *err = std::string("start ") + spec.name + ": " + errno_text(errno);
       return -1;
@@ -39,12 +40,14 @@ pid_t spawn_child(const child_spec& spec, const std::function<int()>& body, std:
     ::prctl(PR_SET_PDEATHSIG, spec.parent_death_signal);
     if (::getppid() != parent) ::_exit(limits::child_setup_failed);
   }
-  for (std::size_t i = 0; i < high.size(); ++i)
+  static_assert(child_fd::socket == child_fd::peer_in + child_fd::count);
+  for (std::size_t i = 0; i < placed; ++i)
     if (::dup2(high[i].get(), child_fd::peer_in + static_cast<int>(i)) < 0) ::_exit(limits::child_setup_failed);
   // Everything else the supervisor had open: the other pipe ends, its signalfd, and
   // whatever the user's shell left open to us.
-  if (::close_range(child_fd::control_in + 1, ~0U, 0) != 0) {
-    for (int fd = child_fd::control_in + 1; fd < 1024; ++fd) ::close(fd);
+  const int first_unused = child_fd::peer_in + static_cast<int>(placed);
+  if (::close_range(static_cast<unsigned>(first_unused), ~0U, 0) != 0) {
+    for (int fd = first_unused; fd < 1024; ++fd) ::close(fd);
   }
   sigset_t none;
   sigemptyset(&none);

@@ -178,10 +178,13 @@ bool supervisor::start(std::string* err) {
 
 bool supervisor::spawn_netproc(std::string* err) {
   if (!make_pipe(net_ctl_, net_.control, err)) return false;
-  const child_spec spec{"wsbridge-net", {net_in_.get(), net_out_.get(), net_ctl_.get()}, SIGKILL};
+  const child_spec spec{"wsbridge-net", {net_in_.get(), net_out_.get(), net_ctl_.get()}, SIGKILL,
+                        cfg_.accepted_socket};
   net_ = child{"network process", spawn_child(spec, [this] { return roles_.netproc(net_cfg_, *board_.get()); }, err), {},
                false, std::move(net_.control)};
   net_ctl_.reset();
+  // Server mode: the connection is netproc's alone from now on (its end closes it).
+  if (cfg_.accepted_socket >= 0) ::close(cfg_.accepted_socket);
   return net_.pid >= 0;
 }
 
@@ -241,9 +244,11 @@ void supervisor::on_signal(const signalfd_siginfo& si) {
     ::kill(program, sig);
   const auto state = board_.get()->state.load(std::memory_order_acquire);
   if (state == connection_state::open && net_.pid > 0) {
-    // Tell the server why we leave (Close 1000), but wait only a short grace.
+    // Tell the peer why we leave (a client: 1000; a server: 1001, going away), but
+    // wait only a short grace.
     std::string frame;
-    ipc::append_frame(frame, ipc::frame_type::close_request, ipc::encode_close({close_normal, false, ""}));
+    ipc::append_frame(frame, ipc::frame_type::close_request,
+                      ipc::encode_close({cfg_.server() ? close_going_away : close_normal, false, ""}));
     write_all(net_.control.get(), frame);
   } else {
     // Nothing to say to the server before the connection is open, and a closing

@@ -2,6 +2,8 @@
 // redirect policy (resolve_redirect, apply_redirect), all with Boost.URL.
 #include "bridge/config.hpp"
 
+#include <boost/url/ipv4_address.hpp>
+#include <boost/url/ipv6_address.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
 #include <boost/url/url_view.hpp>
@@ -321,6 +323,37 @@ bool no_proxy_matches(std::string_view list, std::string_view host) {
 
 bool same_origin(const ws_target& a, const ws_target& b) {
   return a.tls == b.tls && lowercase(a.host) == lowercase(b.host) && a.port == b.port;
+}
+
+bool parse_listen(const std::string& text, std::string& host, std::string& port, std::string* err) {
+  const auto fail = [&](const std::string& why) {
+    *err = "--listen '" + safe_text(text) + "': " + why;
+    return false;
+  };
+  std::string addr;
+  if (text.starts_with("[")) {
+    const std::size_t close = text.find(']');
+    if (close == std::string::npos) return fail("an IPv6 address needs its closing ']' ([::1]:8080)");
+    if (text.compare(close + 1, 1, ":") != 0) return fail("expected [ADDRESS]:PORT");
+    addr = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+    if (!boost::urls::parse_ipv6_address(addr)) return fail("'" + safe_text(addr) + "' is not an IPv6 address");
+  } else if (const std::size_t colon = text.rfind(':'); colon != std::string::npos) {
+    addr = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    if (addr.find(':') != std::string::npos) return fail("an IPv6 address goes in brackets ([::1]:8080)");
+    if (addr.empty()) return fail("name the address: 127.0.0.1:PORT, or 0.0.0.0:PORT for every interface");
+    if (lowercase(addr) == "localhost") addr = "127.0.0.1";
+    if (!boost::urls::parse_ipv4_address(addr)) return fail("'" + safe_text(addr) + "' is not an IPv4 address");
+  } else {
+    addr = "127.0.0.1";  // as websocat: every interface only when asked for
+    port = text;
+  }
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoul(port) > 65535)
+    return fail("the port must be a number from 0 (any free port) to 65535");
+  host = addr;
+  return true;
 }
 
 }  // namespace wsbridge

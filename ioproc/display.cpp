@@ -21,8 +21,8 @@ void append_for_terminal(std::string& out, ipc::frame_type type, std::string_vie
   if (shown < payload.size()) out += "...";
 }
 
-std::string close_text(const ipc::close_info& c) {
-  const std::string who = std::string("connection closed") + (c.by_server ? " by server" : "");
+std::string close_text(const ipc::close_info& c, const char* peer) {
+  const std::string who = std::string("connection closed") + (c.by_server ? std::string(" by ") + peer : "");
   if (c.code == 1005) return who + " (no status code)";  // RFC 6455 §7.1.5
   std::string line = who + ": " + std::to_string(c.code) + " (" + close_code_meaning(c.code) + ")";
   if (!c.reason.empty()) line += " \"" + safe_text(c.reason) + "\"";

@@ -16,7 +16,7 @@ void append_for_terminal(std::string& out, ipc::frame_type type, std::string_vie
 
 /// "connection closed by server: 1001 (going away) "reason"" (reason escaped);
 /// "connection closed by server (no status code)" for 1005.
-std::string close_text(const ipc::close_info& c);
+std::string close_text(const ipc::close_info& c, const char* peer = "server");
 
 /// "1 input line", "2 input lines", "2 messages from the program": `what` is the
 /// singular noun, `after` follows it unchanged.

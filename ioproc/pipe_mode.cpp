@@ -29,15 +29,19 @@
 namespace wsbridge {
 namespace {
 
-void say(const std::string& line) { std::fprintf(stderr, "wsbridge: %s\n", line.c_str()); }
+/// Server mode: "127.0.0.1:40312: ", so that each connection's lines can be told apart.
+std::string say_prefix;
+
+void say(const std::string& line) { std::fprintf(stderr, "wsbridge: %s%s\n", say_prefix.c_str(), line.c_str()); }
 
 /// Reads the input, frames messages, and writes the frames to netproc. Runs on its
 /// own thread: blocking reads and writes give backpressure for free (when netproc
 /// stops reading its pipe, our write blocks and we stop reading input).
 class input_pump {
  public:
-  input_pump(const config& cfg, status_board& board, int fd, const char* name)
-      : board_(board), fd_(fd), name_(name), framer_(cfg.framing_mode, cfg.encoding) {}
+  /// `program`: server mode's --exec program, whose exit status decides the Close.
+  input_pump(const config& cfg, status_board& board, int fd, const char* name, const wrapped_program* program)
+      : board_(board), fd_(fd), name_(name), framer_(cfg.framing_mode, cfg.encoding), program_(program) {}
 
   void run() {
     byte_buffer buf(limits::read_chunk);  // uninitialised: see byte_buffer.hpp
@@ -72,13 +76,22 @@ class input_pump {
       send();
     }
     board_.input_ended.store(1, std::memory_order_relaxed);
-    ipc::append_frame(out_.batch(), ipc::frame_type::input_end, {});
+    ipc::append_frame(out_.batch(), ipc::frame_type::input_end, end_of_input());
 #ifdef WSBRIDGE_TEST_HOOKS
     // Test builds only: a frame out of place, which netproc must refuse (its table).
     if (const char* probe = std::getenv("WSBRIDGE_TEST_IOPROC_PROBE"); probe && std::string(probe) == "data-after-end")
       ipc::append_frame(out_.batch(), ipc::frame_type::text, "after the end");
 #endif
     send();
+  }
+
+  /// The input_end payload. Server mode: the program ended its output; its exit decides
+  /// the Close, 1000, or 1011 (an unexpected condition, RFC 6455 §7.4.1) if it failed.
+  std::string end_of_input() const {
+    if (!program_) return {};
+    const auto status = program_->peek_exit(limits::exec_grace);
+    if (!status || wrapped_program::status_code(*status) == 0) return {};
+    return ipc::encode_close({close_internal_error, false, ""});
   }
 
   /// exit_ok, or why input stopped early (exit_failure, exit_input_refused).
@@ -129,6 +142,7 @@ class input_pump {
   std::uint64_t counted_ = 0;  ///< messages already added to the board
   std::atomic<int> status_{exit_ok};
   std::atomic<bool> holding_{false};  ///< input read and not yet counted
+  const wrapped_program* program_;
 };
 
 /// True when `fd` has nothing more to give: its end is reached, even if the input
@@ -153,8 +167,9 @@ class output_pump {
         framer_(cfg, !program && ::isatty(fd)),
         max_messages_(cfg.max_messages),
         verbose_(cfg.verbose),
-        quiet_(cfg.quiet),
-        stdin_is_terminal_(::isatty(STDIN_FILENO) != 0) {}
+        quiet_(cfg.quiet || (cfg.server() && !cfg.verbose)),  // a server's normal closes are its routine
+        stdin_is_terminal_(::isatty(STDIN_FILENO) != 0),
+        peer_(cfg.peer_name()) {}
 
   /// Returns ioproc's exit status.
   int run() {
@@ -230,8 +245,7 @@ class output_pump {
   }
 
   void start_program(std::string_view opened) {
-    const std::string_view subprotocol = opened.substr(0, opened.find('\n'));
-    program_->start(subprotocol);
+    program_->start(opened);
     board_.program_pid.store(program_->pid(), std::memory_order_relaxed);
   }
 
@@ -267,7 +281,7 @@ class output_pump {
     if (!board_.opened.load(std::memory_order_relaxed)) return exit_ok;  // netproc said why
     if (verbose_) say(traffic_text(board_));
     const bool normal = c.code == close_normal || c.code == close_going_away || c.code == close_no_status;
-    if (c.code != 0 && c.code != close_abnormal && c.by_server && !(quiet_ && normal)) say(close_text(c));
+    if (c.code != 0 && c.code != close_abnormal && c.by_server && !(quiet_ && normal)) say(close_text(c, peer_));
     // --max-messages reached: the close was ours, and input left over is expected.
     if (max_messages_ != 0 && board_.output_messages.load(std::memory_order_relaxed) >= max_messages_) return exit_ok;
     // Input from a producer that had not ended never reached the server, even if every
@@ -291,6 +305,7 @@ class output_pump {
   const bool verbose_;
   const bool quiet_;
   const bool stdin_is_terminal_;
+  const char* const peer_;
   bool output_gone_ = false;
   std::uint64_t dropped_ = 0;
 };
@@ -316,6 +331,7 @@ int finish_program(wrapped_program& program, status_board& board, int status, st
 }  // namespace
 
 int run_pipe_mode(const config& cfg, status_board& board, wrapped_program* program) {
+  if (cfg.server()) say_prefix = cfg.peer + ": ";
   // A pipe on stdin or stdout holds 64 KiB by default; at 1 MiB a producer and we each
   // move 256 KiB per system call. Fails harmlessly on files and terminals.
   if (!program)
@@ -324,7 +340,7 @@ int run_pipe_mode(const config& cfg, status_board& board, wrapped_program* progr
   // or framing a chunk) when this function returns and the process _exits, so the pump
   // is never destroyed; destroying it freed the buffers the thread was writing into.
   auto& input = *new input_pump(cfg, board, program ? program->output_fd() : STDIN_FILENO,
-                                program ? "program output" : "stdin");
+                                program ? "program output" : "stdin", cfg.server() ? program : nullptr);
   std::thread input_thread([&input] { input.run(); });
   input_thread.detach();  // may stay blocked in read(); the process exit ends it
   output_pump output(cfg, board, program ? program->input_fd() : STDOUT_FILENO, program, input);

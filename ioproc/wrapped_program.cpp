@@ -1,5 +1,6 @@
 #include "ioproc/wrapped_program.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -12,14 +13,16 @@
 #include <unistd.h>
 #include <vector>
 
+#include "bridge/protocol/ipc.hpp"
 #include "bridge/protocol/limits.hpp"
 #include "bridge/protocol/child_fd.hpp"
 
 namespace wsbridge {
 namespace {
 
-/// In the launcher: read the go message ("1" + subprotocol) until EOF. False: no go.
-bool wait_for_go(int fd, std::string& subprotocol) {
+/// In the launcher: read the go message ("1" + the `opened` payload) until EOF.
+/// False: no go.
+bool wait_for_go(int fd, std::string& opened) {
   std::string msg;
   char buf[512];
   for (;;) {
@@ -28,8 +31,21 @@ bool wait_for_go(int fd, std::string& subprotocol) {
     msg.append(buf, static_cast<std::size_t>(n));
   }
   if (msg.empty() || msg[0] != '1') return false;
-  subprotocol = msg.substr(1);
+  opened = msg.substr(1);
   return true;
+}
+
+/// The `opened` payload's environment lines (server mode), each checked: they come
+/// from netproc, which parsed a client's bytes (ipc.hpp, program_variable_allowed).
+void set_program_environment(std::string_view lines) {
+  while (!lines.empty()) {
+    const std::size_t end = std::min(lines.find('\n'), lines.size());
+    const std::string line(lines.substr(0, end));
+    lines.remove_prefix(std::min(end + 1, lines.size()));
+    if (!ipc::program_variable_allowed(line)) continue;
+    const std::size_t eq = line.find('=');
+    ::setenv(line.substr(0, eq).c_str(), line.c_str() + eq + 1, 1);
+  }
 }
 
 [[noreturn]] void run_launcher(const config& cfg, pid_t parent, int go, int program_in, int program_out) {
@@ -40,14 +56,19 @@ bool wait_for_go(int fd, std::string& subprotocol) {
   // Our copies of the wsbridge pipes would hide an EOF that tells the other processes
   // that ioproc is gone.
   for (int fd = child_fd::peer_in; fd < child_fd::peer_in + child_fd::count; ++fd) ::close(fd);
-  std::string subprotocol;
-  if (!wait_for_go(go, subprotocol)) ::_exit(0);
+  std::string opened;
+  if (!wait_for_go(go, opened)) ::_exit(0);
+  // subprotocol \n extensions [\n environment]
+  const std::size_t first = opened.find('\n');
+  const std::string subprotocol = opened.substr(0, first);
+  const std::size_t second = first == std::string::npos ? first : opened.find('\n', first + 1);
   // ioproc ignores these (the supervisor decides about signals); the program must
   // get a normal process's dispositions, so that Ctrl+C reaches it.
   for (int s : {SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGPIPE, SIGUSR1}) ::signal(s, SIG_DFL);
   if (::dup2(program_in, STDIN_FILENO) < 0 || ::dup2(program_out, STDOUT_FILENO) < 0) ::_exit(limits::child_setup_failed);
-  ::setenv("WSBRIDGE_URL", cfg.target.display.c_str(), 1);  // without a password
+  if (!cfg.server()) ::setenv("WSBRIDGE_URL", cfg.target.display.c_str(), 1);  // without a password
   ::setenv("WSBRIDGE_SUBPROTOCOL", subprotocol.c_str(), 1);
+  if (cfg.server() && second != std::string::npos) set_program_environment(std::string_view(opened).substr(second + 1));
   std::vector<char*> argv;
   for (const auto& a : cfg.exec) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -83,11 +104,11 @@ bool wrapped_program::prepare(const config& cfg, std::string* err) {
   return true;
 }
 
-void wrapped_program::start(std::string_view subprotocol) {
+void wrapped_program::start(std::string_view opened) {
   if (started_ || !go_) return;
   started_ = true;
   std::string msg = "1";
-  msg.append(subprotocol);
+  msg.append(opened);
   write_all(go_.get(), msg);
   go_.reset();
 }
@@ -97,9 +118,21 @@ bool wrapped_program::poll_exit() {
   int status = 0;
   const pid_t r = ::waitpid(pid_, &status, WNOHANG);
   if (r != pid_) return false;
-  reaped_ = true;
   wait_status_ = status;
+  reaped_.store(true, std::memory_order_release);
   return true;
+}
+
+std::optional<int> wrapped_program::peek_exit(std::chrono::milliseconds wait) const {
+  if (pidfd_) {
+    pollfd p{pidfd_.get(), POLLIN, 0};
+    ::poll(&p, 1, static_cast<int>(wait.count()));
+  }
+  siginfo_t info{};
+  if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid_)
+    return info.si_code == CLD_EXITED ? (info.si_status & 0xff) << 8 : info.si_status & 0x7f;  // as waitpid's
+  if (reaped_.load(std::memory_order_acquire)) return wait_status_;  // poll_exit was first
+  return std::nullopt;
 }
 
 bool wrapped_program::wait_exit(std::chrono::milliseconds timeout) {

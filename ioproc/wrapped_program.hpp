@@ -8,7 +8,9 @@
 // start() sends it the subprotocol; then it execs the program. A launcher that gets
 // EOF instead (the connection never opened) exits without running anything.
 
+#include <atomic>
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <sys/types.h>
@@ -24,8 +26,9 @@ class wrapped_program {
   /// Returns false and fills *err.
   bool prepare(const config& cfg, std::string* err);
 
-  /// Lets the launcher exec the program, with WSBRIDGE_SUBPROTOCOL set.
-  void start(std::string_view subprotocol);
+  /// Lets the launcher exec the program, with WSBRIDGE_SUBPROTOCOL set from the
+  /// `opened` payload (ipc.hpp), and in server mode the environment it proposes.
+  void start(std::string_view opened);
   bool started() const { return started_; }
 
   /// Our ends of its stdin and stdout.
@@ -37,6 +40,10 @@ class wrapped_program {
 
   /// If the program has exited, reaps it. Returns true once it is reaped.
   bool poll_exit();
+
+  /// From another thread than poll_exit's: waits up to `wait` for the program to exit
+  /// and returns its wait status without reaping it, or nothing if it is still running.
+  std::optional<int> peek_exit(std::chrono::milliseconds wait) const;
 
   /// Closes its stdin (EOF), then waits: `grace`, SIGTERM, `grace` again, SIGKILL.
   /// A launcher never started just exits. Returns the wait status; *killed_by_us
@@ -58,7 +65,7 @@ class wrapped_program {
   unique_fd from_program_;
   unique_fd pidfd_;
   bool started_ = false;
-  bool reaped_ = false;
+  std::atomic<bool> reaped_{false};  ///< wait_status_ is set (peek_exit reads it)
   int wait_status_ = 0;
 };
 

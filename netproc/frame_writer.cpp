@@ -37,35 +37,42 @@ namespace {
 using mask_block = unsigned char __attribute__((vector_size(32)));
 }  // namespace
 
-void append_client_frame(byte_buffer& out, bool binary, std::string_view payload, std::uint32_t key) {
-  append_masked_frame(out, binary ? 0x2 : 0x1, payload, key);
+void append_data_frame(byte_buffer& out, bool binary, std::string_view payload, frame_mask key) {
+  append_frame(out, binary ? 0x2 : 0x1, payload, key);
 }
 
-std::string make_close_frame(std::uint16_t code, std::string_view reason, std::uint32_t key) {
+std::string make_close_frame(std::uint16_t code, std::string_view reason, frame_mask key) {
   std::string payload(2, '\0');  // RFC 6455 §5.5.1: the code, network byte order
   boost::endian::store_big_u16(reinterpret_cast<unsigned char*>(payload.data()), code);
   payload.append(reason.substr(0, limits::max_close_reason));
   byte_buffer frame;
-  append_masked_frame(frame, 0x8, payload, key);
+  append_frame(frame, 0x8, payload, key);
   return std::string(frame.data(), frame.size());
 }
 
-void append_masked_frame(byte_buffer& out, unsigned opcode, std::string_view payload, std::uint32_t key) {
+void append_frame(byte_buffer& out, unsigned opcode, std::string_view payload, frame_mask mask) {
   const std::size_t n = payload.size();
+  const unsigned char mask_bit = mask ? 0x80 : 0;
   unsigned char head[14];
   std::size_t h = 0;
   head[h++] = static_cast<unsigned char>(0x80 | opcode);  // FIN | opcode
   if (n < 126) {
-    head[h++] = static_cast<unsigned char>(0x80 | n);
+    head[h++] = static_cast<unsigned char>(mask_bit | n);
   } else if (n < 65536) {
-    head[h++] = 0x80 | 126;
+    head[h++] = mask_bit | 126;
     boost::endian::store_big_u16(head + h, static_cast<std::uint16_t>(n));
     h += 2;
   } else {
-    head[h++] = 0x80 | 127;
+    head[h++] = mask_bit | 127;
     boost::endian::store_big_u64(head + h, n);
     h += 8;
   }
+  if (!mask) {  // a server's frame: the payload as it is
+    out.append(std::string_view(reinterpret_cast<const char*>(head), h));
+    out.append(payload);
+    return;
+  }
+  const std::uint32_t key = *mask;
   std::memcpy(head + h, &key, 4);
   h += 4;
   const std::size_t at = out.size();

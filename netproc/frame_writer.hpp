@@ -1,5 +1,6 @@
 #pragma once
-// Client data frames written by netproc itself (RFC 6455 §5.2, masking §5.3), for the
+// Data frames written by netproc itself (RFC 6455 §5.2; a client's masked, §5.3, a
+// server's not), for the
 // common case with no extension negotiated: one message is one frame, appended to the
 // transport layer's buffer in place, with no allocation and no completion to wait for.
 // Beast's async_write costs a composed operation and a posted completion per message,
@@ -11,6 +12,7 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -34,16 +36,20 @@ class mask_keys {
   std::size_t used_ = sizeof(pool_);
 };
 
-/// Appends one masked client frame (FIN set) with this opcode (RFC 6455 §5.2) and
-/// `payload`: the one writer of client frames, data and control alike.
-void append_masked_frame(byte_buffer& out, unsigned opcode, std::string_view payload, std::uint32_t key);
+/// The masking key of a client's frame; none for a server's (RFC 6455 §5.1: a client
+/// masks every frame, a server none).
+using frame_mask = std::optional<std::uint32_t>;
 
-/// Appends one masked client data frame (FIN set; text or binary) carrying `payload`.
-void append_client_frame(byte_buffer& out, bool binary, std::string_view payload, std::uint32_t key);
+/// Appends one frame (FIN set) with this opcode (RFC 6455 §5.2) and `payload`, masked
+/// with `key` if given: the one frame writer, data and control alike.
+void append_frame(byte_buffer& out, unsigned opcode, std::string_view payload, frame_mask key);
 
-/// A masked client Close frame with `code` and `reason` (cut to the 123 bytes RFC 6455
-/// §5.5 allows), written by the session rather than by Beast's async_close (see
+/// Appends one data frame (FIN set; text or binary) carrying `payload`.
+void append_data_frame(byte_buffer& out, bool binary, std::string_view payload, frame_mask key);
+
+/// A Close frame with `code` and `reason` (cut to the 123 bytes RFC 6455 §5.5 allows),
+/// written by the session rather than by Beast's async_close (see
 /// session_transport.hpp for why).
-std::string make_close_frame(std::uint16_t code, std::string_view reason, std::uint32_t key);
+std::string make_close_frame(std::uint16_t code, std::string_view reason, frame_mask key);
 
 }  // namespace wsbridge::netproc

@@ -89,6 +89,21 @@ const char* to_string(io_phase p) {
   return "?";
 }
 
+std::string choose_subprotocol(std::string_view offered, const std::vector<std::string>& ours) {
+  for (const std::string& p : ours)
+    for (const auto& item : boost::beast::http::token_list(offered))
+      if (item == p) return p;  // subprotocol names are case-sensitive (RFC 6455 §4.1)
+  return "";
+}
+
+bool origin_allowed(std::string_view origin, const std::vector<std::string>& allowed) {
+  if (allowed.empty() || origin.empty()) return true;
+  const auto trim = [](std::string_view s) { return s.ends_with('/') ? s.substr(0, s.size() - 1) : s; };
+  for (const std::string& a : allowed)
+    if (iequals(trim(origin), trim(a))) return true;
+  return false;
+}
+
 frame_rule io_frame_rule(io_phase p, ipc::frame_type type) {
   using ft = ipc::frame_type;
   switch (type) {

@@ -23,6 +23,16 @@ std::vector<std::pair<std::string, std::string>> upgrade_headers(const config& c
 /// RFC 6455 §4.1: the subprotocol a server chose must be one we offered ("" = none).
 bool subprotocol_offered(std::string_view chosen, const std::vector<std::string>& offered);
 
+/// Server side (RFC 6455 §4.2.2): the first of `ours` (in our order of preference)
+/// that the client's Sec-WebSocket-Protocol offers, or "" (then none is chosen, and the
+/// client decides whether to go on).
+std::string choose_subprotocol(std::string_view offered, const std::vector<std::string>& ours);
+
+/// Server side: the request's Origin may open a connection: `allowed` is empty, the
+/// request has no Origin (not a browser: cross-site hijacking needs one, RFC 6455
+/// §10.2), or it equals one of them (case-insensitive, a trailing '/' ignored).
+bool origin_allowed(std::string_view origin, const std::vector<std::string>& allowed);
+
 /// The first extension in a Sec-WebSocket-Extensions answer that was not offered
 /// (RFC 6455 §9.1: the client must then fail the connection), or "" if all were. We
 /// offer permessage-deflate only, and only when `offered_deflate`. A header that is

@@ -33,7 +33,7 @@ void session<Layer>::start_close() {
   // A user who asks to close now (Ctrl+C, /close) must not wait behind a megabyte of
   // data the server is not reading; what is dropped is reported as not sent.
   if (asked) ws_.next_layer().discard_pending();
-  ws_.next_layer().write_raw(make_close_frame(close_code_, close_reason_, mask_keys_.next()));
+  ws_.next_layer().write_raw(make_close_frame(close_code_, close_reason_, mask()));
   our_close_end_ = ws_.next_layer().accepted();
   ws_.next_layer().drop_close_frames();
   // The close timeout counts from when our Close reaches the kernel, not from when
@@ -52,7 +52,7 @@ void session<Layer>::wait_for_close_flush(std::uint64_t flushed_before) {
     if (ec || self->phase_ != close_phase::sent) return;
     const std::uint64_t now = self->ws_.next_layer().flushed();
     if (now != flushed_before) return self->wait_for_close_flush(now);
-    self->notify("close", "the server took none of our last " + std::to_string(self->ws_.next_layer().backlog()) +
+    self->notify("close", self->the_peer() + " took none of our last " + std::to_string(self->ws_.next_layer().backlog()) +
                               " bytes for " + seconds_text(self->cfg_.close_timeout) +
                               " (it stopped reading); our Close could not be sent");
     self->finish(exit_closed_abnormally, {close_abnormal, false, ""}, connection_state::closed);
@@ -76,10 +76,10 @@ void session<Layer>::wait_for_close_answer(int unacked_before) {
     // Progress, or the last bytes were taken during this wait: a full wait more.
     if ((unacked > 0 && unacked < unacked_before) || (unacked == 0 && unacked_before > 0))
       return self->wait_for_close_answer(unacked);
-    self->notify("close", unacked > 0 ? "the server took none of our last " + std::to_string(unacked) +
+    self->notify("close", unacked > 0 ? self->the_peer() + " took none of our last " + std::to_string(unacked) +
                                             " bytes for " + seconds_text(self->cfg_.close_timeout) +
                                             " (it stopped reading) and did not answer our Close"
-                                      : "the server did not answer our Close within " +
+                                      : self->the_peer() + " did not answer our Close within " +
                                             seconds_text(self->cfg_.close_timeout));
     self->finish(exit_closed_abnormally, {close_abnormal, false, ""}, connection_state::closed);
   });
@@ -116,7 +116,7 @@ void session<Layer>::on_close_handshake_done() {
   if (status == exit_ok && cfg_.max_messages != 0 && delivered_ < cfg_.max_messages) {
     notify("max-messages", std::to_string(delivered_) + " of " + std::to_string(cfg_.max_messages) +
                                " messages arrived before " +
-                               (timed_out_ ? "--timeout (" + seconds_text(cfg_.timeout) + ")" : std::string("the server closed")));
+                               (timed_out_ ? "--timeout (" + seconds_text(cfg_.timeout) + ")" : the_peer() + " closed"));
     status = exit_incomplete;
   }
   finish(status, {code, by_server, std::string(r.reason.data(), r.reason.size())}, connection_state::closed);
@@ -129,7 +129,7 @@ void session<Layer>::on_lost(const char* step, error_code ec) {
     return on_failed_by_beast(code, ec);
   std::string what = ec.message();
   if (ec == net::error::eof || ec == beast::error::timeout)
-    what = "the server closed the connection without a Close frame";
+    what = the_peer() + " closed the connection without a Close frame";
   notify("connection lost", std::string(step) + ": " + what);
   finish(exit_closed_abnormally, {close_abnormal, true, ""}, connection_state::closed);
 }
@@ -137,11 +137,11 @@ void session<Layer>::on_lost(const char* step, error_code ec) {
 template <class Layer>
 void session<Layer>::on_failed_by_beast(std::uint16_t code, error_code ec) {
   if (code == close_too_big) {
-    notify("read", "the server sent a message larger than --max-size (" + std::to_string(cfg_.max_message) +
+    notify("read", the_peer() + " sent a message larger than --max-size (" + std::to_string(cfg_.max_message) +
                        " bytes); closed with 1009 (message too big)");
   } else {
     const bool named = ec && ec.category() == websocket::make_error_code(websocket::error::closed).category();
-    notify("read", "the server broke the WebSocket protocol" + (named ? " (" + ec.message() + ")" : std::string()) +
+    notify("read", the_peer() + " broke the WebSocket protocol" + (named ? " (" + ec.message() + ")" : std::string()) +
                        "; closed with " + std::to_string(code) + " (" + close_code_meaning(code) + ")");
   }
   finish(exit_closed_abnormally, {code, false, ""}, connection_state::closed);
@@ -155,6 +155,7 @@ void session<Layer>::finish(int status, const ipc::close_info& info, connection_
   keepalive_timer_.cancel();
   session_timer_.cancel();
   set_state(final_state);
+  if (cfg_.server() && cfg_.verbose) log_access(info);
   ipc::append_frame(to_io_pending_, ipc::frame_type::closed, ipc::encode_close(info));
   if (io_gone_) exit_now();
   flush_to_io();
@@ -177,6 +178,21 @@ void session<Layer>::notify(const std::string& step, const std::string& detail) 
   }
   ipc::append_frame(to_io_pending_, ipc::frame_type::notice, line);
   flush_to_io();
+}
+
+template <class Layer>
+void session<Layer>::log_access(const ipc::close_info& info) {
+  // One line per connection, as a web server's access log: who, what, the answer, how
+  // long, the messages each way (counted as the board counts them), how it closed.
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - accepted_at_);
+  std::string line = "\"GET " + target_ + "\" " + std::to_string(answer_status_) + " " +
+                     seconds_text(ms) + " received " +
+                     std::to_string(board_.messages_received.load(std::memory_order_relaxed) + unpublished_messages_) +
+                     " sent " + std::to_string(board_.messages_sent.load(std::memory_order_relaxed));
+  if (answer_status_ == 101)
+    line += info.code == 0 ? std::string(" connection lost")
+                           : " close " + std::to_string(info.code) + (info.by_server ? " by client" : "");
+  notify("access", line);
 }
 
 }  // namespace

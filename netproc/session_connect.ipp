@@ -5,11 +5,16 @@ namespace wsbridge::netproc {
 namespace {  // internal linkage: see session_impl.hpp
 
 template <class Layer>
-void session<Layer>::run() {
+void session<Layer>::start_watching() {
   ws_.next_layer().on_flushed([self = this->shared_from_this()] { self->on_socket_flushed(); });
   // Messages read from the socket gather for ioproc until we would wait for more.
   ws_.next_layer().before_wait([self = this->shared_from_this()] { self->flush_to_io(); });
   do_control_read();
+}
+
+template <class Layer>
+void session<Layer>::run() {
+  start_watching();
   // Input is read from ioproc only once the connection is open: until then it waits
   // in the pipe (nothing is dropped), where a netproc started for a redirect finds it.
   if constexpr (local) {
@@ -157,16 +162,7 @@ void session<Layer>::upgrade() {
     pmd.client_enable = true;
     ws_.set_option(pmd);
   }
-  ws_.control_callback([this](websocket::frame_type kind, beast::string_view payload) {
-    if (kind == websocket::frame_type::close) on_server_close_frame();
-    // Only pongs answering the user's /ping go to ioproc, not those of keepalive pings.
-    if (kind == websocket::frame_type::pong && user_pings_ > 0 && !io_gone_ &&
-        std::string_view(payload.data(), payload.size()) != keepalive_payload) {
-      --user_pings_;
-      ipc::append_frame(to_io_pending_, ipc::frame_type::pong, std::string_view(payload.data(), payload.size()));
-      flush_to_io();
-    }
-  });
+  watch_control_frames();
   set_state(connection_state::upgrading);
   ws_.next_layer().stop_after_refusal();
   ws_.async_handshake(response_, cfg_.target.host_header, cfg_.target.resource,
@@ -224,7 +220,12 @@ void session<Layer>::on_handshake(error_code ec) {
                               exit_handshake_rejected);
   }
 
-  // From here on the timeout bounds closing handshakes the server starts. Keepalive
+  on_open();
+}
+
+template <class Layer>
+void session<Layer>::on_open() {
+  // From here on the timeout bounds closing handshakes the peer starts. Keepalive
   // is ours (keepalive_tick), not Beast's idle timer, which ties the time a ping may
   // go unanswered to the interval.
   ws_.set_option(websocket::stream_base::timeout{
@@ -246,6 +247,7 @@ void session<Layer>::on_handshake(error_code ec) {
   set_state(connection_state::open);
   std::string info = std::string(response_[http::field::sec_websocket_protocol]) + "\n" +
                      std::string(response_[http::field::sec_websocket_extensions]);
+  if (cfg_.server()) info += "\n" + program_env_;
   if (cfg_.verbose) {
     const auto ext = response_[http::field::sec_websocket_extensions];
     const auto proto = response_[http::field::sec_websocket_protocol];
@@ -256,6 +258,20 @@ void session<Layer>::on_handshake(error_code ec) {
   flush_to_io();
   do_ws_read();
   do_io_read();
+}
+
+template <class Layer>
+void session<Layer>::watch_control_frames() {
+  ws_.control_callback([this](websocket::frame_type kind, beast::string_view payload) {
+    if (kind == websocket::frame_type::close) on_server_close_frame();
+    // Only pongs answering the user's /ping go to ioproc, not those of keepalive pings.
+    if (kind == websocket::frame_type::pong && user_pings_ > 0 && !io_gone_ &&
+        std::string_view(payload.data(), payload.size()) != keepalive_payload) {
+      --user_pings_;
+      ipc::append_frame(to_io_pending_, ipc::frame_type::pong, std::string_view(payload.data(), payload.size()));
+      flush_to_io();
+    }
+  });
 }
 
 template <class Layer>

@@ -5,6 +5,7 @@
 //   session_connect.ipp   resolve, connect, proxy, TLS, the upgrade, redirects, sandbox
 //   session_transfer.ipp  messages both ways, ioproc's frames, pings, keepalive
 //   session_close.ipp     the closing handshake, timeouts, failures, the end
+//   session_accept.ipp    server side (--listen): the client's upgrade request
 // session.cpp and tls_session.cpp include all of it; nothing else should.
 
 #include <boost/asio/co_spawn.hpp>
@@ -150,8 +151,14 @@ class session : public std::enable_shared_from_this<session<Layer>> {
 
   void resolve();
 
+  /// Server side: the accepted socket is adopted; read and answer the upgrade request.
+  void serve();
+
  private:
   // ---- connecting --------------------------------------------------------------
+
+  /// Either side, first: the transport's callbacks, and the supervisor's requests.
+  void start_watching();
 
   bool proxied() const { return cfg_.proxy.type != proxy_target::kind::none; }
 
@@ -197,6 +204,30 @@ class session : public std::enable_shared_from_this<session<Layer>> {
   void show_headers(const char* dir, const Message& m);
 
   void on_handshake(error_code ec);
+
+  /// The connection is open (either side): timers, the `opened` frame, reading.
+  void on_open();
+
+  /// Close frames and the pongs that answer /ping, from Beast's control callback.
+  void watch_control_frames();
+
+  // ---- server side (session_accept.ipp) ----------------------------------------
+
+  void on_request(error_code ec, std::size_t);
+
+  /// A refusal the session writes itself (403), at once.
+  void send_refusal(const char* status, std::string_view body);
+
+  void on_accept(error_code ec);
+
+  /// The --exec program's environment: websocketd's variables, then WSBRIDGE_*.
+  std::string program_environment(const http::request<http::empty_body>& req, const std::string& subprotocol) const;
+
+  /// "the server", or in server mode "the client": the other end, in messages.
+  std::string the_peer() const { return std::string("the ") + cfg_.peer_name(); }
+
+  /// A client masks its frames, a server does not (RFC 6455 §5.1).
+  frame_mask mask() { return cfg_.server() ? frame_mask{} : frame_mask{mask_keys_.next()}; }
 
   static bool is_redirect(unsigned status) {
     return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
@@ -353,6 +384,9 @@ class session : public std::enable_shared_from_this<session<Layer>> {
 
   [[noreturn]] void exit_now();
 
+  /// Server mode, -v: the connection's access-log line.
+  void log_access(const ipc::close_info& info);
+
   /// Tells the user "wsbridge: STEP: DETAIL" through ioproc, in order with the
   /// messages (and so above the input line on a terminal); on stderr if ioproc is gone.
   /// `detail` may come from the server and is made terminal-safe.
@@ -430,6 +464,12 @@ class session : public std::enable_shared_from_this<session<Layer>> {
   std::uint16_t close_code_;  ///< of our Close: --close-code, or what a close request asked for
   std::string close_reason_;  ///< likewise: --close-reason, or the request's
   int exit_status_ = exit_ok;
+  // Server side.
+  std::optional<http::request_parser<http::empty_body>> request_;
+  std::string target_;        ///< the request's target, for the access log
+  std::string program_env_;   ///< for the --exec program, in the `opened` frame
+  unsigned answer_status_ = 0;  ///< 101, or the refusal's status, for the access log
+  std::chrono::steady_clock::time_point accepted_at_{};
 };
 
 /// Started as root: become nobody once the certificates are loaded and before we

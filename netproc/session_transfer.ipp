@@ -126,7 +126,7 @@ void session<Layer>::on_io_frame(const ipc::frame& f) {
       if (direct_frames_ && queue_.empty()) {  // (after a close began, the table drops data)
         auto& out = ws_.next_layer().pending_buffer();
         const std::size_t before = out.size();
-        append_client_frame(out, f.type == ipc::frame_type::binary, f.payload, mask_keys_.next());
+        append_data_frame(out, f.type == ipc::frame_type::binary, f.payload, mask());
         ws_.next_layer().frames_appended(out.size() - before);
         // Counted once the kernel has its last byte (on_socket_flushed): per message,
         // so that a connection lost mid-write reports exactly what was not sent.
@@ -139,6 +139,14 @@ void session<Layer>::on_io_frame(const ipc::frame& f) {
     case ipc::frame_type::input_end:
       input_ended_ = true;
       close_at_once_ = f.payload == ipc::input_end_close_now;
+      if (!close_at_once_ && !f.payload.empty()) {  // the code of the Close at the end
+        ipc::close_info c;
+        std::string err;
+        if (!ipc::decode_close(f.payload, c, &err) || !sendable_close_code(c.code))
+          protocol_error("from the I/O process: bad input_end payload");
+        close_code_ = c.code;
+        close_reason_ = c.reason;
+      }
       return;
     case ipc::frame_type::ping:
       return send_ping(std::string(f.payload));
@@ -261,7 +269,7 @@ void session<Layer>::keepalive_tick() {
     return keepalive_wait(cfg_.ping_interval);
   }
   if (keepalive_pinged_) {
-    notify("keepalive", "no answer from the server for " + seconds_text(cfg_.ping_timeout) +
+    notify("keepalive", "no answer from " + the_peer() + " for " + seconds_text(cfg_.ping_timeout) +
                             " after a ping (--ping-timeout)");
     return finish(exit_peer_dead, {close_abnormal, true, ""}, connection_state::closed);
   }

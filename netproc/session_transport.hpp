@@ -102,7 +102,7 @@ class session_transport {
           // After our own Close only Beast's control frames come here, never message
           // payload, so a first byte of 0x88 is a frame header.
           if (!ec && !(drop_close_frames_ && first == close_frame_byte)) {
-            if (first == close_frame_byte && beast_close_code_ == 0) beast_close_code_ = masked_close_code(b);
+            if (first == close_frame_byte && beast_close_code_ == 0) beast_close_code_ = close_code_of(b);
             append(b);
             if (first == close_frame_byte) close_frame_end_ = accepted_;
             if (is_control_frame(first)) {
@@ -245,12 +245,16 @@ class session_transport {
 
   static bool is_control_frame(unsigned char first) { return (first & 0x0f) >= 8; }
 
-  /// The status code in a masked client Close frame (RFC 6455 §5.5.1: two bytes of
-  /// payload after the 2-byte header and the 4-byte masking key), or 0 if none.
+  /// The status code in a Close frame (RFC 6455 §5.5.1: the first two bytes of the
+  /// payload, after the 2-byte header and, in a client's frame, the 4-byte masking
+  /// key), or 0 if it has none.
   template <class Buffers>
-  static std::uint16_t masked_close_code(const Buffers& b) {
+  static std::uint16_t close_code_of(const Buffers& b) {
     unsigned char f[8];
-    if (boost::asio::buffer_copy(boost::asio::buffer(f), b) < sizeof f || (f[1] & 0x7f) < 2) return 0;
+    const std::size_t got = boost::asio::buffer_copy(boost::asio::buffer(f), b);
+    if (got < 4 || (f[1] & 0x7f) < 2) return 0;
+    if ((f[1] & 0x80) == 0) return static_cast<std::uint16_t>(f[2] << 8 | f[3]);  // a server's: not masked
+    if (got < sizeof f) return 0;
     return static_cast<std::uint16_t>((f[6] ^ f[2]) << 8 | (f[7] ^ f[3]));
   }
 

@@ -8,5 +8,8 @@ inline constexpr int peer_in = 3;     ///< frames from the other child
 inline constexpr int peer_out = 4;    ///< frames to the other child
 inline constexpr int control_in = 5;  ///< frames from the supervisor; EOF: it is gone
 inline constexpr int count = 3;
+/// Server mode, netproc only: the accepted connection (the listener accepted it; the
+/// sandboxed netproc may not create sockets of its own).
+inline constexpr int socket = 6;
 
 }  // namespace wsbridge::child_fd

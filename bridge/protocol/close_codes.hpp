@@ -13,6 +13,7 @@ enum close_code : std::uint16_t {
   close_no_status = 1005,  ///< reported for a Close without a code; never sent (§7.1.5)
   close_abnormal = 1006,   ///< reported when the connection ended without a Close; never sent
   close_too_big = 1009,
+  close_internal_error = 1011,  ///< server mode: the --exec program failed
 };
 
 /// RFC 6455 §7.4: the codes an endpoint may send in a Close frame: 1000-1003,

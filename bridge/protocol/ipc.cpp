@@ -1,6 +1,8 @@
 #include "bridge/protocol/ipc.hpp"
 
 #include <boost/endian/conversion.hpp>
+#include <array>
+#include <cctype>
 #include <cstring>
 
 namespace wsbridge::ipc {
@@ -99,6 +101,23 @@ bool decode_close(std::string_view payload, close_info& out, std::string* err) {
   out.code = boost::endian::load_big_u16(reinterpret_cast<const unsigned char*>(payload.data()));
   out.by_server = payload[2] == 1;
   out.reason.assign(payload.substr(3));
+  return true;
+}
+
+bool program_variable_allowed(std::string_view line) {
+  static constexpr std::array<std::string_view, 18> cgi = {
+      "GATEWAY_INTERFACE", "SERVER_SOFTWARE", "SERVER_PROTOCOL", "SERVER_NAME", "SERVER_PORT", "REMOTE_ADDR",
+      "REMOTE_HOST",       "REMOTE_PORT",     "REQUEST_METHOD",  "REQUEST_URI", "SCRIPT_NAME", "PATH_INFO",
+      "QUERY_STRING",      "HTTPS",           "WSBRIDGE_REMOTE", "WSBRIDGE_SUBPROTOCOL", "AUTH_TYPE", "REMOTE_USER"};
+  const std::size_t eq = line.find('=');
+  if (eq == std::string_view::npos || line.find('\0') != std::string_view::npos) return false;
+  const std::string_view name = line.substr(0, eq);
+  for (std::string_view c : cgi)
+    if (name == c) return true;
+  if (!name.starts_with("HTTP_") || name.size() == 5 || name == "HTTP_PROXY") return false;
+  for (char c : name)
+    if (!(std::isupper(static_cast<unsigned char>(c)) || std::isdigit(static_cast<unsigned char>(c)) || c == '_'))
+      return false;
   return true;
 }
 

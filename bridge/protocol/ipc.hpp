@@ -23,7 +23,7 @@ enum class frame_type : std::uint8_t {
   text = 1,           ///< a text message (ioproc <-> netproc)
   binary = 2,         ///< a binary message (ioproc <-> netproc)
   input_end = 3,      ///< ioproc -> netproc: input ended; close once everything is sent
-  opened = 4,         ///< netproc -> ioproc: handshake done; payload: what was negotiated
+  opened = 4,         ///< netproc -> ioproc: handshake done; payload: what was negotiated (below)
   closed = 5,         ///< netproc -> ioproc: nothing more will come; payload: close_info
   close_request = 6,  ///< supervisor or ioproc -> netproc: start the closing handshake
   ping = 7,           ///< ioproc -> netproc: send a ping with this payload
@@ -33,6 +33,9 @@ enum class frame_type : std::uint8_t {
 inline constexpr std::uint8_t max_frame_type = 9;
 
 /// Payload of `input_end` asking netproc to close without lingering (interactive Ctrl+D).
+/// Otherwise the payload is empty, or a `close_info` (encode_close) with the code and
+/// reason of the Close that ends the connection (server mode: 1011 when the --exec
+/// program failed).
 inline constexpr std::string_view input_end_close_now = "now";
 
 inline constexpr std::size_t header_size = 5;
@@ -92,5 +95,15 @@ struct close_info {
 };
 std::string encode_close(const close_info& c);
 bool decode_close(std::string_view payload, close_info& out, std::string* err);
+
+// Payload of `opened`: the subprotocol, a line break, the extensions; in server mode
+// then one line per variable of the --exec program's environment ("NAME=value").
+/// A line of the environment netproc proposes for the --exec program ("NAME=value")
+/// that ioproc's launcher may set: websocketd's CGI variables, HTTP_* headers (not
+/// HTTP_PROXY: httpoxy, CVE-2016-5385) and WSBRIDGE_REMOTE/SUBPROTOCOL. netproc parsed
+/// untrusted bytes: anything else (LD_PRELOAD, PATH) would run code outside its
+/// sandbox, so the launcher checks each line with this.
+bool program_variable_allowed(std::string_view line);
+
 
 }  // namespace wsbridge::ipc

@@ -63,6 +63,13 @@ inline constexpr auto exec_grace = 2s;
 /// Option: --max-redirects.
 inline constexpr unsigned default_max_redirects = 10;
 
+/// Server mode with --exec: connections (each a program and three processes) at once.
+inline constexpr unsigned default_max_connections = 64;
+
+/// Server mode: how long a client has to send its whole upgrade request (a client
+/// that sends half a request and waits holds a process: slowloris).
+inline constexpr auto request_timeout = 10s;
+
 /// Longest redirect target we follow (the status board holds it).
 inline constexpr std::size_t max_redirect_url = 4096;
 

@@ -43,8 +43,8 @@ TEST_CASE("client frames unmask to their payload at every length class and block
     for (std::size_t i = 0; i < n; ++i) payload[i] = static_cast<char>(i * 131 + 7);
     byte_buffer out;
     out.append("xxx");  // frames are appended after what is there
-    netproc::append_client_frame(out, n % 2 == 1, payload, 0xa1b2c3d4u);
-    netproc::append_client_frame(out, false, "next", 0x01020304u);
+    netproc::append_data_frame(out, n % 2 == 1, payload, 0xa1b2c3d4u);
+    netproc::append_data_frame(out, false, "next", 0x01020304u);
     std::size_t at = 3;
     int opcode = 0;
     CHECK(unmask(out, at, &opcode) == payload);
@@ -53,4 +53,20 @@ TEST_CASE("client frames unmask to their payload at every length class and block
     CHECK(at == out.size());
     CHECK(std::string(out.data(), 3) == "xxx");
   }
+}
+
+TEST_CASE("server frames are not masked and carry the payload as it is", "[frame_writer]") {
+  for (std::size_t n : {0u, 5u, 125u, 126u, 65535u, 65536u}) {
+    const std::string payload(n, 'p');
+    byte_buffer out;
+    netproc::append_data_frame(out, true, payload, std::nullopt);
+    const auto* p = reinterpret_cast<const unsigned char*>(out.data());
+    CHECK(p[0] == 0x82);              // FIN, binary
+    CHECK((p[1] & 0x80) == 0);        // RFC 6455 §5.1: a server never masks
+    const std::size_t head = n < 126 ? 2 : n < 65536 ? 4 : 10;
+    REQUIRE(out.size() == head + n);
+    CHECK(std::string(out.data() + head, n) == payload);
+  }
+  const std::string close = netproc::make_close_frame(1001, "bye", std::nullopt);
+  CHECK(close == std::string("\x88\x05\x03\xe9" "bye", 7));
 }

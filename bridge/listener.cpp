@@ -1,0 +1,273 @@
+#include "bridge/listener.hpp"
+
+#include <arpa/inet.h>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <netinet/in.h>
+#include <optional>
+#include <poll.h>
+#include <string>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+#include "bridge/fd_util.hpp"
+#include "bridge/protocol/exit_codes.hpp"
+#include "bridge/protocol/limits.hpp"
+
+namespace wsbridge {
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+/// What a client over --max-connections gets (RFC 9110 §15.6.4), without a byte of its
+/// request read: the listener parses nothing a client sends.
+constexpr std::string_view busy_answer =
+    "HTTP/1.1 503 Service Unavailable\r\n"
+    "Content-Type: text/plain\r\n"
+    "Content-Length: 43\r\n"
+    "Retry-After: 1\r\n"
+    "Connection: close\r\n"
+    "\r\n"
+    "wsbridge: busy (--max-connections reached)\n";
+
+/// A refused socket is kept open until the client has sent its request and seen our
+/// answer: closed with its request unread, the kernel would send a reset, which can
+/// destroy the 503 before the client reads it.
+struct refused_socket {
+  unique_fd fd;
+  clock::time_point until;
+};
+constexpr std::size_t max_refused = 64;
+constexpr auto refused_linger = std::chrono::seconds(2);
+
+std::string address_text(const sockaddr_storage& a) {
+  char host[INET6_ADDRSTRLEN] = "?";
+  unsigned port = 0;
+  if (a.ss_family == AF_INET) {
+    const auto& in = reinterpret_cast<const sockaddr_in&>(a);
+    ::inet_ntop(AF_INET, &in.sin_addr, host, sizeof host);
+    port = ntohs(in.sin_port);
+    return std::string(host) + ":" + std::to_string(port);
+  }
+  const auto& in6 = reinterpret_cast<const sockaddr_in6&>(a);
+  ::inet_ntop(AF_INET6, &in6.sin6_addr, host, sizeof host);
+  port = ntohs(in6.sin6_port);
+  return "[" + std::string(host) + "]:" + std::to_string(port);
+}
+
+class listener {
+ public:
+  listener(const config& cfg, child_roles roles) : cfg_(cfg), roles_(roles) {}
+  int run();
+
+ private:
+  bool open_socket(std::string* err);
+  void accept_waiting();
+  void refuse(unique_fd fd);
+  void drain_refused(bool all);
+  void start_connection(unique_fd fd, const std::string& peer);
+  void on_signal(int sig, bool from_terminal);
+  void reap();
+  bool single() const { return cfg_.exec.empty(); }
+
+  const config& cfg_;
+  const child_roles roles_;
+  unique_fd socket_;
+  unique_fd signals_;
+  std::map<pid_t, std::string> connections_;  ///< connection supervisors: pid -> client
+  std::vector<refused_socket> refused_;
+  int interrupted_by_ = 0;
+  bool served_ = false;         ///< without --exec: the one connection has ended
+  int last_status_ = exit_ok;   ///< ... with this status
+  std::optional<clock::time_point> deadline_;  ///< when connections still open get SIGKILL
+};
+
+int listener::run() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : {SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&set, s);
+  ::sigprocmask(SIG_BLOCK, &set, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+  signals_.reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+  std::string err;
+  if (!signals_) {
+    std::fprintf(stderr, "wsbridge: signalfd: %s\n", errno_text(errno).c_str());
+    return exit_failure;
+  }
+  if (!open_socket(&err)) {
+    std::fprintf(stderr, "wsbridge: listen: %s\n", err.c_str());
+    return exit_connect_failed;
+  }
+  for (;;) {
+    const bool accepting = socket_ && !interrupted_by_ && !(single() && served_);
+    if (!accepting && connections_.empty()) break;
+    std::vector<pollfd> fds{{signals_.get(), POLLIN, 0}};
+    if (accepting) fds.push_back({socket_.get(), POLLIN, 0});
+    for (const auto& r : refused_) fds.push_back({r.fd.get(), POLLIN, 0});
+    int timeout_ms = refused_.empty() ? -1 : 100;
+    if (deadline_) {
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline_ - clock::now());
+      timeout_ms = static_cast<int>(std::max<long long>(0, left.count()));
+    }
+    if (::poll(fds.data(), fds.size(), timeout_ms) < 0 && errno != EINTR) break;
+    signalfd_siginfo si;
+    while (::read(signals_.get(), &si, sizeof si) == sizeof si)
+      if (si.ssi_signo != SIGCHLD) on_signal(static_cast<int>(si.ssi_signo), si.ssi_code == SI_KERNEL);
+    reap();
+    if (accepting && fds.size() > 1 && (fds[1].revents & POLLIN)) accept_waiting();
+    drain_refused(false);
+    if (deadline_ && clock::now() >= *deadline_) {
+      for (const auto& [pid, peer] : connections_) ::kill(pid, SIGKILL);
+      deadline_.reset();
+    }
+  }
+  drain_refused(true);
+  if (interrupted_by_) return 128 + interrupted_by_;
+  return single() ? last_status_ : exit_ok;
+}
+
+bool listener::open_socket(std::string* err) {
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  const int port = std::stoi(cfg_.listen_port);
+  if (cfg_.listen_host.find(':') != std::string::npos) {
+    auto& a = reinterpret_cast<sockaddr_in6&>(addr);
+    a.sin6_family = AF_INET6;
+    a.sin6_port = htons(static_cast<std::uint16_t>(port));
+    if (::inet_pton(AF_INET6, cfg_.listen_host.c_str(), &a.sin6_addr) != 1) return *err = "bad address", false;
+    len = sizeof a;
+  } else {
+    auto& a = reinterpret_cast<sockaddr_in&>(addr);
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(port));
+    if (::inet_pton(AF_INET, cfg_.listen_host.c_str(), &a.sin_addr) != 1) return *err = "bad address", false;
+    len = sizeof a;
+  }
+  socket_.reset(::socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!socket_) return *err = "socket: " + errno_text(errno), false;
+  const int one = 1;
+  ::setsockopt(socket_.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (::bind(socket_.get(), reinterpret_cast<const sockaddr*>(&addr), len) != 0)
+    return *err = address_text(addr) + ": " + errno_text(errno), false;
+  if (::listen(socket_.get(), SOMAXCONN) != 0) return *err = "listen: " + errno_text(errno), false;
+  len = sizeof addr;
+  ::getsockname(socket_.get(), reinterpret_cast<sockaddr*>(&addr), &len);
+  // Always said, -q or not: with port 0 it is the only way to learn the port.
+  std::fprintf(stderr, "wsbridge: listening on ws://%s/%s\n", address_text(addr).c_str(),
+               cfg_.exec.empty() ? "" : (" (--exec " + cfg_.exec[0] + ")").c_str());
+  return true;
+}
+
+void listener::accept_waiting() {
+  for (;;) {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof addr;
+    unique_fd fd(::accept4(socket_.get(), reinterpret_cast<sockaddr*>(&addr), &len, SOCK_CLOEXEC));
+    if (!fd) {
+      // EAGAIN: all taken. EMFILE and the like: try again on the next wake-up (the
+      // backlog keeps the client waiting, not lost).
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED && errno != EINTR)
+        std::fprintf(stderr, "wsbridge: accept: %s\n", errno_text(errno).c_str());
+      return;
+    }
+    const std::string peer = address_text(addr);
+    if (connections_.size() >= cfg_.max_connections || (single() && served_)) {
+      if (cfg_.verbose) std::fprintf(stderr, "wsbridge: %s: refused with 503 (--max-connections %u)\n", peer.c_str(),
+                                     cfg_.max_connections);
+      refuse(std::move(fd));
+      continue;
+    }
+    start_connection(std::move(fd), peer);
+  }
+}
+
+void listener::refuse(unique_fd fd) {
+  ::send(fd.get(), busy_answer.data(), busy_answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  ::shutdown(fd.get(), SHUT_WR);
+  if (refused_.size() >= max_refused) return;  // closed now: a flood gets no lingering
+  refused_.push_back({std::move(fd), clock::now() + refused_linger});
+}
+
+void listener::drain_refused(bool all) {
+  const auto now = clock::now();
+  std::erase_if(refused_, [&](refused_socket& r) {
+    char buf[4096];
+    for (;;) {  // discarded unread: the request is not ours to parse
+      const ssize_t n = ::recv(r.fd.get(), buf, sizeof buf, MSG_DONTWAIT);
+      if (n == 0) return true;  // the client has closed: done
+      if (n < 0) return !(errno == EAGAIN || errno == EWOULDBLOCK) || all || now >= r.until;
+    }
+  });
+}
+
+void listener::start_connection(unique_fd fd, const std::string& peer) {
+  const pid_t parent = ::getpid();
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    std::fprintf(stderr, "wsbridge: %s: fork: %s\n", peer.c_str(), errno_text(errno).c_str());
+    return;  // fd closes: the client sees the connection end
+  }
+  if (pid > 0) {
+    connections_.emplace(pid, peer);
+    return;
+  }
+  // The connection supervisor. It dies with the listener (and its children with it).
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != parent) ::_exit(limits::child_setup_failed);
+  ::prctl(PR_SET_NAME, "wsbridge-conn");
+  socket_.reset();
+  signals_.reset();
+  refused_.clear();
+  config c = cfg_;
+  c.accepted_socket = fd.release();
+  c.peer = peer;
+  const int status = run_supervisor(c, roles_);
+  std::fflush(nullptr);
+  ::_exit(status);
+}
+
+void listener::on_signal(int sig, bool from_terminal) {
+  if (interrupted_by_) {  // a second one: end everything now
+    for (const auto& [pid, peer] : connections_) ::kill(pid, SIGKILL);
+    return;
+  }
+  interrupted_by_ = sig;
+  socket_.reset();  // no new connections from here on
+  // Each connection closes with 1001 (going away) and ends its program within the
+  // graces. A terminal's Ctrl+C has reached them already (the whole foreground process
+  // group gets it), and a second one would mean "now".
+  if (!from_terminal)
+    for (const auto& [pid, peer] : connections_) ::kill(pid, sig);
+  deadline_ = clock::now() + cfg_.close_timeout + 2 * limits::exec_grace + std::chrono::seconds(2);
+}
+
+void listener::reap() {
+  for (;;) {
+    int status = 0;
+    const pid_t pid = ::waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) return;
+    if (connections_.erase(pid) == 0) continue;
+    if (single()) {
+      served_ = true;
+      last_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+  }
+}
+
+}  // namespace
+
+int run_listener(const config& cfg, child_roles roles) {
+  listener l(cfg, roles);
+  return l.run();
+}
+
+}  // namespace wsbridge

@@ -1,0 +1,147 @@
+// session<Layer>, server side (--listen): the client's upgrade request, checked and
+// answered. The transfer and the closing are the client's code (the other .ipp files),
+// with the frames unmasked (RFC 6455 §5.1). Part of session_impl.hpp.
+#pragma once
+
+namespace wsbridge::netproc {
+namespace {  // internal linkage: see session_impl.hpp
+
+template <class Layer>
+void session<Layer>::serve() {
+  set_state(connection_state::upgrading);
+  accepted_at_ = std::chrono::steady_clock::now();
+  start_watching();
+  if (cfg_.sandbox && !lock_down()) return;
+  request_.emplace();
+  request_->header_limit(static_cast<std::uint32_t>(limits::max_upgrade_head));
+  request_->body_limit(0);  // an upgrade request has no body (RFC 6455 §4.1)
+  // A client that sends half a request and waits (slowloris) holds three processes:
+  // the whole request must arrive within --connect-timeout.
+  beast::get_lowest_layer(ws_).expires_after(cfg_.connect_timeout);
+  http::async_read(ws_.next_layer(), read_buffer_, *request_,
+                   beast::bind_front_handler(&session::on_request, this->shared_from_this()));
+}
+
+template <class Layer>
+void session<Layer>::on_request(error_code ec, std::size_t) {
+  beast::get_lowest_layer(ws_).expires_never();
+  if (ec) {
+    // Nothing to answer: the request never arrived whole, or is not HTTP.
+    const std::string what = ec == beast::error::timeout ? "no complete upgrade request within " +
+                                                               seconds_text(cfg_.connect_timeout) + " (--connect-timeout)"
+                             : ec == http::error::end_of_stream ? std::string("the client left without a request")
+                                                                : "not a valid HTTP request (" + ec.message() + ")";
+    return fail_before_open("handshake", what, exit_handshake_rejected);
+  }
+  const auto& req = request_->get();
+  target_ = std::string(req.target());
+  if (cfg_.verbose) show_headers("<", req);
+  // Cross-site WebSocket hijacking: a page on another site can open a connection with
+  // the user's cookies; browsers say where the page came from (RFC 6455 §10.2).
+  if (const auto origin = req[http::field::origin]; !origin_allowed(origin, cfg_.origins)) {
+    answer_status_ = 403;
+    send_refusal("403 Forbidden", "origin not allowed\n");
+    return fail_before_open("handshake", "refused Origin '" + std::string(origin) + "' (--origin-allow)",
+                            exit_handshake_rejected);
+  }
+  const std::string chosen = choose_subprotocol(req[http::field::sec_websocket_protocol], cfg_.subprotocols);
+  ws_.set_option(websocket::stream_base::timeout{
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(limits::handshake_timeout),
+      websocket::stream_base::none(), false});
+  // Beast calls the decorator once its answer is complete but for these, and after
+  // negotiating permessage-deflate: the answer is kept, as a client keeps the server's.
+  ws_.set_option(websocket::stream_base::decorator([this, chosen](websocket::response_type& res) {
+    res.set(http::field::server, std::string("wsbridge/") + version_string);
+    if (res.result() != http::status::switching_protocols) return;
+    if (!chosen.empty()) res.set(http::field::sec_websocket_protocol, chosen);
+    response_ = res;
+    if (cfg_.verbose) show_headers(">", res);
+  }));
+  ws_.read_message_max(cfg_.max_message);
+  if (cfg_.compress) {  // permessage-deflate (RFC 7692) if the client offers it
+    websocket::permessage_deflate pmd;
+    pmd.server_enable = true;
+    ws_.set_option(pmd);
+  }
+  watch_control_frames();
+  program_env_ = program_environment(req, chosen);
+  // Beast checks the request (RFC 6455 §4.2.1) and answers a bad one itself: 400, or
+  // 426 with the version it speaks.
+  ws_.async_accept(req, beast::bind_front_handler(&session::on_accept, this->shared_from_this()));
+}
+
+template <class Layer>
+void session<Layer>::send_refusal(const char* status, std::string_view body) {
+  // Written at once and in full: a fresh socket's buffer takes a few hundred bytes,
+  // and the session then ends with _exit, which would drop a buffered answer.
+  const std::string answer = std::string("HTTP/1.1 ") + status + "\r\nServer: wsbridge/" + version_string +
+                             "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
+                             "\r\nConnection: close\r\n\r\n" + std::string(body);
+  [[maybe_unused]] const ssize_t n =
+      ::send(beast::get_lowest_layer(ws_).socket().native_handle(), answer.data(), answer.size(), MSG_NOSIGNAL);
+}
+
+template <class Layer>
+void session<Layer>::on_accept(error_code ec) {
+  if (ec) {
+    answer_status_ = ec == websocket::error::bad_sec_version ? 426 : 400;
+    return fail_before_open("handshake", "refused the client's upgrade request: " + ec.message(),
+                            exit_handshake_rejected);
+  }
+  answer_status_ = 101;
+  // Received before the 101 and so outside the protocol (RFC 6455 §4.1: a client
+  // waits for the answer); whatever the read buffer holds is left unread.
+  on_open();
+}
+
+template <class Layer>
+std::string session<Layer>::program_environment(const http::request<http::empty_body>& req,
+                                                 const std::string& subprotocol) const {
+  // websocketd's CGI-style variables (RFC 3875 §4.1), so that its scripts run as they
+  // are, then ours. One "NAME=value" per line; values from the request cannot hold a
+  // line break (HTTP's parser refuses them).
+  std::string path(req.target()), query;
+  if (const auto q = path.find('?'); q != std::string::npos) {
+    query = path.substr(q + 1);
+    path.erase(q);
+  }
+  const std::string& peer = cfg_.peer;
+  const std::size_t colon = peer.rfind(':');
+  std::string addr = peer.substr(0, colon), port = colon == std::string::npos ? "" : peer.substr(colon + 1);
+  if (addr.starts_with("[") && addr.ends_with("]")) addr = addr.substr(1, addr.size() - 2);
+  std::string host(req[http::field::host]);
+  std::string server_port = cfg_.listen_port;
+  if (const auto c = host.rfind(':'); c != std::string::npos && host.find(']', c) == std::string::npos) {
+    server_port = host.substr(c + 1);
+    host.erase(c);
+  }
+  std::string env;
+  const auto add = [&](std::string_view name, std::string_view value) {
+    env.append(name).append("=").append(value).append("\n");
+  };
+  add("GATEWAY_INTERFACE", "websocketd-CGI/0.1");
+  add("SERVER_SOFTWARE", std::string("wsbridge/") + version_string);
+  add("SERVER_PROTOCOL", "HTTP/1.1");
+  add("SERVER_NAME", host);
+  add("SERVER_PORT", server_port);
+  add("REMOTE_ADDR", addr);
+  add("REMOTE_HOST", addr);
+  add("REMOTE_PORT", port);
+  add("REQUEST_METHOD", std::string(req.method_string()));
+  add("REQUEST_URI", std::string(req.target()));
+  add("SCRIPT_NAME", path);
+  add("PATH_INFO", "");
+  add("QUERY_STRING", query);
+  if constexpr (tls) add("HTTPS", "on");
+  for (const auto& field : req) {
+    std::string name = "HTTP_";
+    for (char c : field.name_string()) name += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    add(name, std::string(field.value()));
+  }
+  add("WSBRIDGE_REMOTE", peer);
+  add("WSBRIDGE_SUBPROTOCOL", subprotocol);
+  return env;
+}
+
+}  // namespace
+}  // namespace wsbridge::netproc

@@ -1,0 +1,368 @@
+"""Server mode (#17): wsbridge --listen, with --exec (a program per connection) and
+without (one connection bridged to stdin/stdout). Real clients: python3-websockets,
+node's ws, and raw sockets that break the rules."""
+import asyncio
+import os
+import queue
+import signal
+import socket
+import subprocess
+import threading
+import uuid
+
+import pytest
+import websockets
+
+from conftest import EXIT_OK, PEERS, WSBRIDGE, _processes, wait_for
+
+EXIT_SIGTERM = 128 + signal.SIGTERM
+
+
+class Listener:
+    """wsbridge --listen 127.0.0.1:0 ...; the port comes from its first stderr line.
+    Every process of it carries `tag` in its command line (the forks share argv), so
+    that the test can tell when all of them are gone."""
+
+    def __init__(self, args, stdin=subprocess.DEVNULL):
+        self.tag = "tag-" + uuid.uuid4().hex[:12]
+        argv = [WSBRIDGE, "--listen", "127.0.0.1:0", *args]
+        if "--exec" in args:
+            argv.append(self.tag)  # sh -c '...' TAG: the tag is the script's $0
+        else:
+            argv[1:1] = ["--close-reason", self.tag]
+        self.proc = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        first = self.proc.stderr.readline().decode()
+        if "listening on ws://" not in first:
+            self.proc.kill()
+            raise RuntimeError(f"wsbridge did not listen: {first!r} {self.proc.stderr.read()!r}")
+        self.port = int(first.split("ws://127.0.0.1:")[1].split("/")[0])
+        self.url = f"ws://127.0.0.1:{self.port}"
+        self.errors = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        for line in self.proc.stderr:
+            self.errors.put(line.decode(errors="replace").rstrip("\n"))
+
+    def stderr_lines(self):
+        out = []
+        while not self.errors.empty():
+            out.append(self.errors.get())
+        return out
+
+    def processes(self):
+        """PIDs of every process of this server but the listener (connections, programs)."""
+        return [pid for pid, cmd in _processes("cmdline", "rb") if self.tag.encode() in cmd and pid != self.proc.pid]
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        return self.proc.wait(timeout=30)
+
+
+@pytest.fixture
+def listen():
+    started = []
+
+    def start(*args, **kw):
+        lst = Listener(list(args), **kw)
+        started.append(lst)
+        return lst
+
+    yield start
+    for lst in started:
+        if lst.proc.poll() is None:
+            lst.proc.kill()
+            lst.proc.wait()
+
+
+def exchange(url, messages, subprotocols=None, headers=None, origin=None):
+    """Connects with python3-websockets, sends each message and reads one answer per
+    message; returns (answers, close code, chosen subprotocol)."""
+
+    async def run():
+        async with websockets.connect(url, subprotocols=subprotocols, extra_headers=headers or {},
+                                      origin=origin, open_timeout=10, close_timeout=10) as ws:
+            answers = []
+            for m in messages:
+                await ws.send(m)
+                answers.append(await asyncio.wait_for(ws.recv(), 10))
+            await ws.close()
+            return answers, ws.close_code, ws.subprotocol
+
+    return asyncio.run(run())
+
+
+def receive_all(url, timeout=20):
+    """Connects and reads until the server closes; returns (messages, close code)."""
+
+    async def run():
+        async with websockets.connect(url, open_timeout=10) as ws:
+            got = []
+            try:
+                while True:
+                    got.append(await asyncio.wait_for(ws.recv(), timeout))
+            except websockets.ConnectionClosed:
+                pass
+            return got, ws.close_code
+
+    return asyncio.run(run())
+
+
+def raw_request(port, request, read_until=b"\r\n\r\n", timeout=10):
+    """Sends bytes on a plain socket and returns what comes back up to `read_until`
+    (or to EOF)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(request)
+        data = b""
+        while read_until not in data:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+        return data
+
+
+UPGRADE = (b"GET /raw HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+
+
+def test_each_message_goes_through_the_program_and_back(listen):
+    server = listen("--exec", "sh", "-c", "cat")
+    answers, code, _ = exchange(server.url + "/echo", ["hello", "wörld", ""])
+    assert answers == ["hello", "wörld", ""]
+    assert code == 1000
+    assert server.stop() == EXIT_SIGTERM
+    wait_for(lambda: not server.processes(), 10, "the server's processes to be gone")
+
+
+def test_a_node_ws_client_is_served(listen):
+    server = listen("--exec", "sh", "-c", "cat")
+    r = subprocess.run(["node", os.path.join(PEERS, "node_client.js"), server.url + "/", "one", "two"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.stdout.splitlines() == ["MSG one", "MSG two", "CLOSE 1000"], r.stderr
+
+
+def test_the_program_gets_websocketd_s_environment(listen):
+    script = ('echo "$REMOTE_ADDR|$SERVER_NAME|$SCRIPT_NAME|$QUERY_STRING|$REQUEST_URI|$HTTP_X_TOKEN|'
+              '$WSBRIDGE_SUBPROTOCOL|${HTTP_PROXY-unset}|$SERVER_SOFTWARE"; cat')
+    server = listen("--subprotocol", "chat", "--exec", "sh", "-c", script)
+    answers, code, chosen = exchange(server.url + "/app/x?name=a%20b&n=1", ["ping", "pong"], subprotocols=["other", "chat"],
+                                     headers={"X-Token": "t1", "Proxy": "http://evil.example/"})
+    env = answers[0].split("|")
+    assert env[:8] == ["127.0.0.1", "127.0.0.1", "/app/x", "name=a%20b&n=1", "/app/x?name=a%20b&n=1", "t1", "chat",
+                       "unset"]
+    assert env[8].startswith("wsbridge/")
+    assert answers[1] == "ping" and chosen == "chat" and code == 1000
+
+
+def test_every_connection_gets_its_own_program(listen):
+    server = listen("--exec", "sh", "-c", 'echo "$$ $REMOTE_PORT"; cat')
+
+    async def two_at_once():
+        async with websockets.connect(server.url) as a, websockets.connect(server.url) as b:
+            return await a.recv(), await b.recv()
+
+    first, second = asyncio.run(two_at_once())
+    assert first.split()[0] != second.split()[0]  # two programs
+    assert first.split()[1] != second.split()[1]  # two clients
+
+
+def test_a_program_that_ends_closes_with_1000_after_all_its_output(listen):
+    server = listen("--exec", "sh", "-c", "seq 1 20000")
+    got, code = receive_all(server.url)
+    assert got == [str(i) for i in range(1, 20001)]
+    assert code == 1000
+
+
+def test_a_program_that_fails_closes_with_1011(listen):
+    server = listen("--exec", "sh", "-c", "echo last words; exit 3")
+    got, code = receive_all(server.url)
+    assert got == ["last words"]
+    assert code == 1011
+
+
+def test_websocketd_example_scripts_run_unchanged(listen, tmp_path):
+    # websocketd's count.sh and greeter.sh examples, as published (without the sleep).
+    count = tmp_path / "count.sh"
+    count.write_text("#!/bin/bash\nfor ((COUNT = 1; COUNT <= 10; COUNT++)); do\n  echo $COUNT\ndone\n")
+    greeter = tmp_path / "greeter.sh"
+    greeter.write_text("#!/bin/bash\nwhile read LINE\ndo\n  echo \"Hello $LINE!\"\ndone\n")
+    for f in (count, greeter):
+        f.chmod(0o755)
+    server = listen("--exec", "sh", "-c", f"exec {count}")
+    got, code = receive_all(server.url)
+    assert got == [str(i) for i in range(1, 11)] and code == 1000
+    server = listen("--exec", "sh", "-c", f"exec {greeter}")
+    answers, code, _ = exchange(server.url, ["Alice", "Bob"])
+    assert answers == ["Hello Alice!", "Hello Bob!"] and code == 1000
+
+
+def test_sigterm_closes_every_connection_with_1001_and_leaves_nothing(listen):
+    server = listen("--exec", "sh", "-c", "cat")
+    codes = queue.Queue()
+
+    async def client():
+        async with websockets.connect(server.url) as ws:
+            await ws.send("hi")
+            assert await ws.recv() == "hi"
+            codes.put("open")
+            try:
+                await asyncio.wait_for(ws.recv(), 30)
+            except websockets.ConnectionClosed:
+                pass
+            codes.put(ws.close_code)
+
+    threads = [threading.Thread(target=lambda: asyncio.run(client())) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for _ in threads:
+        assert codes.get(timeout=20) == "open"
+    assert server.stop(signal.SIGTERM) == EXIT_SIGTERM
+    assert sorted(codes.get(timeout=20) for _ in threads) == [1001, 1001, 1001]
+    wait_for(lambda: not server.processes(), 10, "the server's processes to be gone")
+
+
+def test_a_killed_listener_leaves_no_process_behind(listen):
+    server = listen("--exec", "sh", "-c", "cat")
+
+    async def open_two():
+        a = await websockets.connect(server.url)
+        b = await websockets.connect(server.url)
+        for ws in (a, b):
+            await ws.send("x")
+            await ws.recv()
+        return a, b
+
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(open_two())
+    # Two connections: each a connection supervisor, netproc, ioproc and a program.
+    wait_for(lambda: len(server.processes()) >= 8, 10, "both connections' processes")
+    server.proc.kill()
+    server.proc.wait()
+    wait_for(lambda: not server.processes(), 10, "every process of the killed server to be gone")
+    loop.close()
+
+
+def masked(opcode, payload, key=b"\x01\x02\x03\x04"):
+    """A client frame (FIN set, masked as RFC 6455 §5.3 requires); payloads under 126 bytes."""
+    assert len(payload) < 126
+    return bytes([0x80 | opcode, 0x80 | len(payload)]) + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+def close_code_after(port, frame):
+    """Opens a connection with a raw upgrade, sends `frame`, returns the code of the
+    server's Close."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(UPGRADE)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += s.recv(4096)
+        assert data.startswith(b"HTTP/1.1 101"), data
+        s.sendall(frame)
+        data = data.split(b"\r\n\r\n", 1)[1]
+        while len(data) < 4:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    assert data[0] == 0x88, data
+    return int.from_bytes(data[2:4], "big")
+
+
+def test_an_unmasked_client_frame_is_refused_with_1002(listen):
+    server = listen("--exec", "sh", "-c", "cat")
+    assert close_code_after(server.port, b"\x81\x02hi") == 1002  # RFC 6455 §5.1: a client masks
+
+
+def test_invalid_utf8_and_oversize_messages_close_with_1007_and_1009(listen):
+    server = listen("--max-size", "10", "--no-compress", "--exec", "sh", "-c", "cat")
+    assert close_code_after(server.port, masked(0x1, b"\xc3\x28")) == 1007  # RFC 6455 §8.1
+    assert close_code_after(server.port, masked(0x2, b"x" * 20)) == 1009
+
+
+def test_a_bad_upgrade_request_is_answered_400_or_426(listen):
+    server = listen("--exec", "sh", "-c", "cat")
+    no_key = UPGRADE.replace(b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", b"")
+    assert raw_request(server.port, no_key).startswith(b"HTTP/1.1 400")
+    old = raw_request(server.port, UPGRADE.replace(b"Version: 13", b"Version: 8"))
+    assert old.startswith(b"HTTP/1.1 426") and b"Sec-WebSocket-Version: 13" in old
+
+
+def test_a_client_that_sends_half_a_request_is_dropped(listen):
+    server = listen("--connect-timeout", "1", "--exec", "sh", "-c", "cat")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=20) as s:
+        s.sendall(UPGRADE[:40])
+        assert s.recv(4096) == b""  # closed by the server, not by our timeout
+    wait_for(lambda: not server.processes(), 10, "the connection's processes to be gone")
+
+
+def test_origin_allow_refuses_other_origins_with_403(listen):
+    server = listen("--origin-allow", "https://good.example", "--exec", "sh", "-c", "cat")
+    bad = raw_request(server.port, UPGRADE.replace(b"\r\n\r\n", b"\r\nOrigin: https://evil.example\r\n\r\n"))
+    assert bad.startswith(b"HTTP/1.1 403")
+    answers, code, _ = exchange(server.url, ["ok"], origin="https://good.example")
+    assert answers == ["ok"] and code == 1000
+    answers, code, _ = exchange(server.url, ["no origin: not a browser"])
+    assert answers == ["no origin: not a browser"]
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the refused client's cleanup
+def test_over_max_connections_gets_503(listen):
+    server = listen("--max-connections", "1", "--exec", "sh", "-c", "cat")
+
+    async def second_while_first_open():
+        async with websockets.connect(server.url) as first:
+            await first.send("a")
+            assert await first.recv() == "a"
+            with pytest.raises(websockets.InvalidStatusCode) as refused:
+                await websockets.connect(server.url, open_timeout=10)
+            return refused.value.status_code
+
+    assert asyncio.run(second_while_first_open()) == 503
+
+
+def test_without_exec_one_connection_is_bridged_to_stdin_and_stdout(listen):
+    server = listen(stdin=subprocess.PIPE)
+    server.proc.stdin.write(b"from stdin\n")
+    server.proc.stdin.flush()
+
+    async def talk():
+        async with websockets.connect(server.url) as ws:
+            first = await ws.recv()
+            await ws.send("from the client")
+            # Busy: a second client is refused while the first is served.
+            with pytest.raises(websockets.InvalidStatusCode) as refused:
+                await websockets.connect(server.url, open_timeout=10)
+            server.proc.stdin.close()  # end of input: wsbridge closes (1000)
+            try:
+                await asyncio.wait_for(ws.recv(), 20)
+            except websockets.ConnectionClosed:
+                pass
+            return first, refused.value.status_code, ws.close_code
+
+    first, busy, code = asyncio.run(talk())
+    assert (first, busy, code) == ("from stdin", 503, 1000)
+    assert server.proc.wait(timeout=20) == EXIT_OK
+    assert server.proc.stdout.read() == b"from the client\n"
+
+
+def test_listen_errors_are_one_line(listen):
+    cases = [
+        (["--listen", "99999"], "the port must be a number"),
+        (["--listen", "::1:80"], "IPv6 address goes in brackets"),
+        (["--listen", "0", "ws://127.0.0.1/"], "--listen takes no URL"),
+        (["--listen", "0", "--cacert", "x.pem"], "--cacert is a client option"),
+        (["--listen", "0", "--max-connections", "2"], "needs --exec"),
+    ]
+    for args, words in cases:
+        r = subprocess.run([WSBRIDGE, *args], capture_output=True, timeout=10)
+        assert r.returncode == 2, (args, r.stderr)
+        lines = r.stderr.decode().splitlines()
+        assert len(lines) == 1 and words in lines[0], (args, lines)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = subprocess.run([WSBRIDGE, "--listen", str(port)], capture_output=True, timeout=10)
+    assert r.returncode == 3 and b"Address already in use" in r.stderr
