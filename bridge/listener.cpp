@@ -230,6 +230,7 @@ void listener::start_connection(unique_fd fd, const std::string& peer) {
   config c = cfg_;
   c.accepted_socket = fd.release();
   c.peer = peer;
+  c.target.display = "client " + peer;  // "Connected to client 127.0.0.1:40312" on a terminal
   const int status = run_supervisor(c, roles_);
   std::fflush(nullptr);
   ::_exit(status);

@@ -301,10 +301,12 @@ class terminal_session {
   }
 
   std::string connected_text(std::string_view info) const {
-    // Payload: "subprotocol\nextensions".
+    // Payload: "subprotocol\nextensions" (then, in server mode with --exec only, the
+    // program's environment, ipc.hpp).
     const auto nl = info.find('\n');
     const std::string protocol = safe_text(info.substr(0, nl));
-    const std::string extensions = nl == std::string_view::npos ? "" : safe_text(info.substr(nl + 1));
+    const std::string_view rest = nl == std::string_view::npos ? std::string_view() : info.substr(nl + 1);
+    const std::string extensions = safe_text(rest.substr(0, rest.find('\n')));
     std::string s = "Connected to " + safe_text(cfg_.target.display);
     if (!protocol.empty()) s += " (subprotocol " + protocol + ")";
     if (!extensions.empty()) s += " (extensions " + extensions + ")";
@@ -337,7 +339,7 @@ class terminal_session {
     // Never opened: netproc's notice said why, and its exit status is the one that counts.
     if (!board_.opened.load(std::memory_order_relaxed)) return;
     if (c.code != 0 && c.code != close_abnormal) {
-      std::string text = close_text(c);  // "connection closed ..." -> "Connection closed ..."
+      std::string text = close_text(c, cfg_.peer_name());  // "connection closed ..." -> "Connection closed ..."
       text[0] = 'C';
       out += colors_.status + text + "." + colors_.reset + "\n";
     }

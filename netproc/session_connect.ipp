@@ -247,7 +247,7 @@ void session<Layer>::on_open() {
   set_state(connection_state::open);
   std::string info = std::string(response_[http::field::sec_websocket_protocol]) + "\n" +
                      std::string(response_[http::field::sec_websocket_extensions]);
-  if (cfg_.server()) info += "\n" + program_env_;
+  if (cfg_.server() && !cfg_.exec.empty()) info += "\n" + program_env_;
   if (cfg_.verbose) {
     const auto ext = response_[http::field::sec_websocket_extensions];
     const auto proto = response_[http::field::sec_websocket_protocol];

@@ -203,3 +203,34 @@ def test_a_missing_line_editor_module_is_one_clear_error(servers, home, tmp_path
     text = "".join(t.lines())  # one line, wrapped at 80 columns
     assert text.startswith("wsbridge: cannot find the line editor module wsbridge-term.so beside the program or in ")
     assert text.count("wsbridge:") == 1, t.lines()
+
+
+def test_a_server_s_one_connection_on_the_terminal(home):
+    # wsbridge --listen on a terminal: the interactive client's screen, for the one
+    # client that connects.
+    import asyncio
+    import re
+    import threading
+
+    import websockets
+
+    t = Terminal("127.0.0.1:0", "--listen", home=home)
+    t.wait_text("listening on ws://127.0.0.1:")
+    port = int(re.search(r"ws://127\.0\.0\.1:(\d+)/", "\n".join(t.lines())).group(1))
+    got = []
+
+    async def client():
+        async with websockets.connect(f"ws://127.0.0.1:{port}/") as ws:
+            await ws.send("hi from the client")
+            got.append(await asyncio.wait_for(ws.recv(), 20))
+
+    thread = threading.Thread(target=lambda: asyncio.run(client()))
+    thread.start()
+    t.wait_text("Connected to client 127.0.0.1:")
+    t.wait_text("hi from the client")
+    t.wait_prompt()
+    t.type("hello from the terminal\r")
+    thread.join(timeout=20)
+    assert got == ["hello from the terminal"]
+    t.wait_text("closed by client")
+    assert t.wait_exit() == 0

@@ -366,3 +366,29 @@ def test_listen_errors_are_one_line(listen):
         port = taken.getsockname()[1]
         r = subprocess.run([WSBRIDGE, "--listen", str(port)], capture_output=True, timeout=10)
     assert r.returncode == 3 and b"Address already in use" in r.stderr
+
+
+def test_a_thousand_idle_connections_come_and_go(listen):
+    # Connections that never send a request: at most --max-connections of them get
+    # processes (dropped after --connect-timeout), the rest a 503; then all close, and
+    # the server goes on serving with nothing left over.
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
+    try:
+        server = listen("--max-connections", "32", "--connect-timeout", "30", "--exec", "sh", "-c", "cat")
+        idle = [socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(1000)]
+        # Every one was taken or answered: the 968 refused ones read a 503.
+        busy = 0
+        for s in idle[32:]:
+            if s.recv(64).startswith(b"HTTP/1.1 503"):
+                busy += 1
+        assert busy == 968
+        wait_for(lambda: len(server.processes()) >= 32 * 3, 20, "the 32 idle connections' processes")
+        for s in idle:
+            s.close()
+        wait_for(lambda: not server.processes(), 30, "the idle connections' processes to be gone")
+        answers, code, _ = exchange(server.url, ["still serving"])
+        assert answers == ["still serving"] and code == 1000
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
