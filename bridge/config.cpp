@@ -152,8 +152,14 @@ parse_outcome server_options(const po::variables_map& vm, const std::string& lis
     cfg.origins.push_back(origin);
     pos = end + 1;
   }
+  if (!cfg.tls_key.empty() && cfg.tls_cert.empty()) {
+    *text = "--tls-key needs --tls-cert";
+    return parse_outcome::error;
+  }
+  if (cfg.tls_key.empty()) cfg.tls_key = cfg.tls_cert;
+  cfg.target.tls = !cfg.tls_cert.empty();  // netproc loads the TLS module for it
   const bool v6 = cfg.listen_host.find(':') != std::string::npos;
-  cfg.target.display = "ws://" + (v6 ? "[" + cfg.listen_host + "]" : cfg.listen_host) + ":" + cfg.listen_port + "/";
+  cfg.target.display = std::string(cfg.target.tls ? "wss://" : "ws://") + (v6 ? "[" + cfg.listen_host + "]" : cfg.listen_host) + ":" + cfg.listen_port + "/";
   return parse_outcome::run;
 }
 
@@ -259,7 +265,9 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
        ("at most N connections at once; more are answered 503 (default 1; with --exec " +
         std::to_string(limits::default_max_connections) + ")").c_str())
       ("origin-allow", po::value(&origin_allow)->value_name("ORIGIN,..."),
-       "accept only upgrade requests whose Origin is one of these (scheme://host[:port]); others get 403");
+       "accept only upgrade requests whose Origin is one of these (scheme://host[:port]); others get 403")
+      ("tls-cert", po::value(&cfg.tls_cert)->value_name("FILE"), "serve wss:// with this certificate chain (PEM)")
+      ("tls-key", po::value(&cfg.tls_key)->value_name("FILE"), "its private key (default: in the --tls-cert file)");
   visible.add(server);
   // Other tools' spellings, accepted so that habits work (not listed in --help; README
   // "Options"): wscat's -c URL and --auth, curl's --max-redirs and --unix-socket, --ca.
@@ -386,6 +394,11 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
     }
   }
   const bool listening = vm.count("listen") > 0;
+  if (!listening && (vm.count("tls-cert") || vm.count("tls-key"))) {
+    *text = std::string("--") + (vm.count("tls-cert") ? "tls-cert" : "tls-key") +
+            " serves wss:// with --listen (a client's own certificate is --cert)";
+    return parse_outcome::error;
+  }
   if (cfg.url.empty() && !listening) {
     // "wsbridge --exec cat ws://h/": the URL went to the program.
     if (std::any_of(cfg.exec.begin(), cfg.exec.end(), [](const std::string& a) { return a.find("://") != a.npos; })) {

@@ -107,6 +107,8 @@ struct config {
   std::string listen_port;          ///< its port ("0": any free one)
   unsigned max_connections = 0;     ///< --max-connections: more are refused with 503
   std::vector<std::string> origins; ///< --origin-allow: Origins accepted (empty: any)
+  std::string tls_cert;             ///< --tls-cert: serve wss:// with this certificate chain (PEM)
+  std::string tls_key;              ///< --tls-key: its private key (default: in the --tls-cert file)
   /// In a connection's processes: the accepted socket (the supervisor's copy, before it
   /// hands it to netproc at child_fd::socket), and the client's address for messages.
   int accepted_socket = -1;

@@ -161,7 +161,7 @@ bool listener::open_socket(std::string* err) {
   len = sizeof addr;
   ::getsockname(socket_.get(), reinterpret_cast<sockaddr*>(&addr), &len);
   // Always said, -q or not: with port 0 it is the only way to learn the port.
-  std::fprintf(stderr, "wsbridge: listening on ws://%s/%s\n", address_text(addr).c_str(),
+  std::fprintf(stderr, "wsbridge: listening on %s://%s/%s\n", cfg_.target.tls ? "wss" : "ws", address_text(addr).c_str(),
                cfg_.exec.empty() ? "" : (" (--exec " + cfg_.exec[0] + ")").c_str());
   return true;
 }

@@ -28,6 +28,10 @@ int main(int argc, char** argv) {
       break;
   }
   const child_roles roles{run_netproc, run_ioproc};
+  if (cfg.server() && cfg.target.tls && !check_server_tls(cfg, &text)) {
+    std::fprintf(stderr, "wsbridge: tls: %s\n", text.c_str());
+    return exit_usage;
+  }
   const int status = cfg.server() ? run_listener(cfg, roles) : run_supervisor(cfg, roles);
   // Everything that matters is done (children reaped, terminal restored); skip the
   // static destructors and the libraries' exit handlers, as the children do.

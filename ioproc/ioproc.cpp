@@ -78,10 +78,11 @@ int run_ioproc(const config& cfg, status_board& board) {
   if (cfg.sandbox) {
     std::string applied;
     // On a kernel without seccomp, netproc says so (once, for both); -v says it here too.
+    const std::string who = cfg.server() ? cfg.peer + ": " : "";  // server mode: which connection
     if (!sandbox::lock_down_terminal_process(&applied, &err)) {
-      if (cfg.verbose) std::fprintf(stderr, "wsbridge: sandbox: I/O process: %s\n", err.c_str());
+      if (cfg.verbose) std::fprintf(stderr, "wsbridge: %ssandbox: I/O process: %s\n", who.c_str(), err.c_str());
     } else if (cfg.verbose)
-      std::fprintf(stderr, "wsbridge: sandbox: I/O process: %s\n", applied.c_str());
+      std::fprintf(stderr, "wsbridge: %ssandbox: I/O process: %s\n", who.c_str(), applied.c_str());
   }
 #ifdef WSBRIDGE_TEST_HOOKS
   // Test builds only: try to open a socket, which the sandbox must refuse.

@@ -2,6 +2,8 @@
 // The network process: owns the WebSocket connection (Boost.Beast over Asio, one
 // thread, asynchronous only, so every step can be timed out and nothing blocks).
 
+#include <string>
+
 #include "bridge/config.hpp"
 #include "bridge/protocol/status_board.hpp"
 
@@ -11,5 +13,10 @@ namespace wsbridge {
 /// mapped by the supervisor before the fork. Returns its exit status
 /// (exit_codes.hpp); most paths end in _exit once the last frame is written.
 int run_netproc(const config& cfg, status_board& board);
+
+/// Server mode with --tls-cert: loads the TLS module and the certificate and key, so
+/// that a bad file is reported once, before listening, rather than per connection.
+/// Returns false and fills *err.
+bool check_server_tls(const config& cfg, std::string* err);
 
 }  // namespace wsbridge

@@ -17,25 +17,7 @@ int run_session(const config& cfg, status_board& board) {
   const tls_session_fn tls_session = cfg.target.tls ? load_tls_module(&err) : nullptr;
   if (tls_session) return tls_session(cfg, board);
   net::io_context ioc{1};
-  if (cfg.server()) {
-    // The listener accepted the connection; netproc never creates a socket.
-    sockaddr_storage local{};
-    socklen_t len = sizeof local;
-    ::getsockname(child_fd::socket, reinterpret_cast<sockaddr*>(&local), &len);
-    tcp_stream::socket_type socket(ioc.get_executor());
-    error_code ec;
-    socket.assign(local.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), child_fd::socket, ec);
-    if (!drop_root(cfg)) return exit_failure;
-    auto s = std::make_shared<session<plain_layer>>(ioc, cfg, board);
-    if (ec) {
-      s->fail_now("accept", ec.message(), exit_failure);
-    } else {
-      s->adopt(std::move(socket));
-      s->serve();
-    }
-    run_loop(ioc);
-    return exit_failure;
-  }
+  if (cfg.server()) return serve_accepted<plain_layer>(cfg, board, ioc);
   if (cfg.target.tls) {  // the module could not be loaded: said the usual way
     auto s = std::make_shared<session<plain_layer>>(ioc, cfg, board);
     s->fail_now("tls", err, exit_failure);  // ioproc waits for a `closed` frame: the usual path

@@ -12,12 +12,34 @@ void session<Layer>::serve() {
   accepted_at_ = std::chrono::steady_clock::now();
   start_watching();
   if (cfg_.sandbox && !lock_down()) return;
+  // A client that sends half a request and waits (slowloris) holds three processes:
+  // the TLS handshake and the whole request must arrive within --connect-timeout.
+  beast::get_lowest_layer(ws_).expires_after(cfg_.connect_timeout);
+  if constexpr (tls) this->start_server_tls();  // (`this->`: declared in the TLS module only)
+  else read_request();
+}
+
+#ifdef WSBRIDGE_TLS_MODULE
+template <class Layer>
+void session<Layer>::start_server_tls() {
+  set_state(connection_state::tls_handshake);
+  ws_.next_layer().next_layer().async_handshake(
+      net::ssl::stream_base::server, [self = this->shared_from_this()](error_code ec) {
+        if (!ec) return self->read_request();
+        const std::string what = ec == beast::error::timeout ? "no TLS handshake within " +
+                                                                   seconds_text(self->cfg_.connect_timeout)
+                                                             : ec.message();
+        self->fail_before_open("tls", what, exit_connect_failed);
+      });
+}
+#endif
+
+template <class Layer>
+void session<Layer>::read_request() {
+  set_state(connection_state::upgrading);
   request_.emplace();
   request_->header_limit(static_cast<std::uint32_t>(limits::max_upgrade_head));
   request_->body_limit(0);  // an upgrade request has no body (RFC 6455 §4.1)
-  // A client that sends half a request and waits (slowloris) holds three processes:
-  // the whole request must arrive within --connect-timeout.
-  beast::get_lowest_layer(ws_).expires_after(cfg_.connect_timeout);
   http::async_read(ws_.next_layer(), read_buffer_, *request_,
                    beast::bind_front_handler(&session::on_request, this->shared_from_this()));
 }
@@ -141,6 +163,28 @@ std::string session<Layer>::program_environment(const http::request<http::empty_
   add("WSBRIDGE_REMOTE", peer);
   add("WSBRIDGE_SUBPROTOCOL", subprotocol);
   return env;
+}
+
+/// netproc's part of server mode, for ws:// and (in the TLS module) wss://: the socket
+/// the listener accepted (child_fd::socket) becomes the session's; root is dropped.
+template <class Layer, class... StreamArgs>
+int serve_accepted(const config& cfg, status_board& board, net::io_context& ioc, StreamArgs&... stream_args) {
+  sockaddr_storage local{};
+  socklen_t len = sizeof local;
+  ::getsockname(child_fd::socket, reinterpret_cast<sockaddr*>(&local), &len);
+  tcp_stream::socket_type socket(ioc.get_executor());
+  error_code ec;
+  socket.assign(local.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), child_fd::socket, ec);
+  if (!drop_root(cfg)) return exit_failure;
+  auto s = std::make_shared<session<Layer>>(ioc, cfg, board, stream_args...);
+  if (ec) {
+    s->fail_now("accept", ec.message(), exit_failure);
+  } else {
+    s->adopt(std::move(socket));
+    s->serve();
+  }
+  run_loop(ioc);
+  return exit_failure;  // every path ends in _exit
 }
 
 }  // namespace

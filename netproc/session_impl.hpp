@@ -213,6 +213,12 @@ class session : public std::enable_shared_from_this<session<Layer>> {
 
   // ---- server side (session_accept.ipp) ----------------------------------------
 
+#ifdef WSBRIDGE_TLS_MODULE
+  void start_server_tls();
+#endif
+
+  void read_request();
+
   void on_request(error_code ec, std::size_t);
 
   /// A refusal the session writes itself (403), at once.

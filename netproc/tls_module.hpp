@@ -24,6 +24,11 @@ using tls_session_fn = int (*)(const config&, status_board&);
 /// Name of the module's entry point (extern "C").
 inline constexpr const char* tls_entry_point = "wsbridge_tls_session";
 
+/// Server mode: the module's check of --tls-cert and --tls-key (extern "C"): 0, or 1
+/// with *err filled.
+using tls_check_fn = int (*)(const config&, std::string*);
+inline constexpr const char* tls_check_point = "wsbridge_tls_check";
+
 /// Loads wsbridge-tls.so from beside the executable, or else from the directory it is
 /// installed in. Returns its entry point, or nullptr and fills *err.
 tls_session_fn load_tls_module(std::string* err);

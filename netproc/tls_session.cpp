@@ -4,6 +4,7 @@
 #include "netproc/session_connect.ipp"
 #include "netproc/session_transfer.ipp"
 #include "netproc/session_close.ipp"
+#include "netproc/session_accept.ipp"
 
 namespace wsbridge::netproc {
 
@@ -45,6 +46,30 @@ bool make_tls_context(const config& cfg, net::ssl::context& ctx, std::string* er
   return true;
 }
 
+/// Server mode: the context with our certificate and key, loaded before the sandbox.
+bool make_server_context(const config& cfg, net::ssl::context& ctx, std::string* err) {
+  error_code ec;
+  ctx.set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                  net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 | net::ssl::context::no_tlsv1_1);
+  ctx.use_certificate_chain_file(cfg.tls_cert, ec);
+  if (ec) {
+    *err = "cannot load the certificate from " + cfg.tls_cert + ": " + ec.message();
+    return false;
+  }
+  ctx.use_private_key_file(cfg.tls_key, net::ssl::context::pem, ec);
+  if (ec) {
+    *err = "cannot load the private key from " + cfg.tls_key + ": " + ec.message();
+    return false;
+  }
+  return true;
+}
+
+/// Server mode, in the listener before it listens (tls_module.hpp).
+extern "C" __attribute__((visibility("default"))) int wsbridge_tls_check(const config& cfg, std::string* err) {
+  net::ssl::context ctx{net::ssl::context::tls_server};
+  return make_server_context(cfg, ctx, err) ? 0 : 1;
+}
+
 /// The TLS module's entry point (tls_module.hpp): what run_session does for wss://.
 extern "C" __attribute__((visibility("default"))) int wsbridge_tls_session(const config& cfg, status_board& board) {
   // This module has its own copy of Beast, whose mask generator needs its own seed;
@@ -56,8 +81,16 @@ extern "C" __attribute__((visibility("default"))) int wsbridge_tls_session(const
   RAND_bytes(warm, sizeof warm);
   ::tzset();
   net::io_context ioc{1};
-  net::ssl::context ctx{net::ssl::context::tls_client};
   std::string err;
+  if (cfg.server()) {
+    net::ssl::context ctx{net::ssl::context::tls_server};
+    if (!make_server_context(cfg, ctx, &err)) {  // checked before listening: the files changed
+      std::fprintf(stderr, "wsbridge: tls: %s\n", err.c_str());
+      return exit_failure;
+    }
+    return serve_accepted<tls_layer>(cfg, board, ioc, ctx);
+  }
+  net::ssl::context ctx{net::ssl::context::tls_client};
   const bool ready = make_tls_context(cfg, ctx, &err);
   if (!drop_root(cfg)) return exit_failure;
   auto s = std::make_shared<session<tls_layer>>(ioc, cfg, board, ctx);

@@ -32,10 +32,10 @@ class Listener:
             argv[1:1] = ["--close-reason", self.tag]
         self.proc = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         first = self.proc.stderr.readline().decode()
-        if "listening on ws://" not in first:
+        if "listening on ws" not in first:
             self.proc.kill()
             raise RuntimeError(f"wsbridge did not listen: {first!r} {self.proc.stderr.read()!r}")
-        self.port = int(first.split("ws://127.0.0.1:")[1].split("/")[0])
+        self.port = int(first.split("://127.0.0.1:")[1].split("/")[0])
         self.url = f"ws://127.0.0.1:{self.port}"
         self.errors = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
@@ -392,3 +392,38 @@ def test_a_thousand_idle_connections_come_and_go(listen):
         assert answers == ["still serving"] and code == 1000
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_wss_with_tls_cert_serves_python_and_wsbridge_clients(listen, tmp_path):
+    import ssl
+
+    from test_tls import make_cert
+    cert, key = make_cert(tmp_path, "DNS:localhost")
+    server = listen("--tls-cert", cert, "--tls-key", key, "--exec", "sh", "-c", 'echo "HTTPS=$HTTPS"; cat')
+    context = ssl.create_default_context(cafile=cert)
+
+    async def python_client():
+        async with websockets.connect(f"wss://localhost:{server.port}/", ssl=context) as ws:
+            first = await ws.recv()
+            await ws.send("over tls")
+            return first, await ws.recv()
+
+    assert asyncio.run(python_client()) == ("HTTPS=on", "over tls")
+    # wsbridge on both ends: the client checks the server's certificate.
+    lines = b"".join(b"line %d\n" % i for i in range(1000))
+    r = subprocess.run([WSBRIDGE, "--cacert", cert, f"wss://localhost:{server.port}/"], input=lines,
+                       capture_output=True, timeout=60)
+    assert r.returncode == EXIT_OK, r.stderr
+    assert r.stdout == b"HTTPS=on\n" + lines
+    # A plain-text client gets no WebSocket from a TLS port.
+    assert not raw_request(server.port, UPGRADE).startswith(b"HTTP/1.1 101")
+
+
+def test_a_bad_tls_certificate_is_reported_before_listening(tmp_path):
+    bad = tmp_path / "bad.pem"
+    bad.write_text("not a certificate\n")
+    r = subprocess.run([WSBRIDGE, "--listen", "0", "--tls-cert", str(bad), "--exec", "cat"], capture_output=True,
+                       timeout=10)
+    assert r.returncode == 2
+    assert r.stderr.decode().startswith(f"wsbridge: tls: cannot load the certificate from {bad}")
+    assert len(r.stderr.splitlines()) == 1
