@@ -9,6 +9,8 @@
 #include <sys/ioctl.h>
 #include <string>
 #include <thread>
+#include <mutex>
+#include <condition_variable>
 #include <unistd.h>
 
 #include "bridge/protocol/byte_buffer.hpp"
@@ -144,6 +146,40 @@ class input_pump {
   std::atomic<bool> holding_{false};  ///< input read and not yet counted
   const wrapped_program* program_;
 };
+
+/// Server mode: copies the program's stderr to ours a line at a time, each line
+/// prefixed with the connection, as the other lines about it are. Runs on its own
+/// thread until the program's stderr ends, then says so.
+struct relay_end {
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool done = false;
+};
+
+void relay_program_errors(int fd, relay_end& finished) {
+  std::string pending;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = read_some(fd, buf, sizeof buf);
+    if (n > 0) pending.append(buf, static_cast<std::size_t>(n));
+    // Whole lines, and a long line in pieces; at the end, what is left.
+    std::size_t start = 0;
+    for (std::size_t nl; (nl = pending.find('\n', start)) != std::string::npos || pending.size() - start >= sizeof buf;) {
+      const std::size_t end = nl == std::string::npos ? start + sizeof buf : nl;
+      std::string line = say_prefix + pending.substr(start, end - start) + "\n";
+      write_all(STDERR_FILENO, line);
+      start = nl == std::string::npos ? end : nl + 1;
+    }
+    pending.erase(0, start);
+    if (n <= 0) {
+      if (!pending.empty()) write_all(STDERR_FILENO, say_prefix + pending + "\n");
+      std::lock_guard lock(finished.mutex);
+      finished.done = true;
+      finished.cv.notify_all();
+      return;
+    }
+  }
+}
 
 /// True when `fd` has nothing more to give: its end is reached, even if the input
 /// thread has not read it yet (a quick server can close before that thread first
@@ -343,10 +379,18 @@ int run_pipe_mode(const config& cfg, status_board& board, wrapped_program* progr
                                 program ? "program output" : "stdin", cfg.server() ? program : nullptr);
   std::thread input_thread([&input] { input.run(); });
   input_thread.detach();  // may stay blocked in read(); the process exit ends it
+  // Never destroyed, like the input pump: the thread may outlive this function.
+  auto& errors = *new relay_end;
+  errors.done = program == nullptr || program->errors_fd() < 0;
+  if (!errors.done) std::thread(relay_program_errors, program->errors_fd(), std::ref(errors)).detach();
   output_pump output(cfg, board, program ? program->input_fd() : STDOUT_FILENO, program, input);
   int status = output.run();
   if (status == exit_ok && input.status() != exit_ok) status = input.status();
   if (program) status = finish_program(*program, board, status, output.dropped());
+  // The program has exited: its last stderr lines are in the pipe, or with a process it
+  // left behind that still holds the pipe (then we do not wait for it).
+  std::unique_lock lock(errors.mutex);
+  errors.cv.wait_for(lock, limits::exec_grace, [&] { return errors.done; });
   return status;
 }
 

@@ -48,7 +48,8 @@ void set_program_environment(std::string_view lines) {
   }
 }
 
-[[noreturn]] void run_launcher(const config& cfg, pid_t parent, int go, int program_in, int program_out) {
+[[noreturn]] void run_launcher(const config& cfg, pid_t parent, int go, int program_in, int program_out,
+                               int program_err) {
   // The program must not outlive ioproc (if ioproc is killed, nobody would end it).
   // The thread rule of PR_SET_PDEATHSIG holds: ioproc forks from its main thread.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -65,7 +66,9 @@ void set_program_environment(std::string_view lines) {
   // ioproc ignores these (the supervisor decides about signals); the program must
   // get a normal process's dispositions, so that Ctrl+C reaches it.
   for (int s : {SIGINT, SIGQUIT, SIGTERM, SIGHUP, SIGPIPE, SIGUSR1}) ::signal(s, SIG_DFL);
-  if (::dup2(program_in, STDIN_FILENO) < 0 || ::dup2(program_out, STDOUT_FILENO) < 0) ::_exit(limits::child_setup_failed);
+  if (::dup2(program_in, STDIN_FILENO) < 0 || ::dup2(program_out, STDOUT_FILENO) < 0 ||
+      (program_err >= 0 && ::dup2(program_err, STDERR_FILENO) < 0))
+    ::_exit(limits::child_setup_failed);
   if (!cfg.server()) ::setenv("WSBRIDGE_URL", cfg.target.display.c_str(), 1);  // without a password
   ::setenv("WSBRIDGE_SUBPROTOCOL", subprotocol.c_str(), 1);
   if (cfg.server() && second != std::string::npos) set_program_environment(std::string_view(opened).substr(second + 1));
@@ -84,6 +87,10 @@ bool wrapped_program::prepare(const config& cfg, std::string* err) {
   unique_fd go_r, in_r, out_w;
   if (!make_pipe(go_r, go_, err) || !make_pipe(in_r, to_program_, err) || !make_pipe(from_program_, out_w, err))
     return false;
+  // Server mode: many programs share our stderr; ioproc prefixes each of their lines
+  // with the connection (stderr_relay).
+  unique_fd err_w;
+  if (cfg.server() && !make_pipe(errors_from_program_, err_w, err)) return false;
   const pid_t parent = ::getpid();
   std::fflush(nullptr);
   pid_ = ::fork();
@@ -97,7 +104,8 @@ bool wrapped_program::prepare(const config& cfg, std::string* err) {
     go_.reset();
     to_program_.reset();
     from_program_.reset();
-    run_launcher(cfg, parent, go_r.get(), in_r.get(), out_w.get());
+    errors_from_program_.reset();
+    run_launcher(cfg, parent, go_r.get(), in_r.get(), out_w.get(), err_w ? err_w.get() : -1);
   }
   // glibc 2.36's <sys/pidfd.h> lacks extern "C", so the system call directly.
   pidfd_.reset(static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0)));

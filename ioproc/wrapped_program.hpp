@@ -34,6 +34,8 @@ class wrapped_program {
   /// Our ends of its stdin and stdout.
   int input_fd() const { return to_program_.get(); }
   int output_fd() const { return from_program_.get(); }
+  /// Server mode: our end of its stderr (-1 otherwise: it writes to ours directly).
+  int errors_fd() const { return errors_from_program_.get(); }
   /// Readable once the process has exited (pidfd_open), -1 if unavailable.
   int exit_fd() const { return pidfd_.get(); }
   pid_t pid() const { return pid_; }
@@ -63,6 +65,7 @@ class wrapped_program {
   unique_fd go_;            ///< to the launcher: the subprotocol, then EOF
   unique_fd to_program_;
   unique_fd from_program_;
+  unique_fd errors_from_program_;
   unique_fd pidfd_;
   bool started_ = false;
   std::atomic<bool> reaped_{false};  ///< wait_status_ is set (peek_exit reads it)

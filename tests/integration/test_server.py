@@ -38,6 +38,7 @@ class Listener:
         self.port = int(first.split("://127.0.0.1:")[1].split("/")[0])
         self.url = f"ws://127.0.0.1:{self.port}"
         self.errors = queue.Queue()
+        self.seen = []
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self):
@@ -45,10 +46,10 @@ class Listener:
             self.errors.put(line.decode(errors="replace").rstrip("\n"))
 
     def stderr_lines(self):
-        out = []
+        """Every line wsbridge has written to stderr so far (after the first)."""
         while not self.errors.empty():
-            out.append(self.errors.get())
-        return out
+            self.seen.append(self.errors.get())
+        return self.seen
 
     def processes(self):
         """PIDs of every process of this server but the listener (connections, programs)."""
@@ -427,3 +428,31 @@ def test_a_bad_tls_certificate_is_reported_before_listening(tmp_path):
     assert r.returncode == 2
     assert r.stderr.decode().startswith(f"wsbridge: tls: cannot load the certificate from {bad}")
     assert len(r.stderr.splitlines()) == 1
+
+
+def test_ping_interval_drops_a_client_that_stopped_answering(listen):
+    server = listen("--ping-interval", "0.2", "--ping-timeout", "0.3", "-v", "--exec", "sh", "-c", "cat")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=20) as s:
+        s.sendall(UPGRADE)
+        data = b""
+        while True:  # the answer, then a ping the client never answers, then the end
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    head, frames = data.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 101")
+    assert frames[:1] == b"\x89"  # a ping (RFC 6455 §5.5.2), unmasked from a server
+    wait_for(lambda: any("no answer from the client" in line for line in server.stderr_lines()), 10,
+             "the keepalive's report")
+
+
+def test_the_program_s_stderr_lines_carry_the_connection(listen):
+    server = listen("--exec", "sh", "-c", 'printf "first\\nsecond" >&2; echo done')
+    got, code = receive_all(server.url)
+    assert got == ["done"] and code == 1000
+
+    program_lines = lambda: [l for l in server.stderr_lines() if l.endswith(("first", "second"))]  # noqa: E731
+    ours = wait_for(lambda: len(program_lines()) == 2 and program_lines(), 10, "the program's two stderr lines")
+    assert [l.rsplit(": ", 1)[1] for l in ours] == ["first", "second"]
+    assert all(l.startswith("127.0.0.1:") for l in ours), ours
