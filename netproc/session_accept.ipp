@@ -151,8 +151,15 @@ std::string session<Layer>::program_environment(const http::request<http::empty_
   add("REMOTE_PORT", port);
   add("REQUEST_METHOD", std::string(req.method_string()));
   add("REQUEST_URI", std::string(req.target()));
-  add("SCRIPT_NAME", path);
-  add("PATH_INFO", "");
+  // As websocketd 0.4 serving one program: the script is "/", the path is PATH_INFO.
+  add("SCRIPT_NAME", "/");
+  add("PATH_INFO", path);
+  add("PATH_TRANSLATED", path);
+  unsigned char id[8];
+  random_bytes(id, sizeof id);
+  std::uint64_t unique = 0;
+  std::memcpy(&unique, id, sizeof id);
+  add("UNIQUE_ID", std::to_string(unique >> 1));
   add("QUERY_STRING", query);
   if constexpr (tls) add("HTTPS", "on");
   for (const auto& field : req) {

@@ -105,10 +105,11 @@ bool decode_close(std::string_view payload, close_info& out, std::string* err) {
 }
 
 bool program_variable_allowed(std::string_view line) {
-  static constexpr std::array<std::string_view, 18> cgi = {
+  static constexpr std::array<std::string_view, 20> cgi = {
       "GATEWAY_INTERFACE", "SERVER_SOFTWARE", "SERVER_PROTOCOL", "SERVER_NAME", "SERVER_PORT", "REMOTE_ADDR",
       "REMOTE_HOST",       "REMOTE_PORT",     "REQUEST_METHOD",  "REQUEST_URI", "SCRIPT_NAME", "PATH_INFO",
-      "QUERY_STRING",      "HTTPS",           "WSBRIDGE_REMOTE", "WSBRIDGE_SUBPROTOCOL", "AUTH_TYPE", "REMOTE_USER"};
+      "QUERY_STRING",      "HTTPS",           "WSBRIDGE_REMOTE", "WSBRIDGE_SUBPROTOCOL", "AUTH_TYPE", "REMOTE_USER",
+      "PATH_TRANSLATED",   "UNIQUE_ID"};
   const std::size_t eq = line.find('=');
   if (eq == std::string_view::npos || line.find('\0') != std::string_view::npos) return false;
   const std::string_view name = line.substr(0, eq);

@@ -145,7 +145,7 @@ def test_a_node_ws_client_is_served(listen):
 
 
 def test_the_program_gets_websocketd_s_environment(listen):
-    script = ('echo "$REMOTE_ADDR|$SERVER_NAME|$SCRIPT_NAME|$QUERY_STRING|$REQUEST_URI|$HTTP_X_TOKEN|'
+    script = ('echo "$REMOTE_ADDR|$SERVER_NAME|$PATH_INFO|$QUERY_STRING|$REQUEST_URI|$HTTP_X_TOKEN|'
               '$WSBRIDGE_SUBPROTOCOL|${HTTP_PROXY-unset}|$SERVER_SOFTWARE"; cat')
     server = listen("--subprotocol", "chat", "--exec", "sh", "-c", script)
     answers, code, chosen = exchange(server.url + "/app/x?name=a%20b&n=1", ["ping", "pong"], subprotocols=["other", "chat"],

@@ -1,0 +1,64 @@
+// Server mode's pure decisions (issue #17): --listen's address, the subprotocol a
+// server chooses, the Origin check, and which environment lines from netproc the
+// launcher may set for the program.
+#include <catch2/catch.hpp>
+
+#include "bridge/config.hpp"
+#include "bridge/protocol/ipc.hpp"
+#include "netproc/handshake.hpp"
+
+using namespace wsbridge;
+
+TEST_CASE("--listen takes [ADDR:]PORT, loopback by default", "[server]") {
+  std::string host, port, err;
+  CHECK(parse_listen("8080", host, port, &err));
+  CHECK((host == "127.0.0.1" && port == "8080"));
+  CHECK(parse_listen("0.0.0.0:0", host, port, &err));
+  CHECK((host == "0.0.0.0" && port == "0"));
+  CHECK(parse_listen("[::1]:9000", host, port, &err));
+  CHECK((host == "::1" && port == "9000"));
+  CHECK(parse_listen("localhost:80", host, port, &err));
+  CHECK(host == "127.0.0.1");
+  for (const char* bad : {"", "65536", "x", ":8080", "::1:80", "[::1]", "[::1:80", "[zz]:80", "999.1.1.1:80", "1.2.3.4:"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_listen(bad, host, port, &err));
+  }
+}
+
+TEST_CASE("a server chooses the first of its subprotocols that the client offers", "[server]") {
+  using netproc::choose_subprotocol;
+  CHECK(choose_subprotocol("a, chat, b", {"chat", "b"}) == "chat");
+  CHECK(choose_subprotocol("a, b", {"chat", "b"}) == "b");  // our order, not the client's
+  CHECK(choose_subprotocol("Chat", {"chat"}) == "");       // names are case-sensitive
+  CHECK(choose_subprotocol("", {"chat"}) == "");
+  CHECK(choose_subprotocol("chat", {}) == "");
+}
+
+TEST_CASE("--origin-allow: listed origins, or no Origin at all (not a browser)", "[server]") {
+  using netproc::origin_allowed;
+  const std::vector<std::string> allowed{"https://good.example", "http://localhost:8080/"};
+  CHECK(origin_allowed("https://good.example", allowed));
+  CHECK(origin_allowed("HTTPS://GOOD.example/", allowed));
+  CHECK(origin_allowed("http://localhost:8080", allowed));
+  CHECK(origin_allowed("", allowed));
+  CHECK_FALSE(origin_allowed("https://evil.example", allowed));
+  CHECK_FALSE(origin_allowed("https://good.example.evil", allowed));
+  CHECK_FALSE(origin_allowed("null", allowed));
+  CHECK(origin_allowed("https://anything", {}));
+}
+
+TEST_CASE("the launcher sets only websocketd's variables and HTTP_ headers", "[server][sandbox]") {
+  using ipc::program_variable_allowed;
+  for (const char* ok : {"REMOTE_ADDR=127.0.0.1", "QUERY_STRING=a=b", "PATH_INFO=/x", "HTTP_X_TOKEN=t",
+                         "HTTP_SEC_WEBSOCKET_KEY=k==", "WSBRIDGE_REMOTE=127.0.0.1:1", "UNIQUE_ID=1", "HTTPS=on"}) {
+    INFO(ok);
+    CHECK(program_variable_allowed(ok));
+  }
+  // A compromised netproc must not choose what the program loads or runs.
+  for (const char* bad : {"LD_PRELOAD=/tmp/x.so", "PATH=/tmp", "HTTP_PROXY=http://evil/", "HTTP_=x", "HTTP_x=y",
+                          "HTTP_A.B=c", "REMOTE_ADDR", "=x", "BASH_ENV=/tmp/x", "IFS= "}) {
+    INFO(bad);
+    CHECK_FALSE(program_variable_allowed(bad));
+  }
+  CHECK_FALSE(program_variable_allowed(std::string("HTTP_X=a\0b", 10)));
+}
