@@ -126,7 +126,19 @@ parse_outcome server_options(const po::variables_map& vm, const std::string& lis
       *text = std::string("--") + name + " is a client option; it has no meaning with --listen";
       return parse_outcome::error;
     }
-  if (!parse_listen(listen_text, cfg.listen_host, cfg.listen_port, text)) return parse_outcome::error;
+  if (listen_text.starts_with("unix:")) {
+    cfg.listen_unix = listen_text.substr(5);
+    if (cfg.listen_unix.empty()) {
+      *text = "--listen unix:PATH: expected the socket's path";
+      return parse_outcome::error;
+    }
+    if (vm.count("tls-cert")) {
+      *text = "--tls-cert serves TCP; a Unix socket is served as ws+unix:// only";
+      return parse_outcome::error;
+    }
+  } else if (!parse_listen(listen_text, cfg.listen_host, cfg.listen_port, text)) {
+    return parse_outcome::error;
+  }
   // --connect-timeout is the time a client has to send its whole upgrade request.
   if (!vm.count("connect-timeout")) cfg.connect_timeout = limits::request_timeout;
   if (cfg.max_connections == 0) {
@@ -159,7 +171,9 @@ parse_outcome server_options(const po::variables_map& vm, const std::string& lis
   if (cfg.tls_key.empty()) cfg.tls_key = cfg.tls_cert;
   cfg.target.tls = !cfg.tls_cert.empty();  // netproc loads the TLS module for it
   const bool v6 = cfg.listen_host.find(':') != std::string::npos;
-  cfg.target.display = std::string(cfg.target.tls ? "wss://" : "ws://") + (v6 ? "[" + cfg.listen_host + "]" : cfg.listen_host) + ":" + cfg.listen_port + "/";
+  cfg.target.display = !cfg.listen_unix.empty() ? "ws+unix://" + cfg.listen_unix + ":/"
+                       : std::string(cfg.target.tls ? "wss://" : "ws://") +
+                             (v6 ? "[" + cfg.listen_host + "]" : cfg.listen_host) + ":" + cfg.listen_port + "/";
   return parse_outcome::run;
 }
 
@@ -260,7 +274,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
   server.add_options()
       ("listen,l", po::value(&listen_text)->value_name("[ADDR:]PORT"),
        "accept WebSocket connections instead of making one (address default 127.0.0.1; "
-       "0.0.0.0 or [::] for every interface); see below")
+       "0.0.0.0 or [::] for every interface; unix:PATH for a Unix socket); see below")
       ("max-connections", po::value(&cfg.max_connections)->value_name("N"),
        ("at most N connections at once; more are answered 503 (default 1; with --exec " +
         std::to_string(limits::default_max_connections) + ")").c_str())

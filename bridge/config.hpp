@@ -105,6 +105,7 @@ struct config {
   // Server mode (-l/--listen): wsbridge accepts connections instead of making one.
   std::string listen_host;          ///< the address to listen on (an IP literal); empty: client mode
   std::string listen_port;          ///< its port ("0": any free one)
+  std::string listen_unix;          ///< --listen unix:PATH: a Unix domain socket instead
   unsigned max_connections = 0;     ///< --max-connections: more are refused with 503
   std::vector<std::string> origins; ///< --origin-allow: Origins accepted (empty: any)
   std::string tls_cert;             ///< --tls-cert: serve wss:// with this certificate chain (PEM)
@@ -113,7 +114,7 @@ struct config {
   /// hands it to netproc at child_fd::socket), and the client's address for messages.
   int accepted_socket = -1;
   std::string peer;                 ///< "127.0.0.1:40312"
-  bool server() const { return !listen_port.empty(); }
+  bool server() const { return !listen_port.empty() || !listen_unix.empty(); }
   /// "server" or "client": the other end, in messages.
   const char* peer_name() const { return server() ? "client" : "server"; }
 };

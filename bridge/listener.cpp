@@ -14,6 +14,8 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
@@ -87,6 +89,7 @@ class listener {
   int interrupted_by_ = 0;
   bool served_ = false;         ///< without --exec: the one connection has ended
   int last_status_ = exit_ok;   ///< ... with this status
+  unsigned accepted_ = 0;       ///< connections so far, to name Unix-socket clients
   std::optional<clock::time_point> deadline_;  ///< when connections still open get SIGKILL
 };
 
@@ -130,11 +133,30 @@ int listener::run() {
     }
   }
   drain_refused(true);
+  if (!cfg_.listen_unix.empty()) ::unlink(cfg_.listen_unix.c_str());  // ours: made by bind()
   if (interrupted_by_) return 128 + interrupted_by_;
   return single() ? last_status_ : exit_ok;
 }
 
 bool listener::open_socket(std::string* err) {
+  if (!cfg_.listen_unix.empty()) {
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    if (cfg_.listen_unix.size() >= sizeof a.sun_path) return *err = cfg_.listen_unix + ": path too long", false;
+    // Never removed for the user: whatever is there may be another server's socket.
+    struct stat st;
+    if (::lstat(cfg_.listen_unix.c_str(), &st) == 0)
+      return *err = cfg_.listen_unix + ": already exists (remove it, or choose another path)", false;
+    std::memcpy(a.sun_path, cfg_.listen_unix.c_str(), cfg_.listen_unix.size());
+    socket_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (!socket_) return *err = "socket: " + errno_text(errno), false;
+    if (::bind(socket_.get(), reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0)
+      return *err = cfg_.listen_unix + ": " + errno_text(errno), false;
+    if (::listen(socket_.get(), SOMAXCONN) != 0) return *err = "listen: " + errno_text(errno), false;
+    std::fprintf(stderr, "wsbridge: listening on %s%s\n", cfg_.target.display.c_str(),
+                 cfg_.exec.empty() ? "" : (" (--exec " + cfg_.exec[0] + ")").c_str());
+    return true;
+  }
   sockaddr_storage addr{};
   socklen_t len = 0;
   const int port = std::stoi(cfg_.listen_port);
@@ -178,7 +200,8 @@ void listener::accept_waiting() {
         std::fprintf(stderr, "wsbridge: accept: %s\n", errno_text(errno).c_str());
       return;
     }
-    const std::string peer = address_text(addr);
+    ++accepted_;
+    const std::string peer = addr.ss_family == AF_UNIX ? "unix#" + std::to_string(accepted_) : address_text(addr);
     if (connections_.size() >= cfg_.max_connections || (single() && served_)) {
       if (cfg_.verbose) std::fprintf(stderr, "wsbridge: %s: refused with 503 (--max-connections %u)\n", peer.c_str(),
                                      cfg_.max_connections);

@@ -17,7 +17,9 @@ int run_session(const config& cfg, status_board& board) {
   const tls_session_fn tls_session = cfg.target.tls ? load_tls_module(&err) : nullptr;
   if (tls_session) return tls_session(cfg, board);
   net::io_context ioc{1};
-  if (cfg.server()) return serve_accepted<plain_layer>(cfg, board, ioc);
+  if (cfg.server())
+    return cfg.listen_unix.empty() ? serve_accepted<plain_layer>(cfg, board, ioc)
+                                   : serve_accepted<unix_layer>(cfg, board, ioc);
   if (cfg.target.tls) {  // the module could not be loaded: said the usual way
     auto s = std::make_shared<session<plain_layer>>(ioc, cfg, board);
     s->fail_now("tls", err, exit_failure);  // ioproc waits for a `closed` frame: the usual path

@@ -128,8 +128,8 @@ std::string session<Layer>::program_environment(const http::request<http::empty_
     path.erase(q);
   }
   const std::string& peer = cfg_.peer;
-  const std::size_t colon = peer.rfind(':');
-  std::string addr = peer.substr(0, colon), port = colon == std::string::npos ? "" : peer.substr(colon + 1);
+  const std::size_t colon = local ? std::string::npos : peer.rfind(':');  // a Unix socket's client has no address
+  std::string addr = local ? "" : peer.substr(0, colon), port = colon == std::string::npos ? "" : peer.substr(colon + 1);
   if (addr.starts_with("[") && addr.ends_with("]")) addr = addr.substr(1, addr.size() - 2);
   std::string host(req[http::field::host]);
   std::string server_port = cfg_.listen_port;
@@ -174,14 +174,22 @@ std::string session<Layer>::program_environment(const http::request<http::empty_
 
 /// netproc's part of server mode, for ws:// and (in the TLS module) wss://: the socket
 /// the listener accepted (child_fd::socket) becomes the session's; root is dropped.
-template <class Layer, class... StreamArgs>
-int serve_accepted(const config& cfg, status_board& board, net::io_context& ioc, StreamArgs&... stream_args) {
+inline void assign_accepted(tcp_stream::socket_type& socket, error_code& ec) {
   sockaddr_storage local{};
   socklen_t len = sizeof local;
   ::getsockname(child_fd::socket, reinterpret_cast<sockaddr*>(&local), &len);
-  tcp_stream::socket_type socket(ioc.get_executor());
-  error_code ec;
   socket.assign(local.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), child_fd::socket, ec);
+}
+
+inline void assign_accepted(unix_stream::socket_type& socket, error_code& ec) {
+  socket.assign(net::local::stream_protocol(), child_fd::socket, ec);
+}
+
+template <class Layer, class... StreamArgs>
+int serve_accepted(const config& cfg, status_board& board, net::io_context& ioc, StreamArgs&... stream_args) {
+  typename beast::lowest_layer_type<Layer>::socket_type socket(ioc.get_executor());
+  error_code ec;
+  assign_accepted(socket, ec);
   if (!drop_root(cfg)) return exit_failure;
   auto s = std::make_shared<session<Layer>>(ioc, cfg, board, stream_args...);
   if (ec) {

@@ -23,9 +23,9 @@ class Listener:
     Every process of it carries `tag` in its command line (the forks share argv), so
     that the test can tell when all of them are gone."""
 
-    def __init__(self, args, stdin=subprocess.DEVNULL):
+    def __init__(self, args, stdin=subprocess.DEVNULL, address="127.0.0.1:0"):
         self.tag = "tag-" + uuid.uuid4().hex[:12]
-        argv = [WSBRIDGE, "--listen", "127.0.0.1:0", *args]
+        argv = [WSBRIDGE, "--listen", address, *args]
         if "--exec" in args:
             argv.append(self.tag)  # sh -c '...' TAG: the tag is the script's $0
         else:
@@ -35,8 +35,11 @@ class Listener:
         if "listening on ws" not in first:
             self.proc.kill()
             raise RuntimeError(f"wsbridge did not listen: {first!r} {self.proc.stderr.read()!r}")
-        self.port = int(first.split("://127.0.0.1:")[1].split("/")[0])
-        self.url = f"ws://127.0.0.1:{self.port}"
+        if address.startswith("unix:"):
+            self.port, self.url = None, None
+        else:
+            self.port = int(first.split("://127.0.0.1:")[1].split("/")[0])
+            self.url = f"ws://127.0.0.1:{self.port}"
         self.errors = queue.Queue()
         self.seen = []
         threading.Thread(target=self._read, daemon=True).start()
@@ -456,3 +459,22 @@ def test_the_program_s_stderr_lines_carry_the_connection(listen):
     ours = wait_for(lambda: len(program_lines()) == 2 and program_lines(), 10, "the program's two stderr lines")
     assert [l.rsplit(": ", 1)[1] for l in ours] == ["first", "second"]
     assert all(l.startswith("127.0.0.1:") for l in ours), ours
+
+
+def test_listen_on_a_unix_socket(listen, tmp_path):
+    path = tmp_path / "ws.sock"
+    server = listen("--exec", "sh", "-c", 'echo "[$REMOTE_ADDR] $PATH_INFO"; cat', address=f"unix:{path}")
+
+    async def talk():
+        async with websockets.unix_connect(str(path), "ws://localhost/over/unix") as ws:
+            first = await ws.recv()
+            await ws.send("through the socket file")
+            return first, await ws.recv()
+
+    assert asyncio.run(talk()) == ("[] /over/unix", "through the socket file")
+    assert server.stop() == EXIT_SIGTERM
+    assert not path.exists()  # the listener removes the socket it made
+    path.write_text("someone else's file")
+    r = subprocess.run([WSBRIDGE, "--listen", f"unix:{path}"], capture_output=True, timeout=10)
+    assert r.returncode == 3 and b"already exists" in r.stderr
+    assert path.read_text() == "someone else's file"
