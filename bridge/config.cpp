@@ -11,6 +11,7 @@
 #include "bridge/protocol/close_codes.hpp"
 #include "bridge/protocol/limits.hpp"
 #include "bridge/safe_text.hpp"
+#include "bridge/sandbox.hpp"
 #include "bridge/version.hpp"
 
 namespace po = boost::program_options;
@@ -266,6 +267,8 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
   long close_code = close_normal;
   visible.add_options()
       ("quiet,q", "pipe mode: say nothing on stderr when the server closes normally")
+      ("show-ping-pong,P", "show each ping and pong received, and keepalive pings sent (terminal: above the "
+       "input line; pipes: on stderr)")
       ("close-code", po::value(&close_code)->value_name("CODE"),
        "close with this code at the end of input (default 1000; 1000-1003, 1007-1014, 3000-4999)")
       ("close-reason", po::value(&cfg.close_reason)->value_name("TEXT"), "and this reason (UTF-8, at most 123 bytes)")
@@ -348,7 +351,9 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
     return parse_outcome::help;
   }
   if (vm.count("version")) {
-    *text = std::string("wsbridge ") + version_string + "\n";
+    *text = std::string("wsbridge ") + version_string + "\n" + "built with Boost " + boost_version +
+            ", OpenSSL " + openssl_version + " (wsbridge-tls.so), libedit " + libedit_version +
+            " (wsbridge-term.so)\n" + "sandbox: " + sandbox::availability() + "\n";
     return parse_outcome::version;
   }
   cfg.verbose = vm.count("verbose") > 0;
@@ -360,6 +365,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
   cfg.escape_newlines = vm.count("escape-newlines") > 0;
   cfg.no_close = vm.count("no-close") > 0;
   cfg.quiet = vm.count("quiet") > 0;
+  cfg.show_ping_pong = vm.count("show-ping-pong") > 0;
   if (!sendable_close_code(close_code)) {
     *text = "--close-code: " + std::to_string(close_code) + " cannot be sent (RFC 6455 §7.4: 1000-1003, 1007-1014, 3000-4999)";
     return parse_outcome::error;

@@ -90,6 +90,7 @@ class listener {
   bool served_ = false;         ///< without --exec: the one connection has ended
   int last_status_ = exit_ok;   ///< ... with this status
   unsigned accepted_ = 0;       ///< connections so far, to name Unix-socket clients
+  clock::time_point paused_until_{};  ///< accept() failed for want of resources
   std::optional<clock::time_point> deadline_;  ///< when connections still open get SIGKILL
 };
 
@@ -110,12 +111,12 @@ int listener::run() {
     return exit_connect_failed;
   }
   for (;;) {
-    const bool accepting = socket_ && !interrupted_by_ && !(single() && served_);
+    const bool accepting = socket_ && !interrupted_by_ && !(single() && served_) && clock::now() >= paused_until_;
     if (!accepting && connections_.empty()) break;
     std::vector<pollfd> fds{{signals_.get(), POLLIN, 0}};
     if (accepting) fds.push_back({socket_.get(), POLLIN, 0});
     for (const auto& r : refused_) fds.push_back({r.fd.get(), POLLIN, 0});
-    int timeout_ms = refused_.empty() ? -1 : 100;
+    int timeout_ms = refused_.empty() && clock::now() >= paused_until_ ? -1 : 100;
     if (deadline_) {
       const auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline_ - clock::now());
       timeout_ms = static_cast<int>(std::max<long long>(0, left.count()));
@@ -194,10 +195,12 @@ void listener::accept_waiting() {
     socklen_t len = sizeof addr;
     unique_fd fd(::accept4(socket_.get(), reinterpret_cast<sockaddr*>(&addr), &len, SOCK_CLOEXEC));
     if (!fd) {
-      // EAGAIN: all taken. EMFILE and the like: try again on the next wake-up (the
-      // backlog keeps the client waiting, not lost).
-      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED && errno != EINTR)
+      // EAGAIN: all taken. EMFILE and the like: the socket stays readable, so polling
+      // it would spin; pause a little (the backlog keeps the clients waiting, not lost).
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED && errno != EINTR) {
         std::fprintf(stderr, "wsbridge: accept: %s\n", errno_text(errno).c_str());
+        paused_until_ = clock::now() + std::chrono::milliseconds(100);
+      }
       return;
     }
     ++accepted_;

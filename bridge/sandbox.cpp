@@ -120,6 +120,15 @@ bool lock_down_terminal_process(std::string* applied, std::string* err) {
   return true;
 }
 
+std::string availability() {
+  // The filters trap (netproc) and return errors (ioproc): ask the kernel whether it
+  // has both actions, without installing anything.
+  for (std::uint32_t action : {SECCOMP_RET_TRAP, SECCOMP_RET_ERRNO})
+    if (::syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &action) != 0)
+      return "not available (seccomp: " + errno_text(errno) + "); the children run without filters";
+  return "seccomp filters, no_new_privs, rlimits, uid 65534 for netproc when started as root";
+}
+
 std::string syscall_name(int nr) {
   if (nr >= 0 && static_cast<std::size_t>(nr) < std::size(generated::syscall_names) && *generated::syscall_names[nr])
     return generated::syscall_names[nr];

@@ -29,6 +29,10 @@ bool lock_down_network_process(status_board& board, std::string* applied, std::s
 /// (the line editor reads terminfo and writes the history file).
 bool lock_down_terminal_process(std::string* applied, std::string* err);
 
+/// For --version: whether this kernel can apply the children's filters ("seccomp
+/// filters and no_new_privs available", or why not).
+std::string availability();
+
 /// Name of a system call number of this architecture ("openat"), for messages.
 std::string syscall_name(int nr);
 

@@ -264,6 +264,12 @@ template <class Layer>
 void session<Layer>::watch_control_frames() {
   ws_.control_callback([this](websocket::frame_type kind, beast::string_view payload) {
     if (kind == websocket::frame_type::close) on_server_close_frame();
+    if (cfg_.show_ping_pong && kind != websocket::frame_type::close) {
+      const std::string data(payload.data(), payload.size());  // made terminal-safe by notify()
+      notify(kind == websocket::frame_type::ping ? "ping" : "pong",
+             std::string(kind == websocket::frame_type::ping ? "received ping (answered)" : "received pong") +
+                 (data.empty() ? "" : " \"" + data + "\""));
+    }
     // Only pongs answering the user's /ping go to ioproc, not those of keepalive pings.
     if (kind == websocket::frame_type::pong && user_pings_ > 0 && !io_gone_ &&
         std::string_view(payload.data(), payload.size()) != keepalive_payload) {

@@ -276,6 +276,7 @@ void session<Layer>::keepalive_tick() {
   // Beast allows one ping in flight; a /ping being written counts as ours.
   if (!ping_in_flight_) {
     ping_in_flight_ = true;
+    if (cfg_.show_ping_pong) notify("ping", "sent keepalive ping");
     ping_data_ = websocket::ping_data(keepalive_payload.data());
     ws_.async_ping(ping_data_, [self = this->shared_from_this()](error_code) { self->ping_in_flight_ = false; });
   }

@@ -478,3 +478,16 @@ def test_listen_on_a_unix_socket(listen, tmp_path):
     r = subprocess.run([WSBRIDGE, "--listen", f"unix:{path}"], capture_output=True, timeout=10)
     assert r.returncode == 3 and b"already exists" in r.stderr
     assert path.read_text() == "someone else's file"
+
+
+def test_show_ping_pong_on_both_ends(listen):
+    # wsbridge's server pings (--ping-interval) and wsbridge's client answers: -P shows
+    # each side's view.
+    server = listen("-P", "--ping-interval", "0.1", "--exec", "sh", "-c", "cat")
+    r = subprocess.run([WSBRIDGE, "-P", "-n", "--timeout", "0.5", f"{server.url}/"], stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=30)
+    assert r.returncode == EXIT_OK, r.stderr
+    assert b"wsbridge: ping: received ping (answered) \"wsbridge keepalive\"" in r.stderr
+    wait_for(lambda: any(l.endswith("ping: sent keepalive ping") for l in server.stderr_lines()), 10, "the ping")
+    wait_for(lambda: any(l.endswith('pong: received pong "wsbridge keepalive"') for l in server.stderr_lines()), 10,
+             "the pong")
