@@ -264,9 +264,14 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
         " MiB)").c_str());
   std::string user_agent;
   std::string listen_text, origin_allow;
+  double wait = -1;
   long close_code = close_normal;
   visible.add_options()
       ("quiet,q", "pipe mode: say nothing on stderr when the server closes normally")
+      ("execute,x", po::value(&cfg.execute)->value_name("MESSAGE")->composing(),
+       "send this message (repeatable) instead of reading stdin, then close as at end of input")
+      ("wait,w", po::value(&wait)->value_name("SECONDS"),
+       "with -x: keep receiving this long after connecting, then close (default: the --linger wait)")
       ("show-ping-pong,P", "show each ping and pong received, and keepalive pings sent (terminal: above the "
        "input line; pipes: on stderr)")
       ("close-code", po::value(&close_code)->value_name("CODE"),
@@ -454,6 +459,27 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
   if (cfg.max_message == 0 || cfg.max_message > limits::max_ipc_payload) {
     *text = "--max-size: expected 1 to " + std::to_string(limits::max_ipc_payload) + " bytes";
     return parse_outcome::error;
+  }
+  if (!cfg.execute.empty()) {
+    // wscat's -x: the messages are the input, framed as stdin would be.
+    if (!cfg.exec.empty() || listening || cfg.framing_mode == framing::raw) {
+      *text = "-x/--execute replaces stdin: not with --exec, --listen or --raw";
+      return parse_outcome::error;
+    }
+    for (const std::string& m : cfg.execute)
+      if ((cfg.framing_mode == framing::lines && m.find('\n') != std::string::npos) ||
+          (cfg.framing_mode == framing::null && m.find('\0') != std::string::npos)) {
+        *text = "-x: a message with a line break cannot be sent with line framing (use -0 or --length-prefixed)";
+        return parse_outcome::error;
+      }
+  }
+  if (vm.count("wait")) {
+    if (cfg.execute.empty()) {
+      *text = "-w/--wait goes with -x/--execute";
+      return parse_outcome::error;
+    }
+    if (!parse_seconds("wait", wait, cfg.timeout, text, /*zero_ok=*/true)) return parse_outcome::error;
+    cfg.no_close = cfg.timeout.count() != 0;  // the wait, not the end of input, closes
   }
   if (listening) return server_options(vm, listen_text, origin_allow, cfg, text);
   if (!parse_ws_url(cfg.url, cfg.target, text)) return parse_outcome::error;

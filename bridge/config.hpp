@@ -101,6 +101,7 @@ struct config {
   std::string close_reason;         ///< --close-reason: its reason (at most 123 bytes, UTF-8)
   bool quiet = false;               ///< -q: no line on stderr for a normal close by the server
   bool show_ping_pong = false;      ///< -P: say each ping and pong received, and keepalive pings sent
+  std::vector<std::string> execute; ///< -x/--execute (wscat): send these instead of reading stdin
   std::vector<std::string> exec;  ///< --exec CMD ARGS...: the program on the other end
 
   // Server mode (-l/--listen): wsbridge accepts connections instead of making one.

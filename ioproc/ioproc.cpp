@@ -60,7 +60,7 @@ int run_ioproc(const config& cfg, status_board& board) {
   }
   // The line editor for a person at a terminal; framings made for programs (and a
   // wrapped program) use pipe mode, which still escapes what it shows on a terminal.
-  const bool terminal = ::isatty(STDIN_FILENO) && ::isatty(STDOUT_FILENO) && cfg.exec.empty() &&
+  const bool terminal = ::isatty(STDIN_FILENO) && ::isatty(STDOUT_FILENO) && cfg.exec.empty() && cfg.execute.empty() &&
                         cfg.framing_mode == framing::lines && cfg.encoding != payload_encoding::base64;
   terminal_mode_fn run_terminal_mode = nullptr;
   if (terminal) {

@@ -1,6 +1,7 @@
 #include "ioproc/pipe_mode.hpp"
 
 #include <atomic>
+#include <boost/endian/conversion.hpp>
 #include <cerrno>
 #include <cstdlib>
 #include <cstdio>
@@ -179,6 +180,30 @@ void relay_program_errors(int fd, relay_end& finished) {
       return;
     }
   }
+}
+
+/// -x/--execute: the messages become the input, framed as stdin would be, through a
+/// pipe that a thread fills (the framer and every count stay the same as for stdin).
+int execute_input(const config& cfg) {
+  std::string data;
+  for (const std::string& m : cfg.execute) {
+    if (cfg.framing_mode == framing::length_prefixed) {
+      unsigned char prefix[4];
+      boost::endian::store_big_u32(prefix, static_cast<std::uint32_t>(m.size()));
+      data.append(reinterpret_cast<const char*>(prefix), sizeof prefix);
+      data += m;
+    } else {
+      data += m;
+      data += cfg.framing_mode == framing::null ? '\0' : '\n';
+    }
+  }
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return -1;  // the input thread reports the read error
+  std::thread([fd = fds[1], data = std::move(data)] {
+    write_all(fd, data);
+    ::close(fd);
+  }).detach();
+  return fds[0];
 }
 
 /// True when `fd` has nothing more to give: its end is reached, even if the input
@@ -375,8 +400,9 @@ int run_pipe_mode(const config& cfg, status_board& board, wrapped_program* progr
   // The input thread is detached: it may still be inside its pump (blocked in read(),
   // or framing a chunk) when this function returns and the process _exits, so the pump
   // is never destroyed; destroying it freed the buffers the thread was writing into.
-  auto& input = *new input_pump(cfg, board, program ? program->output_fd() : STDIN_FILENO,
-                                program ? "program output" : "stdin", cfg.server() ? program : nullptr);
+  const int input_fd = program ? program->output_fd() : cfg.execute.empty() ? STDIN_FILENO : execute_input(cfg);
+  auto& input = *new input_pump(cfg, board, input_fd, program ? "program output" : cfg.execute.empty() ? "stdin" : "-x",
+                                cfg.server() ? program : nullptr);
   std::thread input_thread([&input] { input.run(); });
   input_thread.detach();  // may stay blocked in read(); the process exit ends it
   // Never destroyed, like the input pump: the thread may outlive this function.

@@ -1,5 +1,7 @@
 """The command line as users of wscat, websocat and curl type it (#19)."""
-from conftest import EXIT_OK, EXIT_USAGE, run_wsbridge
+import subprocess
+
+from conftest import EXIT_OK, EXIT_USAGE, WSBRIDGE, run_wsbridge
 
 
 def test_close_code_and_reason_at_the_end_of_input(servers):
@@ -31,3 +33,21 @@ def test_wscat_spellings_work(servers):
     assert r.returncode == EXIT_OK, r.stderr
     assert r.stdout == b"hi\n"
     assert server.expect("SUBPROTOCOL") == "SUBPROTOCOL chat"
+
+
+def test_wscat_s_execute_and_wait(servers):
+    # wscat -x: the messages instead of stdin (which is not read), then the usual close;
+    # -w: keep receiving that long.
+    echo = servers("python", "echo")
+    r = subprocess.run([WSBRIDGE, "-x", "first", "-x", "second message", echo.url], input=b"not read\n",
+                       capture_output=True, timeout=30)
+    assert r.returncode == EXIT_OK, r.stderr
+    assert r.stdout == b"first\nsecond message\n"
+    ticker = servers("python", "ticker", 1000, 0.05)
+    r = subprocess.run([WSBRIDGE, "-x", "start", "-w", "0.5", ticker.url], capture_output=True, timeout=30)
+    assert r.returncode == EXIT_OK, r.stderr
+    assert len(r.stdout.splitlines()) >= 2  # ticks kept arriving during the wait
+    r = subprocess.run([WSBRIDGE, "-x", "two\nlines", echo.url], capture_output=True, timeout=30)
+    assert r.returncode == EXIT_USAGE and b"line break" in r.stderr
+    r = subprocess.run([WSBRIDGE, "-w", "1", echo.url], capture_output=True, timeout=30)
+    assert r.returncode == EXIT_USAGE and r.stderr == b"wsbridge: -w/--wait goes with -x/--execute\n"
