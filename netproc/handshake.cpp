@@ -89,6 +89,28 @@ const char* to_string(io_phase p) {
   return "?";
 }
 
+std::string refusal_hint(unsigned status, std::string_view www_authenticate, std::string_view retry_after,
+                         std::string_view ws_version) {
+  const auto cut = [](std::string_view v) { return std::string(v.substr(0, 120)) + (v.size() > 120 ? "..." : ""); };
+  std::string hint;
+  if (status == 401 || status == 403) {
+    if (!www_authenticate.empty()) hint += "; it asks for credentials (WWW-Authenticate: " + cut(www_authenticate) + ")";
+    if (status == 401 || !www_authenticate.empty())
+      hint += "; try -u USER:PASSWORD, or -H 'Authorization: ...' for a token";
+  } else if (status == 426 && !ws_version.empty()) {
+    hint += "; it speaks WebSocket version " + cut(ws_version) + ", wsbridge 13 (RFC 6455)";
+  } else if (status == 200) {
+    hint += "; not a WebSocket endpoint? (it answered as a web page does)";
+  } else if (status == 404) {
+    hint += "; no such path: check the URL's path";
+  }
+  if (!retry_after.empty()) {
+    const bool seconds = retry_after.find_first_not_of("0123456789") == std::string_view::npos;
+    hint += "; it says to retry after " + cut(retry_after) + (seconds ? " s" : "");
+  }
+  return hint;
+}
+
 std::string choose_subprotocol(std::string_view offered, const std::vector<std::string>& ours) {
   for (const std::string& p : ours)
     for (const auto& item : boost::beast::http::token_list(offered))

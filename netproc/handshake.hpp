@@ -23,6 +23,13 @@ std::vector<std::pair<std::string, std::string>> upgrade_headers(const config& c
 /// RFC 6455 §4.1: the subprotocol a server chose must be one we offered ("" = none).
 bool subprotocol_offered(std::string_view chosen, const std::vector<std::string>& offered);
 
+/// What to try next after a refused upgrade, from the status and the headers that say
+/// it (RFC 9110 §11.6.1 WWW-Authenticate, §10.2.3 Retry-After; RFC 6455 §4.4 the
+/// versions a 426 wants), as "; ..." to append to the refusal, or "". The values come
+/// from the server: the caller makes the line terminal-safe.
+std::string refusal_hint(unsigned status, std::string_view www_authenticate, std::string_view retry_after,
+                         std::string_view ws_version);
+
 /// Server side (RFC 6455 §4.2.2): the first of `ours` (in our order of preference)
 /// that the client's Sec-WebSocket-Protocol offers, or "" (then none is chosen, and the
 /// client decides whether to go on).

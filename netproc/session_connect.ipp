@@ -129,6 +129,13 @@ void session<Layer>::on_tls_handshake(error_code ec) {
     const long v = SSL_get_verify_result(ws_.next_layer().next_layer().native_handle());
     if (v != X509_V_OK) what = std::string("certificate verify failed: ") + X509_verify_cert_error_string(v);
     else if (ec == beast::error::timeout) what = "timed out after " + seconds_text(cfg_.connect_timeout);
+    // What to do next: the two causes users meet most (a test or company CA; a plain port).
+    if (v == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT || v == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN ||
+        v == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY || v == X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT)
+      what += "; trust its CA with --cacert FILE, or skip the check with -k";
+    else if (v == X509_V_OK && (what.find("wrong version number") != std::string::npos ||
+                                what.find("packet length too long") != std::string::npos))
+      what += " (the server does not speak TLS on this port: ws:// instead of wss://?)";
     return fail_before_open("tls", what, exit_connect_failed);
   }
   upgrade();
@@ -194,6 +201,8 @@ void session<Layer>::on_handshake(error_code ec) {
     if (!response_.reason().empty()) what += " " + std::string(response_.reason());
     if (auto loc = response_.find(http::field::location); loc != response_.end())
       what += " (Location: " + std::string(loc->value()) + ")";
+    what += refusal_hint(response_.result_int(), response_[http::field::www_authenticate],
+                         response_[http::field::retry_after], response_[http::field::sec_websocket_version]);
     return fail_before_open("handshake", what, exit_handshake_rejected);
   }
   if (ec == beast::error::timeout)

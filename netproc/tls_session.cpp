@@ -1,5 +1,7 @@
 // The TLS module's session (tls_module.hpp): the same session, compiled with
 // WSBRIDGE_TLS_MODULE and OpenSSL, and the module's entry point.
+#include <sys/stat.h>
+
 #include "netproc/session_impl.hpp"
 #include "netproc/session_connect.ipp"
 #include "netproc/session_transfer.ipp"
@@ -41,6 +43,9 @@ bool make_tls_context(const config& cfg, net::ssl::context& ctx, std::string* er
   }
   if (ec) {
     *err = "cannot load CA certificates from " + bundle + ": " + ec.message();
+    struct stat st;
+    if (::stat(bundle.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+      *err += " (--cacert names a directory; give the PEM file of the CA certificates)";
     return false;
   }
   return true;

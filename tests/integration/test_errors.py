@@ -116,3 +116,26 @@ def test_refusal_without_body_length_on_a_socket_held_open_fails_at_once(servers
     assert r.returncode == EXIT_HANDSHAKE
     assert one_line(r.stderr).startswith(f"wsbridge: handshake: server answered HTTP {status}")
     assert time.monotonic() - start < 20  # generous: only "not trapped until the timeout"
+
+
+@pytest.mark.parametrize("status,headers,hint", [
+    (401, ['WWW-Authenticate: Basic realm="api"'],
+     '; it asks for credentials (WWW-Authenticate: Basic realm="api"); try -u USER:PASSWORD, or -H '
+     "'Authorization: ...' for a token"),
+    (200, [], "; not a WebSocket endpoint? (it answered as a web page does)"),
+    (426, ["Sec-WebSocket-Version: 8"], "; it speaks WebSocket version 8, wsbridge 13 (RFC 6455)"),
+    (503, ["Retry-After: 30"], "; it says to retry after 30 s"),
+])
+def test_a_refusal_says_what_to_try_next(servers, status, headers, hint):
+    server = servers("hostile", "http-headers", status, *headers)
+    r = run_wsbridge([server.url], b"x\n")
+    assert r.returncode == EXIT_HANDSHAKE
+    line = one_line(r.stderr)
+    assert line.startswith(f"wsbridge: handshake: server answered HTTP {status}") and line.endswith(hint), line
+
+
+def test_wss_to_a_plain_port_says_so(servers):
+    echo = servers("python", "echo")
+    r = run_wsbridge([f"wss://127.0.0.1:{echo.port}/"], b"x\n")
+    assert r.returncode == EXIT_CONNECT
+    assert one_line(r.stderr).endswith("(the server does not speak TLS on this port: ws:// instead of wss://?)")

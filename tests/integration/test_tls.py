@@ -37,7 +37,8 @@ def test_wss_with_the_test_ca_trusted_carries_every_line(tls_server):
 def test_self_signed_certificate_is_refused_by_default(tls_server):
     r = run_wsbridge([f"wss://localhost:{tls_server.port}/"], b"x\n")
     assert r.returncode == EXIT_CONNECT
-    assert r.stderr.decode().splitlines() == ["wsbridge: tls: certificate verify failed: self-signed certificate"]
+    assert r.stderr.decode().splitlines() == ["wsbridge: tls: certificate verify failed: self-signed certificate; "
+                                              "trust its CA with --cacert FILE, or skip the check with -k"]
 
 
 def test_certificate_for_another_host_is_refused(tls_server):
@@ -145,3 +146,9 @@ def test_a_missing_tls_module_is_one_clear_error(tls_server, tmp_path):
     lines = r.stderr.decode().splitlines()
     assert len(lines) == 1, lines
     assert lines[0].startswith("wsbridge: tls: cannot find the TLS module wsbridge-tls.so beside the program or in ")
+
+
+def test_cacert_naming_a_directory_says_so(tls_server, tmp_path):
+    r = run_wsbridge(["--cacert", str(tmp_path), f"wss://localhost:{tls_server.port}/"], b"x\n")
+    assert r.returncode == EXIT_USAGE, r.stderr
+    assert r.stderr.decode().rstrip().endswith("(--cacert names a directory; give the PEM file of the CA certificates)")

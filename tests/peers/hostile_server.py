@@ -4,6 +4,7 @@
 
 Modes:
   http STATUS [LOCATION]  answer every request with this HTTP status (Content-Length: 0)
+  http-headers STATUS HEADER...  the same, with these header lines ("Name: value")
                           and close, e.g. 403, or 302 with a Location header
   http-hang STATUS [LOC]  answer with this status and no Content-Length, so the body runs
                           until the socket closes, and never close it (the trap that made
@@ -80,6 +81,12 @@ def serve(conn, mode, args, keep):
                      "Content-Length: 1000\r\n\r\n0123456789".encode())
         event("ANSWERED")
         keep.append(conn)
+        return
+    if mode == "http-headers":  # STATUS 'Name: value'...
+        conn.sendall((f"HTTP/1.1 {args[0]} {REASONS.get(int(args[0]), 'Status')}\r\nContent-Length: 0\r\n" +
+                      "".join(h + "\r\n" for h in args[1:]) + "\r\n").encode())
+        event("ANSWERED")
+        conn.close()
         return
     if mode in ("http", "http-hang"):
         answer = http_answer(int(args[0]), args[1] if len(args) > 1 else None)

@@ -62,3 +62,16 @@ TEST_CASE("the launcher sets only websocketd's variables and HTTP_ headers", "[s
   }
   CHECK_FALSE(program_variable_allowed(std::string("HTTP_X=a\0b", 10)));
 }
+
+TEST_CASE("a refused upgrade says what to try next", "[handshake]") {
+  using netproc::refusal_hint;
+  CHECK(refusal_hint(401, "", "", "") == "; try -u USER:PASSWORD, or -H 'Authorization: ...' for a token");
+  CHECK(refusal_hint(403, "", "", "") == "");  // forbidden without a challenge: credentials would not help
+  CHECK(refusal_hint(403, "Bearer", "", "").starts_with("; it asks for credentials (WWW-Authenticate: Bearer)"));
+  CHECK(refusal_hint(426, "", "", "8, 7") == "; it speaks WebSocket version 8, 7, wsbridge 13 (RFC 6455)");
+  CHECK(refusal_hint(429, "", "120", "") == "; it says to retry after 120 s");
+  CHECK(refusal_hint(503, "", "Wed, 21 Oct 2026 07:28:00 GMT", "") ==
+        "; it says to retry after Wed, 21 Oct 2026 07:28:00 GMT");
+  CHECK(refusal_hint(500, "", "", "") == "");
+  CHECK(refusal_hint(401, std::string(500, 'x'), "", "").size() < 300);  // a server's text is cut
+}
