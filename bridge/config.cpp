@@ -4,6 +4,8 @@
 #include <boost/program_options.hpp>
 #include <algorithm>
 #include <cctype>
+#include <charconv>
+#include <limits>
 #include <cmath>
 #include <cstdlib>
 #include <sstream>
@@ -30,13 +32,41 @@ std::string seconds(std::chrono::milliseconds d) {
   return os.str();
 }
 
-bool parse_seconds(const std::string& name, double value, std::chrono::milliseconds& out,
+/// "30", "0.5", "500ms", "2s", "1.5m", "1h": a duration, in seconds unless a unit
+/// says otherwise.
+bool parse_seconds(const std::string& name, const std::string& text, std::chrono::milliseconds& out,
                    std::string* err, bool zero_ok = false) {
-  if (!(value > 0 || (zero_ok && value == 0)) || !std::isfinite(value) || value > 86400) {
-    *err = "--" + name + ": expected a number of seconds " + (zero_ok ? "from 0" : "above 0") + " to 86400";
+  double value = -1;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  const std::string_view unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
+  const double scale = unit.empty() || unit == "s" ? 1 : unit == "ms" ? 0.001 : unit == "m" || unit == "min" ? 60
+                       : unit == "h"                 ? 3600
+                                                     : -1;
+  value *= scale;
+  if (ec != std::errc() || scale < 0 || !(value > 0 || (zero_ok && value == 0)) || !std::isfinite(value) ||
+      value > 86400) {
+    *err = "--" + name + ": expected a duration " + (zero_ok ? "from 0" : "above 0") +
+           " to 86400 seconds: 30, 0.5, 500ms, 2m";
     return false;
   }
   out = std::chrono::milliseconds(static_cast<long long>(std::llround(value * 1000)));
+  return true;
+}
+
+/// "1048576", "64K", "100M", "1G" (powers of 1024; "KiB", "MB" and the like too).
+bool parse_size(const std::string& name, const std::string& text, std::size_t& out, std::string* err) {
+  unsigned long long value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  std::string unit(end, static_cast<std::size_t>(text.data() + text.size() - end));
+  for (auto& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (unit.ends_with("IB")) unit.erase(unit.size() - 2);
+  else if (unit.size() > 1 && unit.ends_with("B")) unit.pop_back();
+  const int shift = unit.empty() || unit == "B" ? 0 : unit == "K" ? 10 : unit == "M" ? 20 : unit == "G" ? 30 : -1;
+  if (ec != std::errc() || shift < 0 || value > (std::numeric_limits<std::size_t>::max() >> 30)) {
+    *err = "--" + name + ": expected a size: 1048576, 64K, 100M, 1G";
+    return false;
+  }
+  out = static_cast<std::size_t>(value) << shift;
   return true;
 }
 
@@ -182,12 +212,13 @@ parse_outcome server_options(const po::variables_map& vm, const std::string& lis
 
 parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
                                  std::string* text) {
-  double connect_timeout = std::chrono::duration<double>(limits::default_connect_timeout).count();
-  double close_timeout = std::chrono::duration<double>(limits::default_close_timeout).count();
-  double linger = std::chrono::duration<double>(limits::default_linger).count();
-  double ping_interval = 0;
-  double ping_timeout = 0;
-  double timeout = 0;
+  std::string connect_timeout = seconds(limits::default_connect_timeout);
+  std::string close_timeout = seconds(limits::default_close_timeout);
+  std::string linger = seconds(limits::default_linger);
+  std::string ping_interval = "0";
+  std::string ping_timeout;
+  std::string timeout = "0";
+  std::string max_size = std::to_string(limits::default_max_message);
   std::vector<std::string> header_lines;
   std::string unix_path;
 
@@ -259,12 +290,12 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
        "keepalive: ping after this long without traffic from the server (default 0: off)")
       ("ping-timeout", po::value(&ping_timeout)->value_name("SECONDS"),
        "keepalive: a server silent this long after a ping is declared dead (default: the interval)")
-      ("max-size", po::value(&cfg.max_message)->value_name("BYTES"),
+      ("max-size", po::value(&max_size)->value_name("BYTES"),
        ("largest message accepted from the server (default " + std::to_string(limits::default_max_message >> 20) +
         " MiB)").c_str());
   std::string user_agent;
   std::string listen_text, origin_allow;
-  double wait = -1;
+  std::string wait;
   long close_code = close_normal;
   visible.add_options()
       ("quiet,q", "pipe mode: say nothing on stderr when the server closes normally")
@@ -306,7 +337,6 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
   po::positional_options_description positional;
   positional.add("url", 1);
 
-  cfg.max_message = limits::default_max_message;
   cfg.max_redirects = limits::default_max_redirects;
   po::variables_map vm;
   try {
@@ -456,8 +486,9 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
   } else {
     cfg.ping_timeout = cfg.ping_interval;
   }
+  if (!parse_size("max-size", max_size, cfg.max_message, text)) return parse_outcome::error;
   if (cfg.max_message == 0 || cfg.max_message > limits::max_ipc_payload) {
-    *text = "--max-size: expected 1 to " + std::to_string(limits::max_ipc_payload) + " bytes";
+    *text = "--max-size: expected 1 byte to " + std::to_string(limits::max_ipc_payload >> 20) + "M";
     return parse_outcome::error;
   }
   if (!cfg.execute.empty()) {

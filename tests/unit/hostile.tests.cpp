@@ -376,3 +376,21 @@ TEST_CASE("other tools' spellings are accepted", "[config]") {
   const config unix_socket = parsed({"--unix-socket", "/run/app.sock", "ws://localhost/"}, &text);
   CHECK(unix_socket.target.unix_path == "/run/app.sock");
 }
+
+TEST_CASE("durations and sizes take units", "[config]") {
+  std::string text;
+  config cfg = parsed({"--ping-interval", "500ms", "--close-timeout", "2m", "--linger", "1.5", "--max-size", "64K",
+                       "ws://h/"}, &text);
+  CHECK(cfg.ping_interval == std::chrono::milliseconds(500));
+  CHECK(cfg.close_timeout == std::chrono::minutes(2));
+  CHECK(cfg.linger == std::chrono::milliseconds(1500));
+  CHECK(cfg.max_message == 64u << 10);
+  CHECK(parsed({"--max-size", "1MiB", "ws://h/"}, &text).max_message == 1u << 20);
+  CHECK(parsed({"--max-size", "1048576", "ws://h/"}, &text).max_message == 1u << 20);
+  for (const char* bad : {"3x", "-1", "ms", "1e9", "nan"}) {
+    INFO(bad);
+    CHECK(parsed({"--timeout", bad, "ws://h/"}, &text).url == "<refused>");
+  }
+  CHECK(parsed({"--max-size", "65M", "ws://h/"}, &text).url == "<refused>");
+  CHECK(text == "--max-size: expected 1 byte to 64M");
+}
