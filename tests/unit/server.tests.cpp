@@ -9,7 +9,7 @@
 
 using namespace wsbridge;
 
-TEST_CASE("--listen takes [ADDR:]PORT, loopback by default", "[server]") {
+TEST_CASE("the listen address is [ADDR:]PORT, loopback by default", "[server]") {
   std::string host, port, err;
   CHECK(parse_listen("8080", host, port, &err));
   CHECK((host == "127.0.0.1" && port == "8080"));
@@ -34,7 +34,7 @@ TEST_CASE("a server chooses the first of its subprotocols that the client offers
   CHECK(choose_subprotocol("chat", {}) == "");
 }
 
-TEST_CASE("--origin-allow: listed origins, or no Origin at all (not a browser)", "[server]") {
+TEST_CASE("an allowed origin is a listed one, or none at all (not a browser)", "[server]") {
   using netproc::origin_allowed;
   const std::vector<std::string> allowed{"https://good.example", "http://localhost:8080/"};
   CHECK(origin_allowed("https://good.example", allowed));
