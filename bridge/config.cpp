@@ -182,6 +182,7 @@ parse_outcome server_options(const po::variables_map& vm, const std::string& lis
     *text = "--max-connections above 1 needs --exec: stdin and stdout can serve one connection";
     return parse_outcome::error;
   }
+  cfg.same_origin_only = vm.count("same-origin") > 0;
   for (std::size_t pos = 0; pos < origin_allow.size();) {
     std::size_t end = origin_allow.find(',', pos);
     if (end == std::string::npos) end = origin_allow.size();
@@ -319,6 +320,8 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
         std::to_string(limits::default_max_connections) + ")").c_str())
       ("origin-allow", po::value(&origin_allow)->value_name("ORIGIN,..."),
        "accept only upgrade requests whose Origin is one of these (scheme://host[:port]); others get 403")
+      ("same-origin", "refuse (403) an upgrade whose Origin names another host than its Host header "
+       "(websocketd's --sameorigin)")
       ("tls-cert", po::value(&cfg.tls_cert)->value_name("FILE"), "serve wss:// with this certificate chain (PEM)")
       ("tls-key", po::value(&cfg.tls_key)->value_name("FILE"), "its private key (default: in the --tls-cert file)");
   visible.add(server);

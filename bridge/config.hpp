@@ -110,6 +110,7 @@ struct config {
   std::string listen_unix;          ///< --listen unix:PATH: a Unix domain socket instead
   unsigned max_connections = 0;     ///< --max-connections: more are refused with 503
   std::vector<std::string> origins; ///< --origin-allow: Origins accepted (empty: any)
+  bool same_origin_only = false;    ///< --same-origin: the Origin's host must be the Host header's
   std::string tls_cert;             ///< --tls-cert: serve wss:// with this certificate chain (PEM)
   std::string tls_key;              ///< --tls-key: its private key (default: in the --tls-cert file)
   /// In a connection's processes: the accepted socket (the supervisor's copy, before it

@@ -118,6 +118,15 @@ std::string choose_subprotocol(std::string_view offered, const std::vector<std::
   return "";
 }
 
+bool same_origin_request(std::string_view origin, std::string_view host) {
+  if (origin.empty()) return true;
+  const std::size_t scheme_end = origin.find("://");
+  if (scheme_end == std::string_view::npos) return false;  // "null", or not an origin
+  std::string_view authority = origin.substr(scheme_end + 3);
+  authority = authority.substr(0, authority.find('/'));
+  return iequals(authority, host);
+}
+
 bool origin_allowed(std::string_view origin, const std::vector<std::string>& allowed) {
   if (allowed.empty() || origin.empty()) return true;
   const auto trim = [](std::string_view s) { return s.ends_with('/') ? s.substr(0, s.size() - 1) : s; };

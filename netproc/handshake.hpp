@@ -40,6 +40,10 @@ std::string choose_subprotocol(std::string_view offered, const std::vector<std::
 /// §10.2), or it equals one of them (case-insensitive, a trailing '/' ignored).
 bool origin_allowed(std::string_view origin, const std::vector<std::string>& allowed);
 
+/// --same-origin (websocketd's --sameorigin): the Origin's host[:port] is the request's
+/// Host (case-insensitive); a request without Origin is not a browser's and passes.
+bool same_origin_request(std::string_view origin, std::string_view host);
+
 /// The first extension in a Sec-WebSocket-Extensions answer that was not offered
 /// (RFC 6455 §9.1: the client must then fail the connection), or "" if all were. We
 /// offer permessage-deflate only, and only when `offered_deflate`. A header that is

@@ -60,10 +60,13 @@ void session<Layer>::on_request(error_code ec, std::size_t) {
   if (cfg_.verbose) show_headers("<", req);
   // Cross-site WebSocket hijacking: a page on another site can open a connection with
   // the user's cookies; browsers say where the page came from (RFC 6455 §10.2).
-  if (const auto origin = req[http::field::origin]; !origin_allowed(origin, cfg_.origins)) {
+  if (const auto origin = req[http::field::origin];
+      !origin_allowed(origin, cfg_.origins) ||
+      (cfg_.same_origin_only && !same_origin_request(origin, req[http::field::host]))) {
     answer_status_ = 403;
     send_refusal("403 Forbidden", "origin not allowed\n");
-    return fail_before_open("handshake", "refused Origin '" + std::string(origin) + "' (--origin-allow)",
+    return fail_before_open("handshake", "refused Origin '" + std::string(origin) + "' (" +
+                                             (cfg_.origins.empty() ? "--same-origin" : "--origin-allow") + ")",
                             exit_handshake_rejected);
   }
   const std::string chosen = choose_subprotocol(req[http::field::sec_websocket_protocol], cfg_.subprotocols);

@@ -309,6 +309,17 @@ def test_origin_allow_refuses_other_origins_with_403(listen):
     assert answers == ["ok"] and code == 1000
     answers, code, _ = exchange(server.url, ["no origin: not a browser"])
     assert answers == ["no origin: not a browser"]
+    same = listen("--same-origin", "-v", "--exec", "sh", "-c", "cat")
+    host = f"127.0.0.1:{same.port}".encode()
+    bad = raw_request(same.port, UPGRADE.replace(b"Host: 127.0.0.1", b"Host: " + host)
+                      .replace(b"\r\n\r\n", b"\r\nOrigin: http://127.0.0.1:1\r\n\r\n"))
+    assert bad.startswith(b"HTTP/1.1 403")
+    answers, code, _ = exchange(same.url, ["same"], origin=f"http://127.0.0.1:{same.port}")
+    assert answers == ["same"] and code == 1000
+    # -v: one access-log line per connection, the refused one included.
+    wait_for(lambda: [l for l in same.stderr_lines() if ': access: "GET /raw" 403 ' in l], 10, "the 403's log line")
+    wait_for(lambda: [l for l in same.stderr_lines() if ': access: "GET /" 101 ' in l and
+                      l.endswith("received 1 sent 1 close 1000 by client")], 10, "the 101's log line")
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the refused client's cleanup

@@ -47,6 +47,16 @@ TEST_CASE("an allowed origin is a listed one, or none at all (not a browser)", "
   CHECK(origin_allowed("https://anything", {}));
 }
 
+TEST_CASE("same origin: the Origin's host and port are the Host header's", "[server]") {
+  using netproc::same_origin_request;
+  CHECK(same_origin_request("http://localhost:8080", "localhost:8080"));
+  CHECK(same_origin_request("https://Example.com", "example.com"));
+  CHECK(same_origin_request("", "example.com"));
+  CHECK_FALSE(same_origin_request("http://localhost:8081", "localhost:8080"));
+  CHECK_FALSE(same_origin_request("https://evil.example", "example.com"));
+  CHECK_FALSE(same_origin_request("null", "example.com"));
+}
+
 TEST_CASE("the launcher sets only websocketd's variables and HTTP_ headers", "[server][sandbox]") {
   using ipc::program_variable_allowed;
   for (const char* ok : {"REMOTE_ADDR=127.0.0.1", "QUERY_STRING=a=b", "PATH_INFO=/x", "HTTP_X_TOKEN=t",
