@@ -99,6 +99,7 @@ class supervisor {
 
   const config& cfg_;
   const child_roles roles_;
+  const std::string who_ = cfg_.server() ? cfg_.peer + ": " : "";  ///< server mode: which connection, in reports
   terminal_guard terminal_;
   status_board_mapping board_;
   child net_{"network process", -1, {}, false, {}};
@@ -307,7 +308,7 @@ void supervisor::reap() {
 void supervisor::report_child_end(const child& c) const {
   if (&c == &net_) {
     if (const int nr = board_.get()->sandbox_syscall.load(std::memory_order_relaxed); nr != 0) {
-      std::fprintf(stderr, "wsbridge: network process stopped by its sandbox (system call %s)\n",
+      std::fprintf(stderr, "wsbridge: %snetwork process stopped by its sandbox (system call %s)\n", who_.c_str(),
                    sandbox::syscall_name(nr).c_str());
       return;
     }
@@ -315,10 +316,10 @@ void supervisor::report_child_end(const child& c) const {
   if (!c.status || !WIFSIGNALED(*c.status) || c.killed_by_us) return;
   const int sig = WTERMSIG(*c.status);
   if (sig == SIGABRT) {  // abort(): std::bad_alloc at its memory limit, or a failed check
-    std::fprintf(stderr, "wsbridge: %s aborted (out of memory, or an internal check failed)\n", c.name);
+    std::fprintf(stderr, "wsbridge: %s%s aborted (out of memory, or an internal check failed)\n", who_.c_str(), c.name);
     return;
   }
-  std::fprintf(stderr, "wsbridge: %s killed by signal %d (%s)\n", c.name, sig, ::strsignal(sig));
+  std::fprintf(stderr, "wsbridge: %s%s killed by signal %d (%s)\n", who_.c_str(), c.name, sig, ::strsignal(sig));
 }
 
 void supervisor::kill_child(child& c, int sig) {

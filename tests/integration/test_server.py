@@ -502,3 +502,27 @@ def test_show_ping_pong_on_both_ends(listen):
     wait_for(lambda: any(l.endswith("ping: sent keepalive ping") for l in server.stderr_lines()), 10, "the ping")
     wait_for(lambda: any(l.endswith('pong: received pong "wsbridge keepalive"') for l in server.stderr_lines()), 10,
              "the pong")
+
+
+def test_a_crashed_connection_is_reported_with_its_address_and_the_server_goes_on(listen):
+    from conftest import process_name
+    server = listen("--exec", "sh", "-c", "cat")
+
+    async def crash_one():
+        async with websockets.connect(server.url) as ws:
+            await ws.send("x")
+            await ws.recv()
+            netprocs = [p for p in server.processes() if process_name(p) == "wsbridge-net"]
+            assert len(netprocs) == 1
+            os.kill(netprocs[0], signal.SIGKILL)
+            try:
+                await asyncio.wait_for(ws.recv(), 20)
+            except websockets.ConnectionClosed:
+                pass
+
+    asyncio.run(crash_one())
+    wait_for(lambda: [l for l in server.stderr_lines()
+                      if l.startswith("wsbridge: 127.0.0.1:") and l.endswith("network process killed by signal 9 (Killed)")],
+             10, "the crash report")
+    answers, code, _ = exchange(server.url, ["still here"])  # one connection's crash touches no other
+    assert answers == ["still here"] and code == 1000
