@@ -120,6 +120,8 @@ struct config {
   bool server() const { return !listen_port.empty() || !listen_unix.empty(); }
   /// "server" or "client": the other end, in messages.
   const char* peer_name() const { return server() ? "client" : "server"; }
+  /// Server mode: "127.0.0.1:40312: ", the start of every line about this connection.
+  std::string who() const { return server() ? peer + ": " : ""; }
 };
 
 /// Parses --listen's [ADDR:]PORT ("8080", "127.0.0.1:8080", "[::1]:8080"); the address

@@ -205,7 +205,7 @@ void listener::accept_waiting() {
     }
     ++accepted_;
     const std::string peer = addr.ss_family == AF_UNIX ? "unix#" + std::to_string(accepted_) : address_text(addr);
-    if (connections_.size() >= cfg_.max_connections || (single() && served_)) {
+    if (connections_.size() >= cfg_.max_connections) {
       if (cfg_.verbose) std::fprintf(stderr, "wsbridge: %s: refused with 503 (--max-connections %u)\n", peer.c_str(),
                                      cfg_.max_connections);
       refuse(std::move(fd));

@@ -99,7 +99,7 @@ class supervisor {
 
   const config& cfg_;
   const child_roles roles_;
-  const std::string who_ = cfg_.server() ? cfg_.peer + ": " : "";  ///< server mode: which connection, in reports
+  const std::string who_ = cfg_.who();  ///< server mode: which connection, in reports
   terminal_guard terminal_;
   status_board_mapping board_;
   child net_{"network process", -1, {}, false, {}};

@@ -78,7 +78,7 @@ int run_ioproc(const config& cfg, status_board& board) {
   if (cfg.sandbox) {
     std::string applied;
     // On a kernel without seccomp, netproc says so (once, for both); -v says it here too.
-    const std::string who = cfg.server() ? cfg.peer + ": " : "";  // server mode: which connection
+    const std::string who = cfg.who();
     if (!sandbox::lock_down_terminal_process(&applied, &err)) {
       if (cfg.verbose) std::fprintf(stderr, "wsbridge: %ssandbox: I/O process: %s\n", who.c_str(), err.c_str());
     } else if (cfg.verbose)

@@ -392,7 +392,7 @@ int finish_program(wrapped_program& program, status_board& board, int status, st
 }  // namespace
 
 int run_pipe_mode(const config& cfg, status_board& board, wrapped_program* program) {
-  if (cfg.server()) say_prefix = cfg.peer + ": ";
+  say_prefix = cfg.who();
   // A pipe on stdin or stdout holds 64 KiB by default; at 1 MiB a producer and we each
   // move 256 KiB per system call. Fails harmlessly on files and terminals.
   if (!program)

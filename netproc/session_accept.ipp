@@ -8,7 +8,6 @@ namespace {  // internal linkage: see session_impl.hpp
 
 template <class Layer>
 void session<Layer>::serve() {
-  set_state(connection_state::upgrading);
   accepted_at_ = std::chrono::steady_clock::now();
   start_watching();
   if (cfg_.sandbox && !lock_down()) return;
