@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "bridge/help.hpp"
 #include "bridge/protocol/close_codes.hpp"
 #include "bridge/protocol/limits.hpp"
 #include "bridge/safe_text.hpp"
@@ -20,10 +21,6 @@ namespace po = boost::program_options;
 
 namespace wsbridge {
 namespace {
-
-const char* usage_line =
-    "usage: wsbridge [options] ws://HOST[:PORT][/PATH] [--exec CMD [ARGS...]]\n"
-    "       wsbridge [options] --listen [ADDR:]PORT [--exec CMD [ARGS...]]";
 
 /// "30", "0.5": a duration as the help shows it, in seconds.
 std::string seconds(std::chrono::milliseconds d) {
@@ -152,7 +149,8 @@ parse_outcome server_options(const po::variables_map& vm, const std::string& lis
   // The client's options have no meaning for a server; silently ignoring one would
   // hide a mistake.
   for (const char* name : {"proxy", "cacert", "ca", "cert", "key", "insecure", "user", "auth", "header", "origin",
-                           "max-redirects", "max-redirs", "unix", "unix-socket", "user-agent", "connect", "no-close"})
+                           "max-redirects", "max-redirs", "unix", "unix-socket", "user-agent", "connect", "no-close",
+                           "connect-to", "resolve"})
     if (vm.count(name)) {
       *text = std::string("--") + name + " is a client option; it has no meaning with --listen";
       return parse_outcome::error;
@@ -236,81 +234,103 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
     break;
   }
 
-  po::options_description visible("Options");
-  visible.add_options()
+  // The options, in curl's kind of groups; --help, the man page and the completions
+  // are all written from these (help.hpp).
+  std::string user_agent, listen_text, origin_allow, wait;
+  std::vector<std::string> connect_to, resolve;
+  long close_code = close_normal;
+  po::options_description general;
+  general.add_options()
       ("help,h", "show this help and exit")
       ("version,V", "show the version and exit")
-      ("verbose,v", "describe the connection on stderr")
-      ("no-color", "no colours on a terminal (also when NO_COLOR is set)")
-      ("no-history", "do not read or write the history file of the interactive client")
-      ("no-sandbox", "do not sandbox the network and I/O processes (for debugging)")
-      ("cacert", po::value(&cfg.cacert)->value_name("FILE"), "wss: trust the CA certificates in FILE (PEM)")
-      ("insecure,k", "wss: do not verify the server's certificate (unsafe)")
-      ("cert", po::value(&cfg.cert)->value_name("FILE"), "wss: present this client certificate (PEM)")
-      ("key", po::value(&cfg.key)->value_name("FILE"), "wss: the client certificate's private key (default: in --cert's file)")
-      ("user,u", po::value(&cfg.user)->value_name("USER:PASSWORD"),
-       "Basic authentication (also from the URL: ws://user:password@host/)")
-      ("no-compress", "do not offer permessage-deflate compression")
-      ("lines", "framing: one line of input is one message, each message received one line (default)")
-      ("null,0", "framing: messages separated by NUL bytes, both directions")
-      ("length-prefixed", "framing: each message is a 4-byte big-endian length and the payload, both directions")
-      ("raw", "framing: each read from input is sent as it comes; received payloads are written back to back")
-      ("binary", "send binary messages instead of text (input bytes are not checked)")
-      ("base64", "input is base64, sent as binary messages; binary messages received are written as base64")
-      ("escape-newlines", "line framing: write \\\\, \\n and \\r for backslash, LF and CR in received messages, "
-       "so each message is exactly one line")
-      ("max-messages", po::value(&cfg.max_messages)->value_name("N"), "close after receiving N messages")
-      (",1", "the same as --max-messages 1")
-      ("no-close,n", "keep the connection open at end of input (receive until the server closes)")
-      ("timeout", po::value(&timeout)->value_name("SECONDS"),
-       "close (1000) this long after the connection opened; with --max-messages, exit 10 if fewer arrived")
-      ("exec", "run CMD with ARGS as the other end instead of stdin/stdout (must come last); see below")
-      ("header,H", po::value(&header_lines)->value_name("'NAME: VALUE'")->composing(),
-       "add a header to the upgrade request (repeatable)")
-      ("subprotocol,s", po::value(&cfg.subprotocols)->value_name("NAME")->composing(),
-       "offer this subprotocol (repeatable, in order of preference); the server's choice is reported")
-      ("origin", po::value(&cfg.origin)->value_name("ORIGIN"), "send this Origin header")
+      ("verbose,v", "describe the connection on stderr: each step, headers (credentials masked), the close")
+      ("quiet,q", "pipe mode: say nothing on stderr when the server closes normally")
+      ("no-sandbox", "do not sandbox the network and I/O processes (for debugging)");
+  po::options_description connection;
+  connection.add_options()
       ("proxy", po::value(&cfg.proxy_url)->value_name("URL"),
-       "connect through this proxy: http://HOST:PORT (CONNECT), socks5:// or socks5h://; "
-       "default: https_proxy (wss), http_proxy (ws) or all_proxy, except no_proxy hosts and loopback")
+       "connect through this proxy: http://HOST:PORT (CONNECT), socks5:// or socks5h://; default: https_proxy, "
+       "http_proxy or all_proxy, except no_proxy hosts and loopback; '' for none")
       ("unix", po::value(&unix_path)->value_name("PATH"),
-       "connect to this Unix domain socket; the URL gives the Host header and path "
-       "(the same in one URL: ws+unix:///PATH:/RESOURCE)")
-      ("max-redirects", po::value(&cfg.max_redirects)->value_name("N"),
-       ("follow at most N redirects (default " + std::to_string(limits::default_max_redirects) +
-        "; 0: none). wss:// to ws:// is never followed").c_str())
+       "connect to this Unix domain socket; the URL gives the Host header and path (or in one URL: "
+       "ws+unix:///PATH:/RESOURCE)")
+      ("connect-to", po::value(&connect_to)->value_name("HOST1:PORT1:HOST2:PORT2")->composing(),
+       "connect to HOST2:PORT2 when the URL names HOST1:PORT1 (either may be empty: any); the Host header, "
+       "TLS name and certificate check keep the URL's (repeatable)")
+      ("resolve", po::value(&resolve)->value_name("HOST:PORT:ADDRESS")->composing(),
+       "use ADDRESS for HOST:PORT instead of asking DNS (repeatable)")
       ("connect-timeout", po::value(&connect_timeout)->value_name("SECONDS"),
        ("give up connecting after this long (default " + seconds(limits::default_connect_timeout) + ")").c_str())
-      ("close-timeout", po::value(&close_timeout)->value_name("SECONDS"),
-       ("wait this long for the server's answer to our Close (default " + seconds(limits::default_close_timeout) +
-        ")").c_str())
-      ("linger", po::value(&linger)->value_name("SECONDS"),
-       ("at end of input, close once the server has been quiet this long (default " +
-        seconds(limits::default_linger) + "; 0: at once)").c_str())
+      ("max-redirects", po::value(&cfg.max_redirects)->value_name("N"),
+       ("follow at most N redirects (default " + std::to_string(limits::default_max_redirects) +
+        "; 0: none); wss:// to ws:// is never followed").c_str())
       ("ping-interval", po::value(&ping_interval)->value_name("SECONDS"),
        "keepalive: ping after this long without traffic from the server (default 0: off)")
       ("ping-timeout", po::value(&ping_timeout)->value_name("SECONDS"),
-       "keepalive: a server silent this long after a ping is declared dead (default: the interval)")
+       "keepalive: a server silent this long after a ping is declared dead (default: the interval)");
+  po::options_description tls;
+  tls.add_options()
+      ("cacert", po::value(&cfg.cacert)->value_name("FILE"), "trust the CA certificates in FILE (PEM)")
+      ("insecure,k", "do not verify the server's certificate (unsafe)")
+      ("cert", po::value(&cfg.cert)->value_name("FILE"), "present this client certificate (PEM)")
+      ("key", po::value(&cfg.key)->value_name("FILE"), "the client certificate's private key (default: in --cert's file)");
+  po::options_description handshake;
+  handshake.add_options()
+      ("header,H", po::value(&header_lines)->value_name("NAME:VALUE")->composing(),
+       "add a header to the upgrade request (repeatable)")
+      ("subprotocol,s", po::value(&cfg.subprotocols)->value_name("NAME")->composing(),
+       "offer this subprotocol (repeatable, in order of preference); the server's choice is reported")
+      ("user,u", po::value(&cfg.user)->value_name("USER:PASSWORD"),
+       "Basic authentication (also from the URL: ws://user:password@host/)")
+      ("origin", po::value(&cfg.origin)->value_name("ORIGIN"), "send this Origin header")
+      ("user-agent,A", po::value(&user_agent)->value_name("TEXT"), "send this User-Agent (default wsbridge/VERSION)")
+      ("no-compress", "do not offer permessage-deflate compression");
+  po::options_description framing_options;
+  framing_options.add_options()
+      ("lines", "one line of input is one message, each message received one line (default)")
+      ("null,0", "messages separated by NUL bytes, both directions")
+      ("length-prefixed", "each message is a 4-byte big-endian length and the payload, both directions")
+      ("raw", "each read from input is sent as it comes; received payloads are written back to back")
+      ("binary", "send binary messages instead of text (input bytes are not checked)")
+      ("base64", "input is base64, sent as binary messages; binary messages received are written as base64")
+      ("escape-newlines", "lines: write \\\\, \\n and \\r for backslash, LF and CR in received messages, "
+       "so each message is exactly one line")
       ("max-size", po::value(&max_size)->value_name("BYTES"),
        ("largest message accepted from the server (default " + std::to_string(limits::default_max_message >> 20) +
-        " MiB)").c_str());
-  std::string user_agent;
-  std::string listen_text, origin_allow;
-  std::string wait;
-  long close_code = close_normal;
-  visible.add_options()
-      ("quiet,q", "pipe mode: say nothing on stderr when the server closes normally")
+        "M)").c_str());
+  po::options_description ending;
+  ending.add_options()
       ("execute,x", po::value(&cfg.execute)->value_name("MESSAGE")->composing(),
-       "send this message (repeatable) instead of reading stdin, then close as at end of input")
+       "send this message instead of reading stdin, then close as at end of input (repeatable)")
       ("wait,w", po::value(&wait)->value_name("SECONDS"),
        "with -x: keep receiving this long after connecting, then close (default: the --linger wait)")
-      ("show-ping-pong,P", "show each ping and pong received, and keepalive pings sent (terminal: above the "
-       "input line; pipes: on stderr)")
+      ("max-messages", po::value(&cfg.max_messages)->value_name("N"), "close after receiving N messages")
+      (",1", "the same as --max-messages 1")
+      ("no-close,n", "keep the connection open at end of input (receive until the server closes)")
+      ("linger", po::value(&linger)->value_name("SECONDS"),
+       ("at end of input, close once the server has been quiet this long (default " +
+        seconds(limits::default_linger) + "; 0: at once, and replies still on their way are lost)").c_str())
+      ("timeout", po::value(&timeout)->value_name("SECONDS"),
+       "close (1000) this long after the connection opened; with --max-messages, exit 10 if fewer arrived")
       ("close-code", po::value(&close_code)->value_name("CODE"),
        "close with this code at the end of input (default 1000; 1000-1003, 1007-1014, 3000-4999)")
       ("close-reason", po::value(&cfg.close_reason)->value_name("TEXT"), "and this reason (UTF-8, at most 123 bytes)")
-      ("user-agent,A", po::value(&user_agent)->value_name("TEXT"), "send this User-Agent (default wsbridge/VERSION)");
-  po::options_description server("Server mode");
+      ("close-timeout", po::value(&close_timeout)->value_name("SECONDS"),
+       ("wait this long for the server's answer to our Close (default " + seconds(limits::default_close_timeout) +
+        ")").c_str());
+  po::options_description program;
+  program.add_options()
+      ("exec", po::value<std::string>()->value_name("CMD [ARGS...]"),
+       "run CMD with ARGS as the other end instead of stdin/stdout; it must come last (see below)");
+  po::options_description terminal;
+  terminal.add_options()
+      ("show-ping-pong,P", "show each ping and pong received, and keepalive pings sent (pipes: on stderr)")
+      ("timestamps", "show the time before each message and event")
+      ("log", po::value(&cfg.log_path)->value_name("FILE"),
+       "append a transcript of the session to FILE: each message sent and received, with its time")
+      ("no-history", "do not read or write the history file")
+      ("no-color", "no colours (also when NO_COLOR is set)");
+  po::options_description server;
   server.add_options()
       ("listen,l", po::value(&listen_text)->value_name("[ADDR:]PORT"),
        "accept WebSocket connections instead of making one (address default 127.0.0.1; "
@@ -324,9 +344,13 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
        "(websocketd's --sameorigin)")
       ("tls-cert", po::value(&cfg.tls_cert)->value_name("FILE"), "serve wss:// with this certificate chain (PEM)")
       ("tls-key", po::value(&cfg.tls_key)->value_name("FILE"), "its private key (default: in the --tls-cert file)");
-  visible.add(server);
+  po::options_description visible;
+  for (const auto* group : {&general, &connection, &tls, &handshake, &framing_options, &ending, &program, &terminal, &server})
+    visible.add(*group);
   // Other tools' spellings, accepted so that habits work (not listed in --help; README
   // "Options"): wscat's -c URL and --auth, curl's --max-redirs and --unix-socket, --ca.
+  // And what the build asks for: the man page and the completion scripts.
+  std::string completion_shell;
   po::options_description hidden;
   hidden.add_options()
       ("url", po::value(&cfg.url))
@@ -334,7 +358,9 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
       ("ca", po::value(&cfg.cacert))
       ("auth", po::value(&cfg.user))
       ("max-redirs", po::value(&cfg.max_redirects))
-      ("unix-socket", po::value(&unix_path));
+      ("unix-socket", po::value(&unix_path))
+      ("man-page", "")
+      ("completion", po::value(&completion_shell));
   po::options_description all;
   all.add(visible).add(hidden);
   po::positional_options_description positional;
@@ -358,34 +384,57 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
     return parse_outcome::error;
   }
 
-  if (vm.count("help")) {
-    std::ostringstream os;
-    os << usage_line << "\n\n"
-       << "Connects to a WebSocket server. On a terminal, lines you type are sent and\n"
-          "messages received are shown above your input. With stdin or stdout a pipe,\n"
-          "each input line is sent as a text message and each message received is\n"
-          "written as a line; at end of input wsbridge closes the connection cleanly.\n"
-          "A received message containing line breaks spans several lines (a warning says\n"
-          "so once); --escape-newlines, -0 or --length-prefixed keep exact boundaries.\n\n"
-       << visible << "\n"
-       << "Exit status: 0 closed normally, 2 usage, 3 cannot connect, 4 handshake failed,\n"
-          "5 closed abnormally or with an error code, 6 input not fully delivered,\n"
-          "7 a wsbridge process died, 8 the server stopped answering pings, 9 input refused\n"
-          "(not UTF-8 text, bad base64 or length prefix, message too long), 10 fewer than\n"
-          "--max-messages messages arrived, 1 other errors,\n"
-          "128+N interrupted by signal N. With --exec: the program's status if it failed.\n\n"
-          "--exec CMD [ARGS...]: each message received goes to the program's stdin, its\n"
-          "stdout is framed into messages, its stderr is ours. The program starts once the\n"
-          "connection is open, with WSBRIDGE_URL and WSBRIDGE_SUBPROTOCOL set. When the\n"
-       << "connection closes its stdin ends (SIGTERM after " << seconds(limits::exec_grace) << " s, SIGKILL "
-       << seconds(limits::exec_grace) << " s later); when it\n"
-          "ends its output, wsbridge closes the connection.\n\n"
-          "--listen [ADDR:]PORT: a WebSocket server. With --exec every connection gets its\n"
-          "own program, with the environment websocketd gives it (REMOTE_ADDR, PATH_INFO,\n"
-          "QUERY_STRING, HTTP_<HEADER>, ...); it ends with Close 1000 (1011 if the program\n"
-          "failed). Without --exec one connection is bridged to stdin/stdout (others get\n"
-          "503) and wsbridge exits when it ends. Ctrl+C closes every connection (1001).\n";
-    *text = os.str();
+  if (vm.count("help") || vm.count("man-page") || vm.count("completion")) {
+    help_page page;
+    page.usage = {"wsbridge [options] ws://HOST[:PORT][/PATH] [--exec CMD [ARGS...]]",
+                  "wsbridge [options] --listen [ADDR:]PORT [--exec CMD [ARGS...]]"};
+    page.summary =
+        "Connects to a WebSocket server. On a terminal, lines you type are sent and messages received are shown "
+        "above your input. With stdin or stdout a pipe, each input line is sent as a text message and each message "
+        "received is written as a line; at end of input wsbridge waits for replies (--linger), then closes the "
+        "connection cleanly. A received message with line breaks spans several lines (a warning says so once); "
+        "--escape-newlines, -0 or --length-prefixed keep exact boundaries. Durations take ms, s, m or h (500ms); "
+        "sizes K, M or G (64K).";
+    page.groups = {{"General", &general},
+                   {"Connection", &connection},
+                   {"TLS (wss://)", &tls},
+                   {"Handshake", &handshake},
+                   {"Framing (pipes and programs)", &framing_options},
+                   {"Messages and closing", &ending},
+                   {"Program", &program},
+                   {"Terminal", &terminal},
+                   {"Server mode", &server}};
+    page.sections = {
+        {"Exit status",
+         "0 closed normally, 2 usage, 3 cannot connect, 4 handshake failed, 5 closed abnormally or with an error "
+         "code, 6 input not fully delivered, 7 a wsbridge process died, 8 the server stopped answering pings, "
+         "9 input refused (not UTF-8 text, bad base64 or length prefix, message too long), 10 fewer than "
+         "--max-messages messages arrived, 1 other errors, 128+N interrupted by signal N. With --exec: the "
+         "program's status if it failed."},
+        {"--exec CMD [ARGS...]",
+         "Each message received goes to the program's stdin, its stdout is framed into messages, its stderr is "
+         "ours. The program starts once the connection is open, with WSBRIDGE_URL and WSBRIDGE_SUBPROTOCOL set. "
+         "When the connection closes its stdin ends (SIGTERM after " + seconds(limits::exec_grace) +
+         " s, SIGKILL " + seconds(limits::exec_grace) +
+         " s later); when it ends its output, wsbridge closes the connection. A program whose output "
+         "seems stuck may be holding it in a buffer: PYTHONUNBUFFERED=1, or stdbuf -oL CMD."},
+        {"--listen [ADDR:]PORT",
+         "A WebSocket server. With --exec every connection gets its own program, with the environment "
+         "websocketd gives it (REMOTE_ADDR, PATH_INFO, QUERY_STRING, HTTP_<HEADER>, ...); it ends with Close 1000 "
+         "(1011 if the program failed). Without --exec one connection is bridged to stdin/stdout (others get 503) "
+         "and wsbridge exits when it ends. Ctrl+C closes every connection (1001)."},
+    };
+    if (vm.count("man-page")) {
+      *text = format_man_page(page, version_string);
+    } else if (vm.count("completion")) {
+      *text = format_completion(page, completion_shell);
+      if (text->empty()) {
+        *text = "--completion: expected bash or zsh";
+        return parse_outcome::error;
+      }
+    } else {
+      *text = format_help(page);
+    }
     return parse_outcome::help;
   }
   if (vm.count("version")) {
@@ -404,6 +453,13 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
   cfg.no_close = vm.count("no-close") > 0;
   cfg.quiet = vm.count("quiet") > 0;
   cfg.show_ping_pong = vm.count("show-ping-pong") > 0;
+  cfg.timestamps = vm.count("timestamps") > 0;
+  for (const auto& [texts, is_resolve] : {std::pair{&resolve, true}, std::pair{&connect_to, false}})
+    for (const std::string& rule_text : *texts) {  // --resolve first: curl gives it precedence too
+      connect_rule rule;
+      if (!parse_connect_rule(rule_text, is_resolve, rule, text)) return parse_outcome::error;
+      cfg.connect_rules.push_back(std::move(rule));
+    }
   if (!sendable_close_code(close_code)) {
     *text = "--close-code: " + std::to_string(close_code) + " cannot be sent (RFC 6455 §7.4: 1000-1003, 1007-1014, 3000-4999)";
     return parse_outcome::error;
@@ -517,6 +573,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
   }
   if (listening) return server_options(vm, listen_text, origin_allow, cfg, text);
   if (!parse_ws_url(cfg.url, cfg.target, text)) return parse_outcome::error;
+  apply_connect_rules(cfg.connect_rules, cfg.target);
   if (!unix_path.empty()) {
     if (cfg.target.tls || !cfg.target.unix_path.empty()) {
       *text = "--unix: use it with a ws:// URL";

@@ -21,7 +21,25 @@ struct ws_target {
   std::string userinfo;      ///< "user:password" from the URL, percent-decoded (Basic auth)
   std::string unix_path;     ///< connect to this Unix domain socket instead (ws+unix://, --unix)
   std::string display;       ///< the URL without its password, for messages
+  /// --connect-to/--resolve: connect here instead of host:port (the Host header, SNI
+  /// and the certificate check keep `host`); empty: host and port themselves.
+  std::string connect_host;
+  std::string connect_port;
 };
+
+/// One --connect-to HOST1:PORT1:HOST2:PORT2 or --resolve HOST:PORT:ADDR (curl's).
+/// An empty host or port matches any.
+struct connect_rule {
+  std::string host, port;        ///< the URL's host and port this rule applies to
+  std::string to_host, to_port;  ///< where to connect instead (empty port: the same)
+};
+
+/// Parses --connect-to's HOST1:PORT1:HOST2:PORT2 (`resolve`: --resolve's HOST:PORT:ADDR);
+/// hosts may be [IPv6] literals.
+bool parse_connect_rule(const std::string& text, bool resolve, connect_rule& out, std::string* err);
+
+/// Sets target.connect_host/port from the first rule that matches it (curl: the first).
+void apply_connect_rules(const std::vector<connect_rule>& rules, ws_target& target);
 
 /// The origin (scheme, host, port) of two targets differs: credentials stay behind.
 bool same_origin(const ws_target& a, const ws_target& b);
@@ -87,7 +105,7 @@ struct config {
   proxy_target proxy;                     ///< --proxy, or from the environment
   bool proxy_given = false;               ///< --proxy was on the command line ...
   std::string proxy_url;                  ///< ... with this value ('' = no proxy)
-  unsigned redirects = 0;                 ///< redirects followed to reach `target`
+  std::vector<connect_rule> connect_rules;  ///< --connect-to, --resolve: in order
   bool compress = true;   ///< offer permessage-deflate; --no-compress turns it off
   bool sandbox = true;  ///< --no-sandbox turns the children's sandboxes off (debugging)
   framing framing_mode = framing::lines;
@@ -102,6 +120,8 @@ struct config {
   bool quiet = false;               ///< -q: no line on stderr for a normal close by the server
   bool show_ping_pong = false;      ///< -P: say each ping and pong received, and keepalive pings sent
   std::vector<std::string> execute; ///< -x/--execute (wscat): send these instead of reading stdin
+  bool timestamps = false;          ///< --timestamps: the time before each line of the terminal session
+  std::string log_path;             ///< --log FILE: a transcript of the terminal session
   std::vector<std::string> exec;  ///< --exec CMD ARGS...: the program on the other end
 
   // Server mode (-l/--listen): wsbridge accepts connections instead of making one.
@@ -142,15 +162,15 @@ bool choose_proxy(config& cfg, std::string* err);
 bool resolve_redirect(const ws_target& current, std::string_view location, unsigned hops, unsigned max_hops,
                       std::string& url, std::string* why);
 
-/// Points cfg at `url`, the redirect number `count`, once resolve_redirect() has
+/// Points cfg at `url` once resolve_redirect() has
 /// accepted it: a new target, its proxy chosen again, and credentials (Basic auth,
 /// Authorization, Cookie and Proxy-Authorization headers) kept only if the origin is
 /// the same (curl and browsers agree).
-bool apply_redirect(config& cfg, const std::string& url, unsigned count, std::string* err);
+bool apply_redirect(config& cfg, const std::string& url, std::string* err);
 
 enum class parse_outcome {
   run,      ///< cfg is complete
-  help,     ///< *text holds the help
+  help,     ///< *text holds the help (or the man page, or a completion script)
   version,  ///< *text holds the version line
   error,    ///< *text holds a one-line error
 };

@@ -62,7 +62,9 @@ std::string address_text(const sockaddr_storage& a) {
   const auto& in6 = reinterpret_cast<const sockaddr_in6&>(a);
   ::inet_ntop(AF_INET6, &in6.sin6_addr, host, sizeof host);
   port = ntohs(in6.sin6_port);
-  return "[" + std::string(host) + "]:" + std::to_string(port);
+  std::string text = "[";  // appended: GCC 12's -Wrestrict misfires on "[" + std::string
+  text += host;
+  return text + "]:" + std::to_string(port);
 }
 
 class listener {

@@ -205,7 +205,7 @@ bool supervisor::follow_redirect() {
   if (size > sizeof b.redirect_url) {
     why = "the URL is too long to follow";
   } else if (resolve_redirect(net_cfg_.target, location, redirects_, cfg_.max_redirects, url, &why) &&
-             apply_redirect(net_cfg_, url, redirects_ + 1, &why)) {
+             apply_redirect(net_cfg_, url, &why)) {
     ++redirects_;
     if (cfg_.verbose) tell_io("redirect", "following " + net_cfg_.target.display, false);
     std::string err;

@@ -53,7 +53,7 @@ void take_userinfo(const boost::urls::url_view& u, std::string& userinfo, std::s
   userinfo.clear();
   if (u.has_userinfo()) {
     userinfo = std::string(u.user());
-    if (u.has_password()) userinfo += ":" + std::string(u.password());
+    if (u.has_password()) (userinfo += ':') += u.password();  // not ":" + string: GCC 12's -Wrestrict misfires on it
   }
   boost::urls::url shown(u);
   if (shown.has_password()) shown.set_password("***");
@@ -113,10 +113,10 @@ bool choose_proxy(config& cfg, std::string* err) {
   return true;
 }
 
-bool apply_redirect(config& cfg, const std::string& url, unsigned count, std::string* err) {
+bool apply_redirect(config& cfg, const std::string& url, std::string* err) {
   const ws_target first = cfg.target;
   if (!parse_ws_url(url, cfg.target, err)) return false;
-  cfg.redirects = count;
+  apply_connect_rules(cfg.connect_rules, cfg.target);  // curl applies them to every request
   // Credentials were meant for the origin the user named (curl and browsers agree).
   if (same_origin(first, cfg.target)) {
     cfg.target.userinfo = first.userinfo;
@@ -354,6 +354,52 @@ bool parse_listen(const std::string& text, std::string& host, std::string& port,
     return fail("the port must be a number from 0 (any free port) to 65535");
   host = addr;
   return true;
+}
+
+/// Splits "a:b:[::1]:d" at the colons outside brackets.
+static std::vector<std::string> split_colons(const std::string& text) {
+  std::vector<std::string> parts(1);
+  int depth = 0;
+  for (const char c : text) {
+    if (c == '[') ++depth;
+    if (c == ']') --depth;
+    if (c == ':' && depth == 0) parts.emplace_back();
+    else parts.back() += c;
+  }
+  return parts;
+}
+
+static std::string unbracket(const std::string& host) {
+  return host.size() >= 2 && host.front() == '[' && host.back() == ']' ? host.substr(1, host.size() - 2) : host;
+}
+
+bool parse_connect_rule(const std::string& text, bool resolve, connect_rule& out, std::string* err) {
+  const char* const name = resolve ? "--resolve" : "--connect-to";
+  const char* const form = resolve ? "HOST:PORT:ADDRESS, e.g. example.com:443:127.0.0.1"
+                                   : "HOST1:PORT1:HOST2:PORT2, e.g. example.com:443:127.0.0.1:8443";
+  const std::vector<std::string> parts = split_colons(text);
+  const auto port_ok = [](const std::string& p) {
+    return p.empty() || (p.size() <= 5 && p.find_first_not_of("0123456789") == std::string::npos && std::stoul(p) > 0 &&
+                         std::stoul(p) <= 65535);
+  };
+  bool ok = parts.size() == (resolve ? 3u : 4u) && !has_control_or_space(text) && port_ok(parts[1]);
+  if (ok) {
+    out = {lowercase(unbracket(parts[0])), parts[1], unbracket(parts[2]), resolve ? "" : parts[3]};
+    ok = port_ok(out.to_port) && (!resolve || (!out.host.empty() && !out.port.empty() && !out.to_host.empty()));
+  }
+  if (!ok) *err = std::string(name) + " '" + safe_text(text) + "': expected " + form;
+  return ok;
+}
+
+void apply_connect_rules(const std::vector<connect_rule>& rules, ws_target& target) {
+  target.connect_host.clear();
+  target.connect_port.clear();
+  for (const connect_rule& r : rules)
+    if ((r.host.empty() || r.host == lowercase(target.host)) && (r.port.empty() || r.port == target.port)) {
+      target.connect_host = r.to_host.empty() ? target.host : r.to_host;
+      target.connect_port = r.to_port.empty() ? target.port : r.to_port;
+      return;
+    }
 }
 
 }  // namespace wsbridge

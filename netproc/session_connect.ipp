@@ -34,8 +34,7 @@ void session<Layer>::resolve() {
   if (proxied())
     return resolve(cfg_.proxy.host, cfg_.proxy.port,
                    beast::bind_front_handler(&session::on_proxy_resolve, this->shared_from_this()));
-  resolve(cfg_.target.host, cfg_.target.port,
-          beast::bind_front_handler(&session::on_resolve, this->shared_from_this()));
+  resolve(dial_host(), dial_port(), beast::bind_front_handler(&session::on_resolve, this->shared_from_this()));
 }
 
 template <class Layer>
@@ -43,10 +42,10 @@ void session<Layer>::on_proxy_resolve(error_code ec, tcp::resolver::results_type
   if (ec) return fail_before_open("resolve", "proxy " + cfg_.proxy.host + ": " + ec.message(), exit_connect_failed);
   if (cfg_.proxy.type != proxy_target::kind::socks5) return on_resolve({}, results);
   proxy_results_ = results;
-  resolve(cfg_.target.host, cfg_.target.port,
+  resolve(dial_host(), dial_port(),
           [self = this->shared_from_this()](error_code resolve_ec, tcp::resolver::results_type r) {
             if (resolve_ec)
-              return self->fail_before_open("resolve", self->cfg_.target.host + ": " + resolve_ec.message(),
+              return self->fail_before_open("resolve", self->dial_host() + ": " + resolve_ec.message(),
                                             exit_connect_failed);
             self->target_address_ = r.begin()->endpoint().address();
             self->on_resolve({}, self->proxy_results_);
@@ -55,7 +54,7 @@ void session<Layer>::on_proxy_resolve(error_code ec, tcp::resolver::results_type
 
 template <class Layer>
 void session<Layer>::on_resolve(error_code ec, tcp::resolver::results_type results) {
-  if (ec) return fail_before_open("resolve", cfg_.target.host + ": " + ec.message(), exit_connect_failed);
+  if (ec) return fail_before_open("resolve", dial_host() + ": " + ec.message(), exit_connect_failed);
   set_state(connection_state::connecting);
   beast::get_lowest_layer(ws_).expires_after(cfg_.connect_timeout);
   beast::get_lowest_layer(ws_).async_connect(
@@ -65,7 +64,7 @@ void session<Layer>::on_resolve(error_code ec, tcp::resolver::results_type resul
 template <class Layer>
 void session<Layer>::on_connect(error_code ec, tcp::endpoint ep) {
   const std::string where =
-      proxied() ? "proxy " + cfg_.proxy.host + ":" + cfg_.proxy.port : cfg_.target.host + ":" + cfg_.target.port;
+      proxied() ? "proxy " + cfg_.proxy.host + ":" + cfg_.proxy.port : dial_host() + ":" + dial_port();
   if (ec == beast::error::timeout)
     return fail_before_open("connect", where + ": timed out after " + seconds_text(cfg_.connect_timeout),
                             exit_connect_failed);
@@ -83,7 +82,7 @@ void session<Layer>::on_connect(error_code ec, tcp::endpoint ep) {
   if (!proxied()) return on_tunnel_ready();
   // The proxy's answers are parsed inside the sandbox too.
   net::co_spawn(beast::get_lowest_layer(ws_).get_executor(),
-                open_proxy_tunnel(beast::get_lowest_layer(ws_), cfg_.proxy, cfg_.target.host, cfg_.target.port,
+                open_proxy_tunnel(beast::get_lowest_layer(ws_), cfg_.proxy, dial_host(), dial_port(),
                                   target_address_),
                 [self = this->shared_from_this()](std::exception_ptr ex, std::string err) {
                   // The coroutine reports failures in `err`; an exception escaping it
@@ -98,8 +97,8 @@ void session<Layer>::on_connect(error_code ec, tcp::endpoint ep) {
                     }
                   }
                   if (!err.empty()) return self->fail_before_open("proxy", err, exit_connect_failed);
-                  if (self->cfg_.verbose) self->notify("proxy", "tunnel open to " + self->cfg_.target.host + ":" +
-                                                                   self->cfg_.target.port);
+                  if (self->cfg_.verbose) self->notify("proxy", "tunnel open to " + self->dial_host() + ":" +
+                                                                   self->dial_port());
                   self->on_tunnel_ready();
                 });
 }

@@ -150,6 +150,14 @@ class session : public std::enable_shared_from_this<session<Layer>> {
   void run();
 
   void resolve();
+  /// Where to connect: the URL's host and port, unless --connect-to/--resolve says
+  /// otherwise (the Host header, SNI and the certificate check keep the URL's host).
+  const std::string& dial_host() const {
+    return cfg_.target.connect_host.empty() ? cfg_.target.host : cfg_.target.connect_host;
+  }
+  const std::string& dial_port() const {
+    return cfg_.target.connect_port.empty() ? cfg_.target.port : cfg_.target.connect_port;
+  }
 
   /// Server side: the accepted socket is adopted; read and answer the upgrade request.
   void serve();

@@ -51,3 +51,81 @@ def test_wscat_s_execute_and_wait(servers):
     assert r.returncode == EXIT_USAGE and b"line break" in r.stderr
     r = subprocess.run([WSBRIDGE, "-w", "1", echo.url], capture_output=True, timeout=30)
     assert r.returncode == EXIT_USAGE and r.stderr == b"wsbridge: -w/--wait goes with -x/--execute\n"
+
+
+def visible_options():
+    """Every option name --help lists ("-H", "--header", ...)."""
+    out = subprocess.run([WSBRIDGE, "--help"], capture_output=True, text=True, check=True).stdout
+    names = set()
+    for line in out.splitlines():
+        if line.startswith("  -"):
+            for word in line.split("  ")[1].replace(",", " ").split():
+                if word.startswith("-"):
+                    names.add(word)
+    return out, names
+
+
+def test_help_is_grouped_in_80_columns_with_placeholders():
+    out, names = visible_options()
+    for group in ["General:", "Connection:", "TLS (wss://):", "Handshake:", "Framing (pipes and programs):",
+                  "Messages and closing:", "Program:", "Terminal:", "Server mode:", "Exit status:"]:
+        assert f"\n{group}\n" in out, group
+    assert max(len(l) for l in out.splitlines()) <= 80
+    assert "  -H, --header NAME:VALUE " in out and "  --connect-to HOST1:PORT1:HOST2:PORT2\n" in out
+    assert {"-H", "--header", "-x", "--resolve", "--listen", "--exec", "-1", "--log"} <= names
+    # Other tools' spellings work but stay out of the list.
+    assert "--max-redirs" not in names and "--man-page" not in names
+
+
+def test_man_page_and_completions_come_from_the_same_options():
+    _, names = visible_options()
+    man = subprocess.run([WSBRIDGE, "--man-page"], capture_output=True, text=True, check=True).stdout
+    assert man.startswith('.\\"') and ".SH OPTIONS" in man and ".SH \"EXIT STATUS\"" in man
+    bash = subprocess.run([WSBRIDGE, "--completion", "bash"], capture_output=True, text=True, check=True).stdout
+    zsh = subprocess.run([WSBRIDGE, "--completion", "zsh"], capture_output=True, text=True, check=True).stdout
+    for name in names:
+        assert "\\fB" + name.replace("-", "\\-") + "\\fR" in man, name
+        assert f" {name} " in bash or f"'{name} " in bash or f" {name}'" in bash, name
+        assert name in zsh, name
+    assert zsh.startswith("#compdef wsbridge\n")
+    r = subprocess.run([WSBRIDGE, "--completion", "fish"], capture_output=True, text=True)
+    assert r.returncode == EXIT_USAGE and r.stderr == "wsbridge: --completion: expected bash or zsh\n"
+
+
+def complete(words, tmp_path):
+    """What the bash completion offers for the command line `words` (the last is being typed)."""
+    script = subprocess.run([WSBRIDGE, "--completion", "bash"], capture_output=True, text=True, check=True).stdout
+    (tmp_path / "wsbridge.bash").write_text(script)
+    quoted = " ".join("'" + w + "'" for w in ["wsbridge", *words])
+    probe = (f"source {tmp_path}/wsbridge.bash; COMP_WORDS=({quoted}); COMP_CWORD={len(words)}; "
+             "_wsbridge; printf '%s\\n' \"${COMPREPLY[@]}\"")
+    r = subprocess.run(["bash", "--norc", "-c", probe], capture_output=True, text=True, cwd=tmp_path, timeout=30)
+    assert r.returncode == 0, r.stderr
+    return [l for l in r.stdout.splitlines() if l]
+
+
+def test_bash_completion_completes_options_files_and_the_program(tmp_path):
+    assert sorted(complete(["--connect-t"], tmp_path)) == ["--connect-timeout", "--connect-to"]
+    (tmp_path / "ca.pem").write_text("")
+    assert "ca.pem" in complete(["--cacert", "c"], tmp_path)
+    assert complete(["-H", "X"], tmp_path) == []  # a header: nothing to guess
+    assert "python3" in complete(["ws://h/", "--exec", "python"], tmp_path)
+
+
+def test_connect_to_and_resolve_reach_a_virtual_host_by_another_address(servers):
+    server = servers("python", "echo", "--show-headers")
+    port = server.port
+    r = run_wsbridge(["--connect-to", f"chat.example:80:127.0.0.1:{port}", "-x", "hi", "ws://chat.example/"])
+    assert r.returncode == EXIT_OK, r.stderr
+    assert r.stdout == b"hi\n"
+    assert server.expect("HEADER") == "HEADER Host: chat.example"
+    r = run_wsbridge(["--resolve", f"chat.example:{port}:127.0.0.1", "-v", "-x", "hi", f"ws://chat.example:{port}/"])
+    assert r.returncode == EXIT_OK, r.stderr
+    assert f"connected to 127.0.0.1 port {port}".encode() in r.stderr
+    assert server.expect("HEADER") == f"HEADER Host: chat.example:{port}"
+    # A rule for another host leaves the URL alone (and .invalid never resolves).
+    r = run_wsbridge(["--connect-to", f"other.example::127.0.0.1:{port}", "-x", "hi", "ws://chat.invalid/"])
+    assert r.returncode == 3 and b"chat.invalid" in r.stderr
+    for bad in [["--connect-to", "a:b"], ["--resolve", "chat.example:80"], ["--connect-to", "a:99999:b:1"]]:
+        r = run_wsbridge([*bad, "ws://chat.example/"])
+        assert r.returncode == EXIT_USAGE and b"expected" in r.stderr, bad

@@ -34,7 +34,7 @@ def parse():
     p.add_argument("--max-size", type=int, default=64 * 1024 * 1024)
     p.add_argument("--subprotocols", default="", help="comma-separated subprotocols to accept")
     p.add_argument("--show-headers", action="store_true",
-                   help='print "HEADER Name: value" for Origin and X-* request headers, and '
+                   help='print "HEADER Name: value" for Host, Origin and X-* request headers, and '
                         '"SUBPROTOCOL <name>" for the one chosen')
     p.add_argument("--deflate", action="store_true", help="accept permessage-deflate")
     p.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve wss:// with this certificate")
@@ -56,7 +56,7 @@ async def main():
             print(f"CLIENT {cn[0] if cn else '-'}", flush=True)
         if opts.show_headers:
             for name, value in ws.request_headers.raw_items():
-                if name.lower() in ("origin", "authorization", "cookie") or name.lower().startswith("x-"):
+                if name.lower() in ("origin", "authorization", "cookie", "host") or name.lower().startswith("x-"):
                     print(f"HEADER {name}: {value}", flush=True)
             print(f"SUBPROTOCOL {ws.subprotocol}", flush=True)
         if opts.mode == "echo":

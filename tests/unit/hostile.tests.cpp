@@ -75,7 +75,7 @@ TEST_CASE("a redirect may lead only to ws, wss, http or https, never down from w
 TEST_CASE("a redirect drops Proxy-Authorization across origins too", "[redirect]") {
   std::string text, err;
   config cfg = parsed({"-H", "Proxy-Authorization: Basic eA==", "-H", "X-Keep: 1", "ws://h/"}, &text);
-  REQUIRE(apply_redirect(cfg, "ws://other.test/", 1, &err));
+  REQUIRE(apply_redirect(cfg, "ws://other.test/", &err));
   CHECK(cfg.headers == std::vector<std::pair<std::string, std::string>>{{"X-Keep", "1"}});
 }
 
