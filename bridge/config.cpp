@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <sstream>
+#include <unistd.h>
 
 #include "bridge/help.hpp"
 #include "bridge/protocol/close_codes.hpp"
@@ -208,6 +209,13 @@ parse_outcome server_options(const po::variables_map& vm, const std::string& lis
 }
 
 }  // namespace
+
+bool terminal_session_wanted(const config& cfg) {
+  // The framings made for programs use pipe mode, which still escapes what it shows on
+  // a terminal.
+  return ::isatty(STDIN_FILENO) && ::isatty(STDOUT_FILENO) && cfg.exec.empty() && cfg.execute.empty() &&
+         cfg.framing_mode == framing::lines && cfg.encoding != payload_encoding::base64;
+}
 
 parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
                                  std::string* text) {

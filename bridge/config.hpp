@@ -144,6 +144,10 @@ struct config {
   std::string who() const { return server() ? peer + ": " : ""; }
 };
 
+/// The interactive client: stdin and stdout a terminal, nothing else asked to take them
+/// (--exec, -x), line framing of text. Otherwise pipe mode (ioproc).
+bool terminal_session_wanted(const config& cfg);
+
 /// Parses --listen's [ADDR:]PORT ("8080", "127.0.0.1:8080", "[::1]:8080"); the address
 /// defaults to 127.0.0.1 (listening on every interface must be asked for: 0.0.0.0).
 bool parse_listen(const std::string& text, std::string& host, std::string& port, std::string* err);

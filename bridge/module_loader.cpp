@@ -28,7 +28,9 @@ void* load_module(const char* file, const char* entry, const char* what, std::st
     *err = std::string("cannot load the ") + what + ": " + path + " has no " + entry;
     return nullptr;
   }
-  *err = std::string("cannot find the ") + what + " " + file + " beside the program or in " + WSBRIDGE_MODULE_DIR;
+  *err = std::string("cannot find the ") + what + " " + file + " beside the program, in " +
+         (relative.empty() ? std::string(WSBRIDGE_MODULE_RELDIR) : relative.substr(0, relative.rfind('/'))) + " or in " +
+         WSBRIDGE_MODULE_DIR;
   return nullptr;
 }
 

@@ -16,9 +16,9 @@ pid_t spawn_child(const child_spec& spec, const std::function<int()>& body, std:
   // Move the descriptors above the fixed numbers first, so the dup2 calls in the child
   // can never overwrite one another.
   std::array<unique_fd, child_fd::count + 1> high;
-  const std::size_t placed = spec.socket >= 0 ? high.size() : spec.fds.size();
+  const std::size_t placed = spec.extra >= 0 ? high.size() : spec.fds.size();
   for (std::size_t i = 0; i < placed; ++i) {
-    high[i].reset(::fcntl(i < spec.fds.size() ? spec.fds[i] : spec.socket, F_DUPFD_CLOEXEC, 10));
+    high[i].reset(::fcntl(i < spec.fds.size() ? spec.fds[i] : spec.extra, F_DUPFD_CLOEXEC, 10));
     if (!high[i]) {
       *err = std::string("start ") + spec.name + ": " + errno_text(errno);
       return -1;
@@ -40,7 +40,7 @@ pid_t spawn_child(const child_spec& spec, const std::function<int()>& body, std:
     ::prctl(PR_SET_PDEATHSIG, spec.parent_death_signal);
     if (::getppid() != parent) ::_exit(limits::child_setup_failed);
   }
-  static_assert(child_fd::socket == child_fd::peer_in + child_fd::count);
+  static_assert(child_fd::socket == child_fd::peer_in + child_fd::count && child_fd::log == child_fd::socket);
   for (std::size_t i = 0; i < placed; ++i)
     if (::dup2(high[i].get(), child_fd::peer_in + static_cast<int>(i)) < 0) ::_exit(limits::child_setup_failed);
   // Everything else the supervisor had open: the other pipe ends, its signalfd, and

@@ -18,7 +18,7 @@ struct child_spec {
   const char* name;                          ///< process name (ps, top, pgrep): "wsbridge-net"
   std::array<int, child_fd::count> fds{};    ///< placed at 3, 4, 5 in the child
   int parent_death_signal = 0;               ///< PR_SET_PDEATHSIG
-  int socket = -1;                           ///< placed at child_fd::socket if not -1
+  int extra = -1;  ///< placed at 6 if not -1: child_fd::socket (netproc) or child_fd::log (ioproc)
 };
 
 /// Forks a child that runs `body` and exits with what it returns. Before `body`: the

@@ -158,6 +158,20 @@ bool supervisor::start(std::string* err) {
   // A child that goes away must show up as EPIPE, not kill us.
   ::signal(SIGPIPE, SIG_IGN);
 
+  // --log: the transcript of a terminal session, opened here since ioproc may not open
+  // files; appended to, so that sessions (and a server's connections) add up.
+  unique_fd log;
+  if (!cfg_.log_path.empty()) {
+    if (!terminal_session_wanted(cfg_)) {
+      *err = "--log records a terminal session (stdin and stdout a terminal); in a pipe, tee records what passes";
+      return false;
+    }
+    log.reset(::open(cfg_.log_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600));
+    if (!log) {
+      *err = "--log " + safe_text(cfg_.log_path) + ": " + errno_text(errno);
+      return false;
+    }
+  }
   if (!board_.create(err)) return false;
   unique_fd io_to_net_w, net_to_io_r, io_ctl_r;
   if (!make_pipe(net_in_, io_to_net_w, err) || !make_pipe(net_to_io_r, net_out_, err) ||
@@ -170,7 +184,7 @@ bool supervisor::start(std::string* err) {
   // ioproc gets SIGUSR1 when we die: in terminal mode it restores the terminal
   // settings (we cannot, being dead); in every mode it says so in one line and exits.
   const child_spec io_spec{"wsbridge-io", {net_to_io_r.get(), io_to_net_w.get(), io_ctl_r.get()},
-                           SIGUSR1};
+                           SIGUSR1, log.get()};
   io_.pid = spawn_child(io_spec, [this] { return roles_.ioproc(cfg_, *board_.get()); }, err);
   return io_.pid >= 0;
   // The children's pipe ends close here as the unique_fds go out of scope: from now

@@ -60,8 +60,7 @@ int run_ioproc(const config& cfg, status_board& board) {
   }
   // The line editor for a person at a terminal; framings made for programs (and a
   // wrapped program) use pipe mode, which still escapes what it shows on a terminal.
-  const bool terminal = ::isatty(STDIN_FILENO) && ::isatty(STDOUT_FILENO) && cfg.exec.empty() && cfg.execute.empty() &&
-                        cfg.framing_mode == framing::lines && cfg.encoding != payload_encoding::base64;
+  const bool terminal = terminal_session_wanted(cfg);
   terminal_mode_fn run_terminal_mode = nullptr;
   if (terminal) {
     run_terminal_mode = reinterpret_cast<terminal_mode_fn>(
@@ -71,6 +70,7 @@ int run_ioproc(const config& cfg, status_board& board) {
       return exit_failure;
     }
     have_original_termios = ::tcgetattr(STDIN_FILENO, &original_termios) == 0;
+    ::tzset();  // --timestamps: the local time zone is read from a file, before the sandbox
   }
   struct sigaction sa {};
   sa.sa_handler = on_supervisor_gone;
@@ -92,6 +92,16 @@ int run_ioproc(const config& cfg, status_board& board) {
                  fd >= 0 ? "allowed" : errno_text(errno).c_str());
   }
 #endif
+  if (terminal) {
+    // The line editor reads resizes and Ctrl+C from a signalfd (terminal_mode.cpp).
+    // Blocked here, before the watcher thread starts with our mask: a process-directed
+    // signal goes to a thread that does not block it, and that thread would drop it.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGWINCH);
+    sigaddset(&signals, SIGINT);
+    ::sigprocmask(SIG_BLOCK, &signals, nullptr);
+  }
   std::thread(watch_supervisor).detach();
   const int status = terminal ? run_terminal_mode(cfg, board)
                               : run_pipe_mode(cfg, board, cfg.exec.empty() ? nullptr : &program);

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <chrono>
 #include <clocale>
+#include <ctime>
 #include <cstdio>
 #include <cstdlib>
 #include <csignal>
@@ -36,14 +37,23 @@ namespace {
 
 constexpr const char* prompt = "> ";
 
+/// The key our key source gives libedit when the screen needs the line editor's state
+/// while the user types (messages to show above the input line, the session ending). It
+/// is bound to on_screen_key(): libedit's readline layer brings rl_line_buffer,
+/// rl_point and rl_end up to date only before it calls a bound function (it keeps the
+/// line as wide characters). Ctrl+_ is unbound in libedit's emacs map; typed, it is
+/// dropped.
+constexpr int screen_key = 0x1f;
+
 const char* help_text =
     "Lines you type are sent as text messages. Commands:\n"
     "  /ping [data]              send a ping and show the pong's round-trip time\n"
     "  /close [code [reason]]    close the connection (default 1000)\n"
     "  /binary HEX               send a binary message, e.g. /binary 00ff10\n"
+    "  /last                     show the last message received in full (binary: a hex dump)\n"
     "  /help                     show this help\n"
     "  //text                    send \"/text\" (a line starting with one slash)\n"
-    "Ctrl+D closes the connection cleanly; Ctrl+C leaves at once.\n";
+    "Ctrl+D closes the connection cleanly; Ctrl+C too, at once (twice: leave without waiting).\n";
 
 /// Colours for a terminal; all empty with --no-color or NO_COLOR (no-color.org).
 struct palette {
@@ -77,6 +87,69 @@ bool parse_hex(std::string_view s, std::string& out) {
   return true;
 }
 
+/// "0000  48 65 6c 6c 6f                                   |Hello|": 16 bytes a line.
+std::string hex_dump(std::string_view bytes) {
+  std::string out;
+  for (std::size_t line = 0; line < bytes.size(); line += 16) {
+    char offset[24];
+    std::snprintf(offset, sizeof offset, "%08zx ", line);
+    out += offset;
+    const std::string_view chunk = bytes.substr(line, 16);
+    for (std::size_t i = 0; i < 16; ++i) {
+      out += i == 8 ? "  " : " ";
+      if (i < chunk.size()) append_hex(out, static_cast<unsigned char>(chunk[i]));
+      else out += "  ";
+    }
+    out += "  |";
+    for (const char c : chunk) out += c >= 0x20 && c < 0x7f ? c : '.';
+    out += "|\n";
+  }
+  return out;
+}
+
+/// "13:45:01.123 ": the local time, for --timestamps.
+std::string clock_text() {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t t = std::chrono::system_clock::to_time_t(now);
+  std::tm local{};
+  ::localtime_r(&t, &local);
+  char buf[64];
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::snprintf(buf, sizeof buf, "%02d:%02d:%02d.%03d ", local.tm_hour, local.tm_min, local.tm_sec, static_cast<int>(ms));
+  return buf;
+}
+
+/// "2026-12-02T13:45:01.123Z": UTC, for the --log transcript (unambiguous when read
+/// elsewhere).
+std::string utc_text() {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t t = std::chrono::system_clock::to_time_t(now);
+  std::tm utc{};
+  ::gmtime_r(&t, &utc);
+  char buf[80];
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday,
+                utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<int>(ms));
+  return buf;
+}
+
+/// "permessage-deflate" from "permessage-deflate; client_max_window_bits=15, x-foo":
+/// the names only, so that the "Connected" line fits (-v shows the parameters).
+std::string extension_names(std::string_view header) {
+  std::string names;
+  for (std::size_t pos = 0; pos < header.size();) {
+    std::size_t end = header.find(',', pos);
+    if (end == std::string_view::npos) end = header.size();
+    std::string_view item = header.substr(pos, end - pos);
+    item = item.substr(0, item.find(';'));
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (!item.empty()) names += (names.empty() ? "" : ", ") + std::string(item);
+    pos = end + 1;
+  }
+  return names;
+}
+
 /// The history file: $XDG_STATE_HOME/wsbridge/history, else ~/.local/state/wsbridge/history.
 std::string history_path() {
   std::string dir;
@@ -98,15 +171,21 @@ terminal_session* active = nullptr;  // for libedit's C callback
 class terminal_session {
  public:
   terminal_session(const config& cfg, status_board& board)
-      : cfg_(cfg), board_(board), colors_(cfg.color && !std::getenv("NO_COLOR")) {}
+      : cfg_(cfg), board_(board), colors_(cfg.color && !std::getenv("NO_COLOR")),
+        log_fd_(cfg.log_path.empty() ? -1 : child_fd::log) {}
 
   int run() {
     active = this;
-    sigset_t winch;
-    sigemptyset(&winch);
-    sigaddset(&winch, SIGWINCH);
-    ::sigprocmask(SIG_BLOCK, &winch, nullptr);
-    resize_fd_.reset(::signalfd(-1, &winch, SFD_CLOEXEC | SFD_NONBLOCK));
+    // Resizes, and Ctrl+C: the terminal sends SIGINT to all of us, and the supervisor
+    // closes the connection; we only tidy the screen. (It is ignored, as in every
+    // child, but a blocked signal is queued all the same, so the signalfd sees it.
+    // run_ioproc blocked both in every thread.)
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGWINCH);
+    sigaddset(&signals, SIGINT);
+    signal_fd_.reset(::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (log_fd_ >= 0) log_line('#', "session started: " + safe_text(cfg_.target.display));
     if (cfg_.history) history_file_ = history_path();
 
     print_status("Connecting to " + safe_text(cfg_.target.display) + " ...");
@@ -123,7 +202,8 @@ class terminal_session {
     rl_catch_signals = 0;          // the supervisor owns signals
     rl_catch_sigwinch = 0;
     rl_getc_function = [](FILE*) { return active->getc_hook(); };
-    using_history();
+    using_history();  // initialises the readline layer, which rl_add_defun needs
+    rl_add_defun("wsbridge-screen", [](int, int) { return active->on_screen_key(); }, screen_key);
     if (!history_file_.empty()) read_history(history_file_.c_str());
     while (!done_) {
       editing_ = true;
@@ -133,7 +213,7 @@ class terminal_session {
         std::free(line);
         line = nullptr;
       }
-      if (done_) {  // the connection ended while typing: the line cannot be sent
+      if (done_ || line_left_) {  // the connection ended, or Ctrl+C: the line is not sent
         std::free(line);
         break;
       }
@@ -147,9 +227,9 @@ class terminal_session {
   bool wait_for_input(bool keys) {
     pollfd fds[3] = {{child_fd::peer_in, POLLIN, 0},
                      {keys ? STDIN_FILENO : -1, POLLIN, 0},
-                     {resize_fd_.get(), POLLIN, 0}};
+                     {signal_fd_.get(), POLLIN, 0}};
     if (::poll(fds, 3, -1) < 0) return false;
-    if (fds[2].revents & POLLIN) on_resize();
+    if (fds[2].revents & POLLIN) on_signals();
     if (fds[0].revents & (POLLIN | POLLHUP)) on_frames();
     return fds[1].revents & (POLLIN | POLLHUP);
   }
@@ -157,7 +237,9 @@ class terminal_session {
   /// libedit's source of keys: one code point, or -1 at end of input. UTF-8 is decoded
   /// here because libedit's readline layer takes what this returns as one character.
   int getc_hook() {
-    while (!done_) {
+    for (;;) {
+      if (line_left_) return -1;  // readline() returns; edit_lines() sees line_left_
+      if (!pending_.empty() || done_ || interrupted_) return screen_key;
       if (!wait_for_input(true)) continue;
       unsigned char b[4];
       if (read_some(STDIN_FILENO, reinterpret_cast<char*>(b), 1) != 1) {
@@ -172,14 +254,36 @@ class terminal_session {
         if (read_some(STDIN_FILENO, reinterpret_cast<char*>(b + i), 1) != 1) return -1;
         cp = (cp << 6) | (b[i] & 0x3f);
       }
-      return cp;
+      if (cp != screen_key) return cp;
     }
-    return -1;  // readline() returns; edit_lines() sees done_
+  }
+
+  /// libedit calls this for screen_key, with the line editor's state up to date: shows
+  /// what waits above the input line, then redraws the line; or, once the session is
+  /// over (closed, or Ctrl+C), leaves the half-typed line in sight, marked, as a shell
+  /// does, and ends readline(): the prompt does not come back, nothing can be sent.
+  int on_screen_key() {
+    std::string s = to_input_start() + pending_;
+    pending_.clear();
+    if (!done_ && !interrupted_) {
+      write_all(STDOUT_FILENO, s);
+      rl_forced_update_display();
+      return 0;
+    }
+    if (interrupted_) s += std::string(prompt) + typed_text() + "^C\n";
+    else if (rl_end > 0) s += prompt + typed_text() + colors_.error + " (not sent: the connection closed)" + colors_.reset + "\n";
+    line_left_ = true;
+    write_all(STDOUT_FILENO, s);
+    rl_done = 1;
+    if (interrupted_ && opened_ && !done_) print_status("Interrupted: closing (Ctrl+C again leaves at once)");
+    return 0;
   }
 
   /// Each finished line, or nullptr at Ctrl+D on an empty line.
   void on_line(char* raw) {
     if (!raw) {
+      // The prompt line (libedit may have echoed ^D on it) gives way to the status.
+      write_all(STDOUT_FILENO, std::string_view("\r\x1b[K"));
       print_status("Closing ...");
       send_frame(ipc::frame_type::input_end, ipc::input_end_close_now);
       closing_ = true;  // nothing more can be typed; wait for the close to be reported
@@ -200,6 +304,7 @@ class terminal_session {
   // ---- what the user typed ---------------------------------------------------------
 
   void send_text(const std::string& text) {
+    log_message('>', cfg_.encoding == payload_encoding::binary ? ipc::frame_type::binary : ipc::frame_type::text, text);
     board_.input_messages.fetch_add(1, std::memory_order_relaxed);
     send_frame(cfg_.encoding == payload_encoding::binary ? ipc::frame_type::binary : ipc::frame_type::text, text);
   }
@@ -212,6 +317,7 @@ class terminal_session {
       print_above(help_text);
     } else if (name == "/ping") {
       pings_[arg] = std::chrono::steady_clock::now();
+      log_line('>', "ping" + (arg.empty() ? "" : " \"" + safe_text(arg) + "\""));
       send_frame(ipc::frame_type::ping, arg);
     } else if (name == "/close") {
       ipc::close_info c{close_normal, false, ""};
@@ -228,8 +334,16 @@ class terminal_session {
     } else if (name == "/binary") {
       std::string bytes;
       if (!parse_hex(arg, bytes)) return print_error("/binary: expected hex digits, e.g. /binary 00ff10");
+      log_message('>', ipc::frame_type::binary, bytes);
       board_.input_messages.fetch_add(1, std::memory_order_relaxed);
       send_frame(ipc::frame_type::binary, bytes);
+    } else if (name == "/last") {
+      if (!have_last_) return print_error("/last: no message has arrived yet");
+      const std::string kind = last_type_ == ipc::frame_type::binary ? "binary" : "text";
+      std::string shown = "Last message (" + kind + ", " + count_text(last_.size(), "byte") + "):\n";
+      if (last_type_ == ipc::frame_type::binary) shown += hex_dump(last_);
+      else append_safe_text(shown, last_, /*keep_newlines=*/true), shown += '\n';
+      print_above(shown);
     } else {
       print_error("unknown command " + safe_text(name) + "; /help lists them (// sends a line starting with /)");
     }
@@ -274,20 +388,27 @@ class terminal_session {
       switch (f.type) {
         case ipc::frame_type::text:
         case ipc::frame_type::binary:
-          out += colors_.incoming + "<" + colors_.reset + " ";
+          out += stamp() + colors_.incoming + "<" + colors_.reset + " ";
           append_for_terminal(out, f.type, f.payload);
           out += '\n';
+          log_message('<', f.type, f.payload);
+          last_.assign(f.payload);
+          last_type_ = f.type;
+          have_last_ = true;
           board_.output_messages.fetch_add(1, std::memory_order_relaxed);
           break;
         case ipc::frame_type::opened:
-          out += colors_.status + connected_text(f.payload) + colors_.reset + "\n";
+          out += stamp() + colors_.status + connected_text(f.payload) + colors_.reset + "\n";
+          log_line('#', "connected: " + safe_text(f.payload.substr(0, f.payload.find('\n'))));
           opened_ = true;
           break;
         case ipc::frame_type::pong:
-          out += colors_.status + pong_text(f.payload) + colors_.reset + "\n";
+          log_line('<', "pong" + (f.payload.empty() ? "" : " \"" + safe_text(f.payload) + "\""));
+          out += stamp() + colors_.status + pong_text(f.payload) + colors_.reset + "\n";
           break;
         case ipc::frame_type::notice:
-          out += colors_.error + "wsbridge: " + safe_text(f.payload) + colors_.reset + "\n";
+          log_line('#', safe_text(f.payload));
+          out += stamp() + colors_.error + "wsbridge: " + safe_text(f.payload) + colors_.reset + "\n";
           break;
         case ipc::frame_type::closed:
           on_closed(f.payload, out);
@@ -306,11 +427,11 @@ class terminal_session {
     const auto nl = info.find('\n');
     const std::string protocol = safe_text(info.substr(0, nl));
     const std::string_view rest = nl == std::string_view::npos ? std::string_view() : info.substr(nl + 1);
-    const std::string extensions = safe_text(rest.substr(0, rest.find('\n')));
+    const std::string extensions = safe_text(extension_names(rest.substr(0, rest.find('\n'))));
     std::string s = "Connected to " + safe_text(cfg_.target.display);
     if (!protocol.empty()) s += " (subprotocol " + protocol + ")";
     if (!extensions.empty()) s += " (extensions " + extensions + ")";
-    return s + ". Type /help for commands.";
+    return s + ".\nType /help for commands.";  // its own line: the first one may be long
   }
 
   std::string pong_text(std::string_view data) {
@@ -341,11 +462,13 @@ class terminal_session {
     if (c.code != 0 && c.code != close_abnormal) {
       std::string text = close_text(c, cfg_.peer_name());  // "connection closed ..." -> "Connection closed ..."
       text[0] = 'C';
-      out += colors_.status + text + "." + colors_.reset + "\n";
+      out += stamp() + colors_.status + text + "." + colors_.reset + "\n";
+      log_line('#', text);
     }
     const std::string undelivered = undelivered_text(board_, "typed line");
     if (!undelivered.empty()) {
-      out += colors_.error + "wsbridge: " + undelivered + colors_.reset + "\n";
+      out += stamp() + colors_.error + "wsbridge: " + undelivered + colors_.reset + "\n";
+      log_line('#', undelivered);
       status_ = exit_undelivered;
     }
   }
@@ -355,20 +478,60 @@ class terminal_session {
   /// Prints `text` (whole lines) above the input line, then redraws the prompt and the
   /// half-typed line with the cursor where it was.
   void print_above(const std::string& text) {
-    if (!editing_) {
+    if (!editing_ || line_left_) {
       write_all(STDOUT_FILENO, text);
       return;
     }
-    // Move to the first row of the input (it may wrap) and clear to the end of screen.
+    pending_ += text;  // getc_hook() hands libedit screen_key, and on_screen_key() shows it
+  }
+
+  /// Moves to the first row of the input line (it may wrap) and clears to the end of
+  /// the screen. Only in on_screen_key(), where rl_point is up to date.
+  std::string to_input_start() const {
     winsize ws{};
     const int cols = ::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col ? ws.ws_col : 80;
     const std::size_t cursor = std::char_traits<char>::length(prompt) + display_width(rl_line_buffer, rl_point);
     std::string s = "\r";
     if (const std::size_t up = cursor / static_cast<std::size_t>(cols); up > 0) s += "\x1b[" + std::to_string(up) + "A";
-    s += "\x1b[J" + text;
-    write_all(STDOUT_FILENO, s);
-    // Once the connection is over the prompt does not come back: nothing can be sent.
-    if (!done_) rl_forced_update_display();
+    return s + "\x1b[J";
+  }
+
+  /// The half-typed line, escaped. Only in on_screen_key().
+  static std::string typed_text() {
+    return rl_line_buffer && rl_end > 0 ? safe_text(std::string_view(rl_line_buffer, static_cast<std::size_t>(rl_end)))
+                                        : std::string();
+  }
+
+  /// Ctrl+C: the supervisor closes the connection (or ends the session at once, before
+  /// it is open, or on a second Ctrl+C); we tidy the screen (on_screen_key()).
+  void on_interrupt() {
+    if (done_ || interrupted_) return;
+    interrupted_ = true;
+    log_line('#', "interrupted");
+    if (!editing_ && opened_) print_status("Interrupted: closing (Ctrl+C again leaves at once)");
+  }
+
+  /// --timestamps: the local time before each line shown, else nothing.
+  std::string stamp() const { return cfg_.timestamps ? clock_text() : std::string(); }
+
+  /// --log: one line of the transcript: time, direction ('>' sent, '<' received, '#'
+  /// an event), text. A write that fails is not worth ending the session for.
+  void log_line(char direction, const std::string& text) {
+    if (log_fd_ < 0) return;
+    write_all(log_fd_, utc_text() + " " + direction + " " + text + "\n");
+  }
+
+  /// A message in the transcript: text escaped to one line, binary as hex, whole.
+  void log_message(char direction, ipc::frame_type type, std::string_view payload) {
+    if (log_fd_ < 0) return;
+    std::string text;
+    if (type == ipc::frame_type::binary) {
+      text = "(binary, " + count_text(payload.size(), "byte") + ")" + (payload.empty() ? "" : " ");
+      for (const char c : payload) append_hex(text, static_cast<unsigned char>(c));
+    } else {
+      append_safe_text(text, payload, /*keep_newlines=*/false);
+    }
+    log_line(direction, text);
   }
 
   static std::size_t display_width(const char* line, int bytes) {
@@ -378,27 +541,37 @@ class terminal_session {
     return w;
   }
 
-  void print_status(const std::string& text) { print_above(colors_.status + text + colors_.reset + "\n"); }
+  void print_status(const std::string& text) { print_above(stamp() + colors_.status + text + colors_.reset + "\n"); }
   void print_error(const std::string& text) {
-    print_above(colors_.error + "wsbridge: " + text + colors_.reset + "\n");
+    print_above(stamp() + colors_.error + "wsbridge: " + text + colors_.reset + "\n");
   }
 
-  void on_resize() {
+  void on_signals() {
     signalfd_siginfo si;
-    while (::read(resize_fd_.get(), &si, sizeof si) == sizeof si) {
+    bool resized = false;
+    while (::read(signal_fd_.get(), &si, sizeof si) == sizeof si) {
+      if (si.ssi_signo == SIGINT) on_interrupt();
+      else resized = true;
     }
-    if (editing_) rl_resize_terminal();
+    if (resized && editing_ && !line_left_) rl_resize_terminal();
   }
 
   const config& cfg_;
   status_board& board_;
   palette colors_;
-  unique_fd resize_fd_;
+  unique_fd signal_fd_;  ///< SIGWINCH and SIGINT
+  int log_fd_;           ///< --log: child_fd::log; else -1
   std::string history_file_;
   ipc::frame_decoder decoder_;
   net_frame_checker checker_;  ///< which frames netproc may send now
   std::map<std::string, std::chrono::steady_clock::time_point> pings_;  ///< by payload
   bool editing_ = false;  ///< inside readline(): the editor owns the input line
+  bool line_left_ = false;  ///< the input line was left on screen for good (closed, Ctrl+C)
+  bool interrupted_ = false;  ///< Ctrl+C
+  std::string pending_;       ///< to show above the input line (on_screen_key())
+  std::string last_;      ///< /last: the last message received ...
+  ipc::frame_type last_type_ = ipc::frame_type::text;  ///< ... its type ...
+  bool have_last_ = false;                             ///< ... if any
   bool opened_ = false;
   bool closing_ = false;  ///< Ctrl+D: waiting for the close to be reported
   bool input_ended_ = false;  ///< the terminal gave end of input

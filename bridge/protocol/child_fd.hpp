@@ -11,5 +11,8 @@ inline constexpr int count = 3;
 /// Server mode, netproc only: the accepted connection (the listener accepted it; the
 /// sandboxed netproc may not create sockets of its own).
 inline constexpr int socket = 6;
+/// --log, ioproc only: the transcript file, opened by the supervisor (the sandboxed
+/// ioproc may not open files).
+inline constexpr int log = 6;
 
 }  // namespace wsbridge::child_fd

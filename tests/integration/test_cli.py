@@ -129,3 +129,12 @@ def test_connect_to_and_resolve_reach_a_virtual_host_by_another_address(servers)
     for bad in [["--connect-to", "a:b"], ["--resolve", "chat.example:80"], ["--connect-to", "a:99999:b:1"]]:
         r = run_wsbridge([*bad, "ws://chat.example/"])
         assert r.returncode == EXIT_USAGE and b"expected" in r.stderr, bad
+
+
+def test_log_is_for_a_terminal_session(servers, tmp_path):
+    server = servers("python", "echo")
+    r = run_wsbridge(["--log", str(tmp_path / "t.log"), server.url], b"x\n")
+    assert r.returncode == 1
+    assert r.stderr == (b"wsbridge: --log records a terminal session (stdin and stdout a terminal); "
+                        b"in a pipe, tee records what passes\n")
+    assert not (tmp_path / "t.log").exists()

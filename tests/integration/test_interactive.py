@@ -140,7 +140,10 @@ def test_server_close_while_typing_is_shown_at_once_and_ends_the_session(servers
     t.wait_text('Connection closed by server: 1011 (internal server error) "later".')
     status = t.wait_exit()
     assert status == 5  # a close code other than 1000/1001
-    # The half line was never sent, and no prompt is left to type into.
+    # The half line was never sent, and says so; no prompt is left to type into.
+    lines = [l for l in t.lines() if l]
+    assert lines[-2:] == ['Connection closed by server: 1011 (internal server error) "later".',
+                          "> not finished (not sent: the connection closed)"]
     assert "GOT not finished" not in server.stdout_lines()
     assert_no_processes_left(server.url)
 
@@ -176,6 +179,8 @@ def test_ctrl_d_closes_cleanly_with_1000(servers, home):
     t.wait_text("Connection closed: 1000 (normal closure).")
     assert t.wait_exit() == 0
     server.expect("CLOSED 1000")
+    # The prompt gave way to the status line: no "> ^DClosing ..." on one line.
+    assert [l for l in t.lines() if l][-2:] == ["Closing ...", "Connection closed: 1000 (normal closure)."]
     assert_no_processes_left(server.url)
 
 
@@ -201,7 +206,7 @@ def test_a_missing_line_editor_module_is_one_clear_error(servers, home, tmp_path
     t = Terminal(server.url, home=home, program=str(alone))
     assert t.wait_exit() == 1
     text = "".join(t.lines())  # one line, wrapped at 80 columns
-    assert text.startswith("wsbridge: cannot find the line editor module wsbridge-term.so beside the program or in ")
+    assert text.startswith("wsbridge: cannot find the line editor module wsbridge-term.so beside the program, in ")
     assert text.count("wsbridge:") == 1, t.lines()
 
 
@@ -234,3 +239,85 @@ def test_a_server_s_one_connection_on_the_terminal(home):
     assert got == ["hello from the terminal"]
     t.wait_text("closed by client")
     assert t.wait_exit() == 0
+
+
+def test_ctrl_c_leaves_the_half_typed_line_in_sight_and_closes(servers, home):
+    server = servers("python", "echo")
+    t = Terminal(server.url, "--no-color", home=home)
+    t.wait_text("Connected to")
+    t.wait_prompt()
+    t.type("half typed")
+    t.wait_screen(lambda ls: ls[t.screen.cursor.y] == "> half typed", "the typed text")
+    t.child.sendcontrol("c")
+    t.wait_text("Connection closed: 1000 (normal closure).")
+    assert t.wait_exit() == 130
+    lines = [l for l in t.lines() if l]
+    assert lines[-3:] == ["> half typed^C", "Interrupted: closing (Ctrl+C again leaves at once)",
+                          "Connection closed: 1000 (normal closure)."]
+    assert "GOT half typed" not in server.stdout_lines()
+
+
+def test_a_message_arriving_while_a_wrapped_line_is_typed_keeps_the_line_whole(servers, home):
+    server = servers("python", "echo-delayed", 0.5)
+    t = Terminal(server.url, "--no-color", home=home)
+    t.wait_text("Connected to")
+    t.wait_prompt()
+    t.type("ping\r")
+    long_line = "x" * 100  # two rows at 80 columns
+    t.type(long_line)
+    t.wait_text("< ping")
+    t.wait_screen(lambda ls: "> " + long_line[:78] in ls and long_line[78:] in ls, "the wrapped line redrawn")
+    lines = [l for l in t.lines() if l]
+    assert lines[-3:] == ["< ping", "> " + long_line[:78], long_line[78:]]
+    t.child.sendcontrol("c")
+    assert t.wait_exit() == 130
+
+
+def test_timestamps_last_and_a_short_extensions_line(servers, home):
+    import re
+    server = servers("python", "echo", "--deflate")  # answers with window-bits parameters
+    t = Terminal(server.url, "--no-color", "--timestamps", home=home)
+    t.wait_text("Connected to")
+    connected = next(l for l in t.lines() if "Connected to" in l)
+    assert re.match(r"\d\d:\d\d:\d\d\.\d\d\d Connected to ws://127\.0\.0\.1:\d+/ "
+                    r"\(extensions permessage-deflate\)\.$", connected), connected
+    t.wait_text("Type /help for commands.")
+    payload = bytes(range(40))
+    t.type("/binary " + payload.hex() + "\r")
+    # 32 bytes shown (the line wraps), then "...".
+    t.wait_screen(lambda ls: re.search(r"\d\d:\d\d:\d\d\.\d\d\d < \(binary, 40 bytes\) " + payload[:32].hex() + r"\.\.\.",
+                                       "".join(ls)), "the stamped binary message, cut short")
+    t.type("/last\r")
+    t.wait_text("Last message (binary, 40 bytes):")
+    t.wait_text("00000020  20 21 22 23 24 25 26 27" + " " * 27 + "| !\"#$%&'|")
+    assert "00000000  00 01 02 03 04 05 06 07  08 09 0a 0b 0c 0d 0e 0f  |................|" in t.lines()
+    t.child.sendcontrol("d")
+    assert t.wait_exit() == 0
+
+
+def test_log_keeps_a_transcript_and_the_screen(servers, home, tmp_path):
+    import re
+    server = servers("python", "echo")
+    log = tmp_path / "session.log"
+    t = Terminal(server.url, "--no-color", "--log", str(log), home=home)
+    t.wait_text("Connected to")
+    t.type("hello\r")
+    t.wait_text("< hello")
+    t.type("/binary 00ff\r")
+    t.wait_text("< (binary, 2 bytes) 00ff")
+    t.child.sendcontrol("d")
+    assert t.wait_exit() == 0
+    entries = log.read_text().splitlines()
+    stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z "
+    assert all(re.match(stamp, e) for e in entries), entries
+    assert [e[25:] for e in entries if e[25] in "<>"] == [
+        "> hello", "< hello", "> (binary, 2 bytes) 00ff", "< (binary, 2 bytes) 00ff"]
+    assert any(e[25:].startswith("# connected") for e in entries)
+    assert entries[-1][25:] == "# Connection closed: 1000 (normal closure)"
+    assert os.stat(log).st_mode & 0o777 == 0o600
+    # A second session appends.
+    t = Terminal(server.url, "--log", str(log), home=home)
+    t.wait_text("Connected to")
+    t.child.sendcontrol("d")
+    assert t.wait_exit() == 0
+    assert len(log.read_text().splitlines()) > len(entries)
