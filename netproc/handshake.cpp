@@ -1,6 +1,7 @@
 #include "netproc/handshake.hpp"
 
 #include "bridge/base64.hpp"
+#include "bridge/safe_text.hpp"
 #include "bridge/version.hpp"
 
 #include <array>
@@ -109,6 +110,40 @@ std::string refusal_hint(unsigned status, std::string_view www_authenticate, std
     hint += "; it says to retry after " + cut(retry_after) + (seconds ? " s" : "");
   }
   return hint;
+}
+
+std::string refusal_body_text(std::string_view content_type, std::string_view body) {
+  const bool html = icontains(content_type, "html");
+  const bool text = content_type.empty() || html || icontains(content_type, "text/") ||
+                    icontains(content_type, "json") || icontains(content_type, "xml");
+  if (!text) return {};
+  std::string_view said = body.substr(0, 64 * 1024);
+  if (html) {
+    // The title says it in a few words ("403 Forbidden"); the markup around it would not.
+    std::size_t open = std::string_view::npos;
+    for (std::size_t i = 0; i + 6 <= said.size(); ++i)
+      if (iequals(said.substr(i, 6), "<title")) {
+        open = said.find('>', i);
+        break;
+      }
+    if (open == std::string_view::npos) return {};
+    said = said.substr(open + 1);
+    said = said.substr(0, said.find('<'));
+  }
+  std::string line;
+  for (const char c : said) {
+    const bool space = c == ' ' || c == '\t' || c == '\r' || c == '\n';
+    if (space && (line.empty() || line.back() == ' ')) continue;
+    line += space ? ' ' : c;
+    if (line.size() > max_refusal_text) break;
+  }
+  while (!line.empty() && line.back() == ' ') line.pop_back();
+  if (line.size() > max_refusal_text) {
+    std::size_t end = max_refusal_text;
+    while (end > 0 && is_utf8_continuation(static_cast<unsigned char>(line[end]))) --end;  // whole characters
+    line = line.substr(0, end) + "...";
+  }
+  return line;
 }
 
 std::string choose_subprotocol(std::string_view offered, const std::vector<std::string>& ours) {

@@ -30,6 +30,13 @@ bool subprotocol_offered(std::string_view chosen, const std::vector<std::string>
 std::string refusal_hint(unsigned status, std::string_view www_authenticate, std::string_view retry_after,
                          std::string_view ws_version);
 
+/// What a refused upgrade's body says, in one short line (at most max_refusal_text
+/// bytes, whitespace collapsed): an HTML page's <title>, else the start of a text body;
+/// "" for an empty body or one that is not text (images, archives). From the server:
+/// the caller makes it terminal-safe.
+std::string refusal_body_text(std::string_view content_type, std::string_view body);
+inline constexpr std::size_t max_refusal_text = 200;
+
 /// Server side (RFC 6455 §4.2.2): the first of `ours` (in our order of preference)
 /// that the client's Sec-WebSocket-Protocol offers, or "" (then none is chosen, and the
 /// client decides whether to go on).

@@ -200,9 +200,26 @@ void session<Layer>::on_handshake(error_code ec) {
     if (!response_.reason().empty()) what += " " + std::string(response_.reason());
     if (auto loc = response_.find(http::field::location); loc != response_.end())
       what += " (Location: " + std::string(loc->value()) + ")";
+    if (const std::string said = refusal_body_text(response_[http::field::content_type], response_.body());
+        !said.empty())
+      what += ": \"" + said + "\"";
     what += refusal_hint(response_.result_int(), response_[http::field::www_authenticate],
                          response_[http::field::retry_after], response_[http::field::sec_websocket_version]);
     return fail_before_open("handshake", what, exit_handshake_rejected);
+  }
+  if constexpr (!tls) {
+    // ws:// to a port that speaks TLS: a TLS record (alert 21 or handshake 22, version
+    // 3.x; RFC 8446 §5.1) where the HTTP answer should be, or, as OpenSSL servers do,
+    // the connection closed without a byte of answer.
+    const std::string_view start = ws_.next_layer().answer_start();
+    if (start.size() >= 2 && (start[0] == 0x15 || start[0] == 0x16) && start[1] == 0x03)
+      return fail_before_open("handshake", "the server speaks TLS: use wss://", exit_handshake_rejected);
+    if (start.empty() && (ec == http::error::end_of_stream || ec == net::error::eof ||
+                          ec == net::error::connection_reset))
+      return fail_before_open("handshake",
+                              "the server closed the connection without answering the upgrade request "
+                              "(if it speaks TLS, use wss://)",
+                              exit_handshake_rejected);
   }
   if (ec == beast::error::timeout)
     return fail_before_open("handshake", "no answer to the upgrade request within " +

@@ -140,6 +140,10 @@ class session_transport {
   /// close, which it may never do; the head is all the error message needs.
   void stop_after_refusal() { head_mode_ = true; }
 
+  /// The start of the upgrade answer as read so far (lower case), for telling a TLS
+  /// record or no answer at all from an HTTP answer.
+  std::string_view answer_start() const { return head_; }
+
   /// The gathering buffer, for frames the session encodes in place (frame_writer.hpp).
   /// Append whole frames only, then call frames_appended().
   byte_buffer& pending_buffer() { return pending_; }

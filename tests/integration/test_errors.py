@@ -1,4 +1,5 @@
 """Bad input and failed connections: one clear line on stderr and a documented status."""
+import subprocess
 import time
 
 import pytest
@@ -132,6 +133,37 @@ def test_a_refusal_says_what_to_try_next(servers, status, headers, hint):
     assert r.returncode == EXIT_HANDSHAKE
     line = one_line(r.stderr)
     assert line.startswith(f"wsbridge: handshake: server answered HTTP {status}") and line.endswith(hint), line
+
+
+@pytest.mark.parametrize("content_type,body,said", [
+    ("text/plain", "token expired\r\n  please log in again\n", ': "token expired please log in again"'),
+    ("text/html; charset=utf-8", "<html><head><title>403\n Forbidden</title></head><body><h1>No</h1></body></html>",
+     ': "403 Forbidden"'),
+    ("application/json", '{"error": "\u001b[2Jquota"}', ': "{"error": "\\x1b[2Jquota"}"'),
+    ("text/plain", "x" * 5000, ': "' + "x" * 200 + '..."'),
+    ("image/png", "\x89PNG", ""),
+])
+def test_a_refusal_shows_what_the_body_says(servers, content_type, body, said):
+    server = servers("hostile", "http-body", 403, content_type, body)
+    r = run_wsbridge([server.url], b"x\n")
+    assert r.returncode == EXIT_HANDSHAKE
+    assert one_line(r.stderr) == "wsbridge: handshake: server answered HTTP 403 Forbidden" + said, r.stderr
+
+
+def test_ws_to_a_tls_port_says_so(servers, tmp_path):
+    alert = servers("hostile", "tls-alert")
+    r = run_wsbridge([alert.url], b"x\n")
+    assert r.returncode == EXIT_HANDSHAKE
+    assert one_line(r.stderr) == "wsbridge: handshake: the server speaks TLS: use wss://"
+    # An OpenSSL server (python's ssl) closes without a byte of answer.
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "2", "-subj", "/CN=localhost"], check=True, capture_output=True)
+    tls = servers("python", "echo", "--tls", str(cert), str(key))
+    r = run_wsbridge([tls.url], b"x\n")
+    assert r.returncode == EXIT_HANDSHAKE
+    assert one_line(r.stderr) == ("wsbridge: handshake: the server closed the connection without answering the "
+                                  "upgrade request (if it speaks TLS, use wss://)")
 
 
 def test_wss_to_a_plain_port_says_so(servers):

@@ -145,7 +145,7 @@ def test_a_missing_tls_module_is_one_clear_error(tls_server, tmp_path):
     assert r.returncode == EXIT_FAILURE
     lines = r.stderr.decode().splitlines()
     assert len(lines) == 1, lines
-    assert lines[0].startswith("wsbridge: tls: cannot find the TLS module wsbridge-tls.so beside the program or in ")
+    assert lines[0].startswith("wsbridge: tls: cannot find the TLS module wsbridge-tls.so beside the program, in ")
 
 
 def test_cacert_naming_a_directory_says_so(tls_server, tmp_path):

@@ -6,6 +6,9 @@ Modes:
   http STATUS [LOCATION]  answer every request with this HTTP status (Content-Length: 0)
   http-headers STATUS HEADER...  the same, with these header lines ("Name: value")
                           and close, e.g. 403, or 302 with a Location header
+  http-body STATUS TYPE BODY  answer with this status, Content-Type and body, and close
+  tls-alert               answer the request with a TLS alert record, as a TLS server
+                          that gets plain HTTP may, and close
   http-hang STATUS [LOC]  answer with this status and no Content-Length, so the body runs
                           until the socket closes, and never close it (the trap that made
                           python -m websockets ignore Ctrl+C)
@@ -81,6 +84,18 @@ def serve(conn, mode, args, keep):
                      "Content-Length: 1000\r\n\r\n0123456789".encode())
         event("ANSWERED")
         keep.append(conn)
+        return
+    if mode == "http-body":  # STATUS TYPE BODY
+        body = args[2].encode()
+        conn.sendall(f"HTTP/1.1 {args[0]} {REASONS.get(int(args[0]), 'Status')}\r\nContent-Type: {args[1]}\r\n"
+                     f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        event("ANSWERED")
+        conn.close()
+        return
+    if mode == "tls-alert":  # RFC 8446 §6: a fatal (2) protocol_version (70) alert, TLS 1.2 record
+        conn.sendall(bytes([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x46]))
+        event("ANSWERED")
+        conn.close()
         return
     if mode == "http-headers":  # STATUS 'Name: value'...
         conn.sendall((f"HTTP/1.1 {args[0]} {REASONS.get(int(args[0]), 'Status')}\r\nContent-Length: 0\r\n" +
