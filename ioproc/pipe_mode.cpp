@@ -11,6 +11,8 @@
 #include <string>
 #include <thread>
 #include <mutex>
+#include <optional>
+#include <chrono>
 #include <condition_variable>
 #include <unistd.h>
 
@@ -64,6 +66,7 @@ class input_pump {
         break;
       }
       if (n == 0) break;
+      bytes_taken_.fetch_add(static_cast<std::uint64_t>(n), std::memory_order_relaxed);
       buf.filled(static_cast<std::size_t>(n));
       if (static_cast<std::size_t>(n) >= prefault_threshold) out_.expect_bulk();
       const bool ok = framer_.feed(std::string_view(buf.data(), static_cast<std::size_t>(n)), out_.batch(), &err);
@@ -109,6 +112,9 @@ class input_pump {
     while (holding_.load()) holding_.wait(true);
   }
 
+  /// Bytes read from the input so far (the program's output, with --exec).
+  std::uint64_t bytes_taken() const { return bytes_taken_.load(std::memory_order_relaxed); }
+
  private:
   void fail(int status, const std::string& why) {
     say(std::string(name_) + ": " + why);
@@ -145,6 +151,7 @@ class input_pump {
   std::uint64_t counted_ = 0;  ///< messages already added to the board
   std::atomic<int> status_{exit_ok};
   std::atomic<bool> holding_{false};  ///< input read and not yet counted
+  std::atomic<std::uint64_t> bytes_taken_{0};
   const wrapped_program* program_;
 };
 
@@ -296,13 +303,34 @@ class output_pump {
   bool wait_readable() {
     if (!program_ || !program_->started() || program_->reaped() || program_->exit_fd() < 0) return true;
     pollfd p[2] = {{child_fd::peer_in, POLLIN, 0}, {program_->exit_fd(), POLLIN, 0}};
-    if (::poll(p, 2, -1) < 0) return true;
+    const bool watching = verbose_ && !idle_hint_given_ && waiting_since_;
+    const int r = ::poll(p, 2, watching ? 500 : -1);
+    if (watching) check_idle_program();
+    if (r <= 0) return r == 0 ? false : true;
     if (p[1].revents && program_->poll_exit()) {
       board_.program_pid.store(0, std::memory_order_relaxed);
       // It may have left output in its pipe: the input thread reads to EOF, which
       // ends the input and so closes the connection in order.
     }
     return p[0].revents != 0;
+  }
+
+  /// -v: a program that has read everything it was sent and written nothing for
+  /// limits::program_idle_hint probably holds its output in a buffer (C's stdio and
+  /// Python buffer whole blocks when stdout is a pipe, not a terminal): said once.
+  void check_idle_program() {
+    if (const std::uint64_t produced = input_.bytes_taken(); produced != produced_seen_) {
+      produced_seen_ = produced;  // it wrote: not idle
+      waiting_since_.reset();
+      return;
+    }
+    int unread = 0;  // bytes we wrote that it has not read yet: then it is busy, not idle
+    if (::ioctl(fd_, FIONREAD, &unread) != 0 || unread > 0) return;
+    if (std::chrono::steady_clock::now() - *waiting_since_ < limits::program_idle_hint) return;
+    idle_hint_given_ = true;
+    say("program: it has read its input but written nothing for " +
+        std::to_string(std::chrono::seconds(limits::program_idle_hint).count()) +
+        " s; if it holds its output in a buffer, try stdbuf -oL CMD, or PYTHONUNBUFFERED=1 for python");
   }
 
   void start_program(std::string_view opened) {
@@ -333,6 +361,13 @@ class output_pump {
       return false;
     }
     board_.output_messages.fetch_add(messages, std::memory_order_relaxed);
+    if (program_ && messages > 0 && verbose_) {
+      // The program has new input: from now on, output from it is expected.
+      if (const std::uint64_t produced = input_.bytes_taken(); produced != produced_seen_ || !waiting_since_) {
+        produced_seen_ = produced;
+        waiting_since_ = std::chrono::steady_clock::now();
+      }
+    }
     messages = 0;
     return true;
   }
@@ -369,6 +404,10 @@ class output_pump {
   const char* const peer_;
   bool output_gone_ = false;
   std::uint64_t dropped_ = 0;
+  // -v: check_idle_program().
+  std::optional<std::chrono::steady_clock::time_point> waiting_since_;  ///< input given, no output since
+  std::uint64_t produced_seen_ = 0;  ///< the program's output bytes at the last look
+  bool idle_hint_given_ = false;
 };
 
 /// With --exec: ends the program once the connection is over, and folds its exit

@@ -58,6 +58,9 @@ inline constexpr auto interrupt_grace = 50ms;
 /// --exec: after the connection closes, the program's stdin ends; it has this long to
 /// exit before SIGTERM, and as long again before SIGKILL.
 inline constexpr auto exec_grace = 2s;
+/// -v with --exec: a program that has read all it was sent and written nothing for this
+/// long is probably holding its output in a buffer; wsbridge says so, once.
+inline constexpr auto program_idle_hint = 3s;
 
 /// Redirects followed at most, by default (curl's -L has 50, browsers about 20).
 /// Option: --max-redirects.

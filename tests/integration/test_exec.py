@@ -2,6 +2,7 @@
 import os
 import signal
 import subprocess
+import threading
 import time
 
 import pytest
@@ -93,3 +94,26 @@ def test_ctrl_c_reaches_the_wrapped_program_and_leaves_nothing(servers, target):
     assert server.expect("CLOSED") == "CLOSED 1000"
     assert not program_pids(marker)
     assert_no_processes_left(server.url)
+
+
+def test_verbose_says_when_a_program_holds_its_output_in_a_buffer(servers):
+    # python on a pipe buffers stdout: its answer to the one tick sits in its buffer.
+    server = servers("python", "greet", "hello")  # then echoes what the program sends (nothing)
+    buffering = "import sys\nfor line in sys.stdin:\n    print('answer to ' + line.strip())\n"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    proc = subprocess.Popen([WSBRIDGE, "-v", server.url, "--exec", PYTHON, "-c", buffering],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    deadline = threading.Timer(30, proc.kill)  # the loop below ends at the latest then
+    deadline.start()
+    try:
+        hint = None
+        for line in proc.stderr:
+            if "written nothing" in line:
+                hint = line.strip()
+                break
+        assert hint == ("wsbridge: program: it has read its input but written nothing for 3 s; if it holds its "
+                        "output in a buffer, try stdbuf -oL CMD, or PYTHONUNBUFFERED=1 for python")
+    finally:
+        deadline.cancel()
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
