@@ -7,6 +7,7 @@
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
 #include <boost/url/url_view.hpp>
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 
@@ -199,8 +200,19 @@ bool parse_ws_url(const std::string& url, ws_target& out, std::string* err) {
   // The common mistake is leaving out the scheme ("localhost:8080/chat", which would
   // parse as the scheme "localhost").
   if (url.find("://") == std::string::npos) {
-    *err = "invalid URL '" + safe_text(url) + "': expected ws://HOST[:PORT][/PATH] (maybe you meant ws://" +
-           safe_text(url) + " ?)";
+    // "ws:/host", "wss:host", "ws//host": a scheme whose "://" is short of a character.
+    std::string suggestion = "ws://" + url;
+    for (const char* scheme : {"wss", "ws", "https", "http"}) {
+      const std::string_view sv(scheme);
+      if (url.size() <= sv.size() || lowercase(url.substr(0, sv.size())) != sv) continue;
+      std::size_t rest = sv.size();
+      while (rest < url.size() && rest < sv.size() + 2 && (url[rest] == ':' || url[rest] == '/')) ++rest;
+      if (rest == sv.size()) continue;
+      suggestion = std::string(sv) + "://" + url.substr(rest);
+      break;
+    }
+    *err = "invalid URL '" + safe_text(url) + "': expected ws://HOST[:PORT][/PATH] (did you mean " +
+           safe_text(suggestion) + "?)";
     return false;
   }
   if (scheme_without_authority(url)) {
@@ -209,7 +221,12 @@ bool parse_ws_url(const std::string& url, ws_target& out, std::string* err) {
   }
   auto parsed = boost::urls::parse_uri(url);
   if (!parsed) {
-    *err = "invalid URL '" + safe_text(url) + "': " + parsed.error().message();
+    // Boost.URL names the grammar rule that failed ("mismatch", "leftover"); say what
+    // is wrong in the user's terms where we can tell.
+    const auto open = std::count(url.begin(), url.end(), '['), close = std::count(url.begin(), url.end(), ']');
+    *err = "invalid URL '" + safe_text(url) + "': " +
+           (open != close ? std::string("an IPv6 address needs both brackets, as in ws://[::1]:8080/")
+                          : "not a valid URL; check the host and the port (" + parsed.error().message() + ")");
     return false;
   }
   const boost::urls::url_view u = *parsed;
@@ -237,7 +254,7 @@ bool parse_ws_url(const std::string& url, ws_target& out, std::string* err) {
   else {
     *err = "invalid URL '" + safe_text(url) + "': scheme must be ws or wss, not " + scheme;
     if (scheme == "http" || scheme == "https")
-      *err += " (maybe you meant " + std::string(scheme == "http" ? "ws" : "wss") + "://...?)";
+      *err += " (did you mean " + std::string(scheme == "http" ? "ws" : "wss") + "://...?)";
     return false;
   }
   if (!u.has_authority() || u.encoded_host().empty()) {

@@ -69,12 +69,15 @@ def test_an_http_url_on_the_command_line_means_ws(servers):
 
 
 @pytest.mark.parametrize("url, expected", [
-    ("localhost:8080/chat", "maybe you meant ws://localhost:8080/chat"),
+    ("localhost:8080/chat", "did you mean ws://localhost:8080/chat?"),
     ("ftp://127.0.0.1/", "scheme must be ws or wss"),
     ("ws://h/a b", "it contains a space (write %20)"),
     ("ws://", "no host"),
     ("ws://127.0.0.1:99999/", "invalid URL"),
     ("ws://127.0.0.1/#frag", "cannot have a #fragment"),
+    ("ws:/127.0.0.1/", "did you mean ws://127.0.0.1/?"),
+    ("wss:example.com", "did you mean wss://example.com?"),
+    ("ws://[::1:8080/", "an IPv6 address needs both brackets, as in ws://[::1]:8080/"),
 ])
 def test_malformed_url_is_a_usage_error(url, expected):
     r = run_wsbridge([url])

@@ -74,9 +74,9 @@ TEST_CASE("bad URLs are refused with a reason", "[config]") {
   std::string err;
   // No scheme: suggest the fix.
   CHECK_FALSE(parse_ws_url("localhost:8080", t, &err));
-  CHECK(err.find("maybe you meant ws://localhost:8080") != std::string::npos);
+  CHECK(err.find("did you mean ws://localhost:8080") != std::string::npos);
   CHECK_FALSE(parse_ws_url("https://h/", t, &err));
-  CHECK(err.find("maybe you meant wss://") != std::string::npos);
+  CHECK(err.find("did you mean wss://") != std::string::npos);
   CHECK_FALSE(parse_ws_url("ws://h:0/", t, &err));
   CHECK_FALSE(parse_ws_url("ws://h:65536/", t, &err));
   CHECK_FALSE(parse_ws_url("ws://h/#x", t, &err));     // RFC 6455 §3
