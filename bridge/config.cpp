@@ -214,7 +214,7 @@ bool terminal_session_wanted(const config& cfg) {
   // The framings made for programs use pipe mode, which still escapes what it shows on
   // a terminal.
   return ::isatty(STDIN_FILENO) && ::isatty(STDOUT_FILENO) && cfg.exec.empty() && cfg.execute.empty() &&
-         cfg.framing_mode == framing::lines && cfg.encoding != payload_encoding::base64;
+         cfg.framing_mode == framing::lines && cfg.encoding != payload_encoding::base64 && !cfg.typing.any();
 }
 
 parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
@@ -301,6 +301,12 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
       ("raw", "each read from input is sent as it comes; received payloads are written back to back")
       ("binary", "send binary messages instead of text (input bytes are not checked)")
       ("base64", "input is base64, sent as binary messages; binary messages received are written as base64")
+      ("typed", "length-prefixed: the top bit of each length marks a binary message, both directions, so "
+       "text stays text and binary stays binary")
+      ("text-prefix", po::value(&cfg.typing.text_prefix)->value_name("STR"),
+       "lines, -0: a message starting with STR is text (STR removed); received text is written after STR")
+      ("binary-prefix", po::value(&cfg.typing.binary_prefix)->value_name("STR"),
+       "lines, -0: a message starting with STR is binary, base64 after STR; received binary is written so")
       ("escape-newlines", "lines: write \\\\, \\n and \\r for backslash, LF and CR in received messages, "
        "so each message is exactly one line")
       ("max-size", po::value(&max_size)->value_name("BYTES"),
@@ -508,6 +514,29 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
     if (vm.count("base64")) cfg.encoding = payload_encoding::base64;
     if (cfg.encoding == payload_encoding::base64 && cfg.framing_mode == framing::raw) {
       *text = "--base64 needs message boundaries: use it with --lines, --null or --length-prefixed";
+      return parse_outcome::error;
+    }
+    cfg.typing.length_bit = vm.count("typed") > 0;
+    if (cfg.typing.length_bit && cfg.framing_mode != framing::length_prefixed) {
+      *text = "--typed marks the type in the length prefix: use it with --length-prefixed "
+              "(lines and -0 have --text-prefix and --binary-prefix)";
+      return parse_outcome::error;
+    }
+    const bool prefixes = vm.count("text-prefix") || vm.count("binary-prefix");
+    if (prefixes && cfg.framing_mode != framing::lines && cfg.framing_mode != framing::null) {
+      *text = "--text-prefix and --binary-prefix mark records of lines or -0 (--length-prefixed has --typed)";
+      return parse_outcome::error;
+    }
+    if (prefixes && (cfg.typing.text_prefix.empty() && cfg.typing.binary_prefix.empty())) {
+      *text = "--text-prefix, --binary-prefix: expected a prefix that is not empty";
+      return parse_outcome::error;
+    }
+    if (prefixes && cfg.typing.text_prefix == cfg.typing.binary_prefix) {
+      *text = "--text-prefix and --binary-prefix must differ";
+      return parse_outcome::error;
+    }
+    if (cfg.typing.any() && cfg.encoding == payload_encoding::base64) {
+      *text = "--base64 and message types exclude each other (a binary message is base64 after --binary-prefix)";
       return parse_outcome::error;
     }
     if (cfg.escape_newlines && cfg.framing_mode != framing::lines) {

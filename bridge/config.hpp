@@ -81,6 +81,20 @@ enum class payload_encoding {
            ///< binary messages are written as base64
 };
 
+/// Message types in a pipe (#20): which of text and binary each message is, kept in
+/// both directions.
+struct message_typing {
+  /// --typed, with --length-prefixed: the top bit of the 4-byte length is set for a
+  /// binary message and clear for a text one (messages are at most 64 MiB, so the bit
+  /// is free; a stream of text messages is the same as without --typed).
+  bool length_bit = false;
+  /// --text-prefix, --binary-prefix, with lines or -0: a record that starts with one
+  /// has that type; a binary one's payload is base64 after its prefix (a raw payload
+  /// could hold the separator). A record with neither is of the default type.
+  std::string text_prefix, binary_prefix;
+  bool any() const { return length_bit || !text_prefix.empty() || !binary_prefix.empty(); }
+};
+
 struct config {
   std::string url;
   ws_target target;
@@ -110,6 +124,7 @@ struct config {
   bool sandbox = true;  ///< --no-sandbox turns the children's sandboxes off (debugging)
   framing framing_mode = framing::lines;
   payload_encoding encoding = payload_encoding::text;
+  message_typing typing;  ///< --typed, --text-prefix, --binary-prefix
   bool escape_newlines = false;   ///< --escape-newlines: \\, \n, \r in received messages (line mode)
   std::uint64_t max_messages = 0; ///< --max-messages/-1: close after this many received; 0: no limit.
                                   ///< End of input does not close before they arrived.

@@ -13,8 +13,20 @@ std::string input_framer::current_name() const {
   return std::string(mode_ == framing::lines ? "line " : "message ") + std::to_string(messages_ + 1);
 }
 
-bool input_framer::emit(std::string_view payload, std::string& frames, std::string* err) {
-  switch (encoding_) {
+bool input_framer::emit_record(std::string_view record, std::string& frames, std::string* err) {
+  // The longer prefix first: one may start with the other ("t" and "tb").
+  const bool binary_first = typing_.binary_prefix.size() >= typing_.text_prefix.size();
+  for (int i = 0; i < 2; ++i) {
+    const bool binary = (i == 0) == binary_first;
+    const std::string& prefix = binary ? typing_.binary_prefix : typing_.text_prefix;
+    if (!prefix.empty() && record.starts_with(prefix))
+      return emit(record.substr(prefix.size()), binary ? payload_encoding::base64 : payload_encoding::text, frames, err);
+  }
+  return emit(record, encoding_, frames, err);
+}
+
+bool input_framer::emit(std::string_view payload, payload_encoding encoding, std::string& frames, std::string* err) {
+  switch (encoding) {
     case payload_encoding::text:
       // RFC 6455 §8.1: a text message is UTF-8; sending anything else would have a
       // conforming server fail the connection (1007), so refuse it here, by name.
@@ -52,9 +64,9 @@ bool input_framer::feed(std::string_view data, std::string& frames, std::string*
 }
 
 bool input_framer::feed_delimited(std::string_view data, char delimiter, std::string& frames, std::string* err) {
-  const auto emit_record = [&](std::string_view record) {
+  const auto emit_one = [&](std::string_view record) {
     if (mode_ == framing::lines && !record.empty() && record.back() == '\r') record.remove_suffix(1);
-    return emit(record, frames, err);
+    return emit_record(record, frames, err);
   };
   while (!data.empty()) {
     const void* end = std::memchr(data.data(), delimiter, data.size());
@@ -74,10 +86,10 @@ bool input_framer::feed_delimited(std::string_view data, char delimiter, std::st
       break;
     }
     if (partial_.empty()) {
-      if (!emit_record(data.substr(0, len))) return false;  // the common case: no copy
+      if (!emit_one(data.substr(0, len))) return false;  // the common case: no copy
     } else {
       partial_.append(data.substr(0, len));
-      if (!emit_record(partial_)) return false;
+      if (!emit_one(partial_)) return false;
       partial_.clear();
     }
     data.remove_prefix(len + 1);
@@ -97,14 +109,20 @@ bool input_framer::feed_length_prefixed(std::string_view data, std::string& fram
     const std::string_view rest = buf.substr(used);
     if (rest.size() < 4) break;
     const auto* p = reinterpret_cast<const unsigned char*>(rest.data());
-    const std::uint64_t len = boost::endian::load_big_u32(p);
+    std::uint64_t len = boost::endian::load_big_u32(p);
+    // --typed: the top bit says binary (message_typing), the rest is the length.
+    const bool binary = typing_.length_bit && (len & 0x8000'0000U) != 0;
+    if (typing_.length_bit) len &= 0x7fff'ffffU;
     if (len > max_message_) {
       *err = current_name() + ": its length prefix says " + std::to_string(len) + " bytes, over the limit of " +
              std::to_string(max_message_);
       return false;
     }
     if (rest.size() - 4 < len) break;
-    if (!emit(rest.substr(4, len), frames, err)) return false;
+    const payload_encoding type = !typing_.length_bit ? encoding_
+                                  : binary         ? payload_encoding::binary
+                                                   : payload_encoding::text;
+    if (!emit(rest.substr(4, len), type, frames, err)) return false;
     used += 4 + len;
   }
   if (buf.data() == partial_.data()) partial_.erase(0, used);
@@ -118,10 +136,10 @@ bool input_framer::emit_raw(std::string_view bytes, std::string& frames, std::st
   while (bytes.size() > max_message_) {
     std::size_t n = max_message_;
     while (encoding_ == payload_encoding::text && n > 1 && is_utf8_continuation(static_cast<unsigned char>(bytes[n]))) --n;
-    if (!emit(bytes.substr(0, n), frames, err)) return false;
+    if (!emit(bytes.substr(0, n), encoding_, frames, err)) return false;
     bytes.remove_prefix(n);
   }
-  return emit(bytes, frames, err);
+  return emit(bytes, encoding_, frames, err);
 }
 
 bool input_framer::feed_raw(std::string_view data, std::string& frames, std::string* err) {
@@ -162,8 +180,8 @@ bool input_framer::finish(std::string& frames, std::string* err) {
   const std::string last = std::move(partial_);
   partial_.clear();
   if (mode_ == framing::lines && !last.empty() && last.back() == '\r')
-    return emit(std::string_view(last).substr(0, last.size() - 1), frames, err);
-  return emit(last, frames, err);
+    return emit_record(std::string_view(last).substr(0, last.size() - 1), frames, err);
+  return emit_record(last, frames, err);
 }
 
 }  // namespace wsbridge

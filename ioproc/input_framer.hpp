@@ -13,8 +13,9 @@ namespace wsbridge {
 
 class input_framer {
  public:
-  input_framer(framing mode, payload_encoding encoding, std::size_t max_message = limits::max_ipc_payload)
-      : mode_(mode), encoding_(encoding), max_message_(max_message) {}
+  input_framer(framing mode, payload_encoding encoding, std::size_t max_message = limits::max_ipc_payload,
+               message_typing typing = {})
+      : mode_(mode), encoding_(encoding), max_message_(max_message), typing_(std::move(typing)) {}
 
   /// Frames every complete message in `data` and keeps the rest for the next call.
   /// Returns false and fills *err (one line naming the message) when the input cannot
@@ -35,14 +36,17 @@ class input_framer {
   bool feed_raw(std::string_view data, std::string& frames, std::string* err);
   /// --raw: `bytes` as messages of at most the limit each.
   bool emit_raw(std::string_view bytes, std::string& frames, std::string* err);
-  /// Appends one message; false and *err if it cannot be one.
-  bool emit(std::string_view payload, std::string& frames, std::string* err);
+  /// Appends one message of the type `encoding` says; false and *err if it cannot be one.
+  bool emit(std::string_view payload, payload_encoding encoding, std::string& frames, std::string* err);
+  /// A record of lines or -0: its type from its prefix (message_typing), else the default.
+  bool emit_record(std::string_view record, std::string& frames, std::string* err);
   /// "line 3", "message 3": how an error names the message being framed.
   std::string current_name() const;
 
   framing mode_;
   payload_encoding encoding_;
   std::size_t max_message_;
+  message_typing typing_;
   std::string partial_;          ///< bytes of a message not yet complete
   std::uint64_t messages_ = 0;   ///< messages framed so far
   std::string decoded_;          ///< scratch for base64

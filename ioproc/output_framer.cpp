@@ -9,7 +9,11 @@
 namespace wsbridge {
 
 void output_framer::append_payload(ipc::frame_type type, std::string_view payload, std::string& out) const {
-  if (base64_ && type == ipc::frame_type::binary) append_base64(out, payload);
+  // --binary-prefix: binary as base64 after its prefix; --text-prefix: text after its.
+  const bool binary = type == ipc::frame_type::binary;
+  const std::string& prefix = binary ? typing_.binary_prefix : typing_.text_prefix;
+  if (mode_ == framing::lines || mode_ == framing::null) out += prefix;
+  if (binary && (base64_ || !typing_.binary_prefix.empty())) append_base64(out, payload);
   else out.append(payload);
 }
 
@@ -29,7 +33,8 @@ void output_framer::append(ipc::frame_type type, std::string_view payload, std::
   }
   switch (mode_) {
     case framing::lines:
-      if (escape_newlines_ && !(base64_ && type == ipc::frame_type::binary)) {
+      if (escape_newlines_ && !((base64_ || !typing_.binary_prefix.empty()) && type == ipc::frame_type::binary)) {
+        out += type == ipc::frame_type::binary ? typing_.binary_prefix : typing_.text_prefix;
         for (char c : payload) {
           if (c == '\\') out += "\\\\";
           else if (c == '\n') out += "\\n";
@@ -48,8 +53,10 @@ void output_framer::append(ipc::frame_type type, std::string_view payload, std::
       const std::size_t at = out.size();
       out.append(4, '\0');
       append_payload(type, payload, out);
-      const std::size_t n = out.size() - at - 4;  // < 2^32: IPC payloads are capped far lower
-      boost::endian::store_big_u32(reinterpret_cast<unsigned char*>(&out[at]), static_cast<std::uint32_t>(n));
+      const std::size_t n = out.size() - at - 4;  // < 2^31: IPC payloads are capped far lower
+      // --typed: the top bit marks a binary message (message_typing).
+      const std::uint32_t bit = typing_.length_bit && type == ipc::frame_type::binary ? 0x8000'0000U : 0;
+      boost::endian::store_big_u32(reinterpret_cast<unsigned char*>(&out[at]), static_cast<std::uint32_t>(n) | bit);
       break;
     }
     case framing::raw:

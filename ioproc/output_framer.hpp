@@ -16,7 +16,7 @@ class output_framer {
   /// line, whatever the framing (untrusted bytes never reach the terminal raw).
   output_framer(const config& cfg, bool terminal)
       : mode_(cfg.framing_mode), base64_(cfg.encoding == payload_encoding::base64),
-        escape_newlines_(cfg.escape_newlines), terminal_(terminal) {}
+        escape_newlines_(cfg.escape_newlines), terminal_(terminal), typing_(cfg.typing) {}
 
   /// Appends one received message to out.
   void append(ipc::frame_type type, std::string_view payload, std::string& out);
@@ -34,6 +34,7 @@ class output_framer {
   bool base64_;
   bool escape_newlines_;
   bool terminal_;
+  message_typing typing_;
   bool split_seen_ = false;
   bool warned_ = false;
 };

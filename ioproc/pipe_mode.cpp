@@ -46,7 +46,7 @@ class input_pump {
  public:
   /// `program`: server mode's --exec program, whose exit status decides the Close.
   input_pump(const config& cfg, status_board& board, int fd, const char* name, const wrapped_program* program)
-      : board_(board), fd_(fd), name_(name), framer_(cfg.framing_mode, cfg.encoding), program_(program) {}
+      : board_(board), fd_(fd), name_(name), framer_(cfg.framing_mode, cfg.encoding, limits::max_ipc_payload, cfg.typing), program_(program) {}
 
   void run() {
     byte_buffer buf(limits::read_chunk);  // uninitialised: see byte_buffer.hpp

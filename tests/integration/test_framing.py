@@ -1,10 +1,11 @@
 """Pipe framing (#8): exact message boundaries and binary data in every framing mode."""
 import base64
 import struct
+import subprocess
 
 import pytest
 
-from conftest import (EXIT_INPUT_REFUSED, EXIT_OK, EXIT_USAGE, assert_no_processes_left, run_wsbridge)
+from conftest import (EXIT_INPUT_REFUSED, EXIT_OK, EXIT_USAGE, WSBRIDGE, assert_no_processes_left, run_wsbridge)
 
 ALL_BYTES = bytes(range(256))
 # Payloads that break naive framing: NUL, newlines, CR, invalid UTF-8, empty.
@@ -114,3 +115,35 @@ def test_contradictory_framing_options_are_usage_errors(args):
     r = run_wsbridge(["ws://127.0.0.1:1/", *args])
     assert r.returncode == EXIT_USAGE
     assert len(r.stderr.splitlines()) == 1 and r.stderr.startswith(b"wsbridge: "), r.stderr
+
+
+@pytest.mark.parametrize("framing", [["--length-prefixed", "--typed"],
+                                     ["--text-prefix", "T:", "--binary-prefix", "B:"],
+                                     ["-0", "--text-prefix", "t", "--binary-prefix", "b"]])
+def test_typed_framing_makes_an_exact_echo_client(servers, framing):
+    # #20: a relaying program (cat) answers text with text and binary with binary, byte
+    # for byte: empty messages, invalid UTF-8 binary, line breaks, 16 MiB of each.
+    server = servers("python", "typed-echo", *(["lines"] if framing[0] == "--text-prefix" else []))
+    r = subprocess.run([WSBRIDGE, *framing, server.url, "--exec", "cat"], capture_output=True, timeout=120)
+    assert r.returncode == EXIT_OK, r.stderr
+    assert server.expect("TYPED") == "TYPED OK"
+
+
+def test_typed_framing_both_directions_from_a_pipe(servers):
+    server = servers("python", "echo")
+    record = lambda payload, binary: struct.pack(">I", len(payload) | (0x80000000 if binary else 0)) + payload
+    sent = record(b"text", False) + record(b"\xff\x00bin", True) + record(b"", True) + record(b"", False)
+    r = run_wsbridge(["--length-prefixed", "--typed", server.url], sent)
+    assert r.returncode == EXIT_OK, r.stderr
+    assert r.stdout == sent
+    # Lines: an unprefixed line is of the default type; binary is base64 after its prefix.
+    r = run_wsbridge(["--text-prefix", "t:", "--binary-prefix", "b:", server.url], b"t:hi\nb:AP8Q\nplain\nb:\n")
+    assert r.returncode == EXIT_OK, r.stderr
+    assert r.stdout == b"t:hi\nb:AP8Q\nt:plain\nb:\n"
+    r = run_wsbridge(["--text-prefix", "t:", "--binary-prefix", "b:", server.url], b"b:not base64!\n")
+    assert r.returncode == 9 and b"line 1 is not valid base64" in r.stderr
+    for bad in [["--typed", server.url], ["--raw", "--text-prefix", "t", server.url],
+                ["--length-prefixed", "--typed", "--base64", server.url],
+                ["--text-prefix", "x", "--binary-prefix", "x", server.url]]:
+        r = run_wsbridge(bad)
+        assert r.returncode == EXIT_USAGE, bad

@@ -15,6 +15,11 @@ serves until killed. Behaviours (--mode):
   ticker N SECONDS     send "tick <i>" N times, SECONDS apart, then close 1000
   ask N                send "question <i>" N times, print "ANSWER <m>" for each message
                        received, close 1000 "thanks" after N answers
+  typed-echo [lines]   send text and binary messages (empty ones, invalid UTF-8 binary,
+                       16 MiB of each) one at a time, expect each back with the same
+                       type and bytes; print "TYPED OK" or "TYPED MISMATCH <i> ...",
+                       then close 1000. "lines": no text with a line break (a line
+                       framing cannot carry one)
 """
 import argparse
 import asyncio
@@ -29,7 +34,7 @@ import websockets
 def parse():
     p = argparse.ArgumentParser()
     p.add_argument("mode", choices=["echo", "flood", "close-on-signal", "sink", "greet", "echo-delayed",
-                                    "close-later", "ask", "redirect", "ticker"])
+                                    "close-later", "ask", "redirect", "ticker", "typed-echo"])
     p.add_argument("args", nargs="*")
     p.add_argument("--max-size", type=int, default=64 * 1024 * 1024)
     p.add_argument("--subprotocols", default="", help="comma-separated subprotocols to accept")
@@ -113,6 +118,24 @@ async def main():
                 if answers == n:
                     break
             await ws.close(1000, "thanks")
+        elif opts.mode == "typed-echo":
+            import random
+            rng = random.Random(20)
+            big = rng.randbytes(16 * 1024 * 1024)
+            messages = ["hello", b"\xff\xfe\x00\n\x80", "", b"", "ünïcödé \u202e", b"\n\n",
+                        "line\nbreak", big, big.hex()[:16 * 1024 * 1024], "last"]
+            if opts.args[:1] == ["lines"]:
+                messages = [m for m in messages if not (isinstance(m, str) and "\n" in m)]
+            for i, m in enumerate(messages):
+                await ws.send(m)
+                back = await asyncio.wait_for(ws.recv(), 60)
+                if type(back) is not type(m) or back != m:
+                    got = f"{type(back).__name__} of {len(back)}"
+                    print(f"TYPED MISMATCH {i}: sent {type(m).__name__} of {len(m)}, got {got}", flush=True)
+                    break
+            else:
+                print("TYPED OK", flush=True)
+            await ws.close(1000, "checked")
         elif opts.mode == "sink":
             count = 0
             try:

@@ -247,3 +247,102 @@ TEST_CASE("base64: RFC 4648 test vectors, padding optional, anything else refuse
     CHECK(d == "kept");  // nothing appended on failure
   }
 }
+
+namespace {
+
+/// The messages `input` frames into, fed in two pieces split at `at`.
+std::vector<message> framed_split(const std::string& input, std::size_t at, framing mode, message_typing typing,
+                                  bool* ok) {
+  input_framer in(mode, payload_encoding::text, limits::max_ipc_payload, std::move(typing));
+  std::string frames, err;
+  *ok = in.feed(std::string_view(input).substr(0, at), frames, &err) &&
+        in.feed(std::string_view(input).substr(at), frames, &err) && in.finish(frames, &err);
+  return decode(frames);
+}
+
+}  // namespace
+
+TEST_CASE("typed framing keeps each message's type at every split of the reads", "[input_framer][typed]") {
+  const std::string bin("\xff\x00\n", 3);
+  const std::vector<message> expected = {{ipc::frame_type::text, "text"},
+                                         {ipc::frame_type::binary, bin},
+                                         {ipc::frame_type::binary, ""},
+                                         {ipc::frame_type::text, ""},
+                                         {ipc::frame_type::text, "plain"}};
+  SECTION("length-prefixed: the top bit marks binary") {
+    message_typing typing;
+    typing.length_bit = true;
+    const std::string top("\x80", 1);
+    const std::string input = be32(4) + "text" + top + be32(3).substr(1) + bin + top + std::string(3, '\0') +
+                              be32(0) + be32(5) + "plain";
+    for (std::size_t at = 0; at <= input.size(); ++at) {
+      bool ok = false;
+      CHECK(framed_split(input, at, framing::length_prefixed, typing, &ok) == expected);
+      CHECK(ok);
+    }
+  }
+  SECTION("lines and NUL: prefixes, binary as base64, no prefix the default") {
+    message_typing typing;
+    typing.text_prefix = "t:";
+    typing.binary_prefix = "b:";
+    for (const char sep : {'\n', '\0'}) {
+      const std::string input = std::string("t:text") + sep + "b:/wAK" + sep + "b:" + sep + "t:" + sep + "plain";
+      for (std::size_t at = 0; at <= input.size(); ++at) {
+        bool ok = false;
+        CHECK(framed_split(input, at, sep == '\n' ? framing::lines : framing::null, typing, &ok) == expected);
+        CHECK(ok);
+      }
+    }
+  }
+  SECTION("one prefix may start with the other: the longer wins") {
+    message_typing typing;
+    typing.text_prefix = "t";
+    typing.binary_prefix = "tb";
+    bool ok = false;
+    CHECK(framed_split("tbAP8=\ntx\n", 0, framing::lines, typing, &ok) ==
+          std::vector<message>{{ipc::frame_type::binary, std::string("\0\xff", 2)}, {ipc::frame_type::text, "x"}});
+    CHECK(ok);
+  }
+  SECTION("refusals: text that is not UTF-8, binary that is not base64, an oversize typed length") {
+    message_typing typing;
+    typing.length_bit = true;
+    bool ok = true;
+    framed_split(be32(2) + "\xff\xfe", 0, framing::length_prefixed, typing, &ok);
+    CHECK_FALSE(ok);  // the top bit is clear: a text message, and not UTF-8
+    input_framer big(framing::length_prefixed, payload_encoding::text, 100, typing);
+    std::string frames, err;
+    CHECK_FALSE(big.feed(std::string("\x80\x00\x00\x65", 4), frames, &err));  // binary of 101 > 100
+    CHECK(err.find("101 bytes") != std::string::npos);
+    message_typing prefixes;
+    prefixes.binary_prefix = "b:";
+    framed_split("b:***\n", 0, framing::lines, prefixes, &ok);
+    CHECK_FALSE(ok);
+  }
+}
+
+TEST_CASE("typed output: the length's top bit, and the prefixes with base64 binary", "[output_framer][typed]") {
+  config cfg;
+  std::string out;
+  cfg.framing_mode = framing::length_prefixed;
+  cfg.typing.length_bit = true;
+  {
+    output_framer typed(cfg, false);
+    typed.append(ipc::frame_type::text, "hi", out);
+    typed.append(ipc::frame_type::binary, std::string("\0", 1), out);
+    typed.append(ipc::frame_type::binary, "", out);
+    CHECK(out == be32(2) + "hi" + std::string("\x80\x00\x00\x01\x00\x80\x00\x00\x00", 9));
+  }
+  cfg.typing = {};
+  cfg.typing.text_prefix = "T:";
+  cfg.typing.binary_prefix = "B:";
+  for (const auto mode : {framing::lines, framing::null}) {
+    out.clear();
+    cfg.framing_mode = mode;
+    output_framer prefixed(cfg, false);
+    prefixed.append(ipc::frame_type::text, "hi", out);
+    prefixed.append(ipc::frame_type::binary, std::string("\0\xff\n", 3), out);
+    prefixed.append(ipc::frame_type::binary, "", out);
+    const char sep = mode == framing::lines ? '\n' : '\0';
+    CHECK(out == std::string("T:hi") + sep + "B:AP8K" + sep + "B:" + sep);
+  }
+}
