@@ -151,7 +151,7 @@ parse_outcome server_options(const po::variables_map& vm, const std::string& lis
   // hide a mistake.
   for (const char* name : {"proxy", "cacert", "ca", "cert", "key", "insecure", "user", "auth", "header", "origin",
                            "max-redirects", "max-redirs", "unix", "unix-socket", "user-agent", "connect", "no-close",
-                           "connect-to", "resolve"})
+                           "connect-to", "resolve", "reconnect"})
     if (vm.count(name)) {
       *text = std::string("--") + name + " is a client option; it has no meaning with --listen";
       return parse_outcome::error;
@@ -246,6 +246,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
   // are all written from these (help.hpp).
   std::string user_agent, listen_text, origin_allow, wait;
   std::vector<std::string> connect_to, resolve;
+  std::string reconnect_delay;
   long close_code = close_normal;
   po::options_description general;
   general.add_options()
@@ -272,6 +273,13 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
       ("max-redirects", po::value(&cfg.max_redirects)->value_name("N"),
        ("follow at most N redirects (default " + std::to_string(limits::default_max_redirects) +
         "; 0: none); wss:// to ws:// is never followed").c_str())
+      ("reconnect", po::value(&cfg.reconnect_attempts)->implicit_value(0, "")->value_name("[=N]"),
+       "make a lost connection again, with a growing wait; give up after N failed attempts in a row "
+       "(default: never). Not after a Close 1000/1001 from the server, nor a 4xx refusal (429 waits its "
+       "Retry-After)")
+      ("reconnect-delay", po::value(&reconnect_delay)->value_name("MIN[,MAX]"),
+       "the first wait before reconnecting, doubled each failed attempt up to MAX, with jitter (default 1,30)")
+      ("reconnect-on-close", "reconnect after the server's Close 1000/1001 too")
       ("ping-interval", po::value(&ping_interval)->value_name("SECONDS"),
        "keepalive: ping after this long without traffic from the server (default 0: off)")
       ("ping-timeout", po::value(&ping_timeout)->value_name("SECONDS"),
@@ -468,6 +476,25 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
   cfg.quiet = vm.count("quiet") > 0;
   cfg.show_ping_pong = vm.count("show-ping-pong") > 0;
   cfg.timestamps = vm.count("timestamps") > 0;
+  cfg.reconnect = vm.count("reconnect") > 0;
+  cfg.reconnect_on_close = vm.count("reconnect-on-close") > 0;
+  if ((cfg.reconnect_on_close || vm.count("reconnect-delay")) && !cfg.reconnect) {
+    *text = std::string("--") + (cfg.reconnect_on_close ? "reconnect-on-close" : "reconnect-delay") +
+            " goes with --reconnect";
+    return parse_outcome::error;
+  }
+  if (vm.count("reconnect-delay")) {
+    const std::size_t comma = reconnect_delay.find(',');
+    if (!parse_seconds("reconnect-delay", reconnect_delay.substr(0, comma), cfg.reconnect_min, text, true) ||
+        (comma != std::string::npos &&
+         !parse_seconds("reconnect-delay", reconnect_delay.substr(comma + 1), cfg.reconnect_max, text, true)))
+      return parse_outcome::error;
+    if (comma == std::string::npos) cfg.reconnect_max = std::max(cfg.reconnect_max, cfg.reconnect_min);
+    if (cfg.reconnect_max < cfg.reconnect_min) {
+      *text = "--reconnect-delay MIN,MAX: MAX is shorter than MIN";
+      return parse_outcome::error;
+    }
+  }
   for (const auto& [texts, is_resolve] : {std::pair{&resolve, true}, std::pair{&connect_to, false}})
     for (const std::string& rule_text : *texts) {  // --resolve first: curl gives it precedence too
       connect_rule rule;

@@ -120,6 +120,15 @@ struct config {
   bool proxy_given = false;               ///< --proxy was on the command line ...
   std::string proxy_url;                  ///< ... with this value ('' = no proxy)
   std::vector<connect_rule> connect_rules;  ///< --connect-to, --resolve: in order
+  // --reconnect (#20): a lost connection is made again, each attempt a new netproc.
+  bool reconnect = false;
+  unsigned reconnect_attempts = 0;  ///< --reconnect=N: give up after N failed attempts in a row; 0: never
+  std::chrono::milliseconds reconnect_min{1000};   ///< --reconnect-delay MIN[,MAX]: the backoff's ...
+  std::chrono::milliseconds reconnect_max{30000};  ///< ... first and longest wait
+  bool reconnect_on_close = false;  ///< --reconnect-on-close: after a server's 1000/1001 too
+  /// Not an option: what the previous netproc had taken from ioproc and not given the
+  /// kernel (IPC frames, maybe ending inside one), sent first by the next (reconnect.hpp).
+  std::string replay;
   bool compress = true;   ///< offer permessage-deflate; --no-compress turns it off
   bool sandbox = true;  ///< --no-sandbox turns the children's sandboxes off (debugging)
   framing framing_mode = framing::lines;

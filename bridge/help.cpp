@@ -55,7 +55,7 @@ std::vector<std::string> wrap(const std::string& text, std::size_t columns) {
 std::string left_column(const option_view& v) {
   std::string s = v.short_name;
   if (!v.long_name.empty()) s += (s.empty() ? "" : ", ") + v.long_name;
-  if (!v.value.empty()) s += " " + v.value;
+  if (!v.value.empty()) s += (v.value.starts_with("[=") ? "" : " ") + v.value;  // "--reconnect[=N]"
   return s;
 }
 
@@ -149,7 +149,7 @@ std::string format_man_page(const help_page& page, const std::string& version) {
       out += ".TP\n";
       std::string names = v.short_name.empty() ? "" : "\\fB" + roff(v.short_name) + "\\fR";
       if (!v.long_name.empty()) names += (names.empty() ? "" : ", ") + std::string("\\fB") + roff(v.long_name) + "\\fR";
-      if (!v.value.empty()) names += " \\fI" + roff(v.value) + "\\fR";
+      if (!v.value.empty()) names += (v.value.starts_with("[=") ? "\\fI" : " \\fI") + roff(v.value) + "\\fR";
       out += names + "\n" + roff(v.description) + "\n";
     }
   }
@@ -175,7 +175,7 @@ std::string format_completion(const help_page& page, const std::string& shell) {
       for (const std::string* name : {&v.short_name, &v.long_name}) {
         if (name->empty()) continue;
         words += (words.empty() ? "" : " ") + *name;
-        if (v.value.empty() || v.long_name == "--exec") continue;
+        if (v.value.empty() || v.long_name == "--exec" || v.value.starts_with("[=")) continue;
         std::string& list = takes_file(v) ? file_options : value_options;
         list += (list.empty() ? "" : "|") + *name;
       }
@@ -211,7 +211,7 @@ std::string format_completion(const help_page& page, const std::string& shell) {
       std::string tail = "[" + zsh_text(v.description) + "]";
       if (v.long_name == "--exec") tail += ":program:_command_names -e";
       else if (takes_file(v)) tail += ":" + zsh_text(v.value) + ":_files";
-      else if (!v.value.empty()) tail += ":" + zsh_text(v.value) + ": ";
+      else if (!v.value.empty() && !v.value.starts_with("[=")) tail += ":" + zsh_text(v.value) + ": ";
       out += "  " + (spec.empty() ? "" : "'" + spec + "'") + (names.size() == 2 ? names_text : names[0]) + "'" +
              tail + "' \\\n";
     }
