@@ -395,7 +395,17 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
     // prefix (--ca for --cacert, --head for --header), so a typo could silently become
     // another option.
     const int style = po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
-    po::store(po::command_line_parser(argc, argv).options(all).positional(positional).style(style).run(), vm);
+    // "--reconnect URL": Program_options would take the URL for the optional N, which
+    // only "--reconnect=N" may give.
+    std::vector<const char*> args(argv, argv + argc);
+    for (auto& a : args)
+      if (std::string_view(a) == "--reconnect") a = "--reconnect=0";
+    po::store(po::command_line_parser(static_cast<int>(args.size()), args.data())
+                  .options(all)
+                  .positional(positional)
+                  .style(style)
+                  .run(),
+              vm);
     po::notify(vm);
   } catch (const po::unknown_option& e) {
     *text = "unknown option " + safe_text(e.get_option_name()) + did_you_mean(e.get_option_name(), visible) +

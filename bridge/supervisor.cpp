@@ -7,6 +7,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <optional>
+#include <random>
 #include <poll.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
@@ -19,6 +20,7 @@
 #include "bridge/protocol/ipc.hpp"
 #include "bridge/protocol/limits.hpp"
 #include "bridge/process_spawn.hpp"
+#include "bridge/reconnect.hpp"
 #include "bridge/safe_text.hpp"
 #include "bridge/sandbox.hpp"
 #include "bridge/protocol/status_board.hpp"
@@ -86,6 +88,12 @@ class supervisor {
   bool start(std::string* err);
   bool spawn_netproc(std::string* err);
   bool follow_redirect();
+  /// --reconnect: netproc has ended (it wrote no `closed`): decide (reconnect.hpp) and
+  /// schedule the next netproc, or hand ioproc the end. True when one will follow.
+  bool consider_reconnect(int status);
+  /// Reads what netproc hands back for the next one (child_fd::spill); `to_end`: until EOF.
+  void read_spill(bool to_end);
+  void start_reconnect();
   /// A notice to the user through ioproc, in order after netproc's; `last`: and the
   /// session's end (a `closed` frame), when no netproc follows.
   void tell_io(const std::string& step, const std::string& detail, bool last);
@@ -115,6 +123,14 @@ class supervisor {
   int interrupted_by_ = 0;                 ///< first interrupting signal, 0 if none
   bool child_crashed_ = false;
   std::optional<clock::time_point> deadline_;  ///< when survivors get SIGKILL
+  // --reconnect.
+  unique_fd spill_;                  ///< our end of the current netproc's spill pipe
+  std::string replay_;               ///< what it handed back, for the next one
+  std::string replay_given_;         ///< what the current netproc was given to send first
+  std::optional<clock::time_point> reconnect_at_;  ///< when the next netproc starts
+  unsigned failures_ = 0;            ///< attempts in a row that did not hold
+  std::uint64_t opened_at_spawn_ = 0, sent_at_spawn_ = 0;  ///< the board's counts then
+  std::mt19937 jitter_{std::random_device{}()};
 };
 
 int supervisor::run() {
@@ -125,18 +141,22 @@ int supervisor::run() {
   }
   while (net_.pid > 0 || io_.pid > 0) {
     int timeout_ms = -1;
-    if (deadline_) {
-      const auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline_ - clock::now());
-      timeout_ms = static_cast<int>(std::max<long long>(0, left.count()));
+    for (const auto& at : {deadline_, reconnect_at_}) {
+      if (!at) continue;
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(*at - clock::now());
+      const int ms = static_cast<int>(std::max<long long>(0, left.count()));
+      timeout_ms = timeout_ms < 0 ? ms : std::min(timeout_ms, ms);
     }
-    pollfd p{signals_.get(), POLLIN, 0};
-    const int r = ::poll(&p, 1, timeout_ms);
+    pollfd p[2] = {{signals_.get(), POLLIN, 0}, {spill_ ? spill_.get() : -1, POLLIN, 0}};
+    const int r = ::poll(p, 2, timeout_ms);
     if (r < 0 && errno != EINTR) break;
-    if (r > 0) {
+    if (r > 0 && p[0].revents) {
       signalfd_siginfo si;
       while (::read(signals_.get(), &si, sizeof si) == sizeof si) on_signal(si);
     }
+    if (r > 0 && p[1].revents) read_spill(false);
     if (deadline_ && clock::now() >= *deadline_) on_deadline();
+    if (reconnect_at_ && clock::now() >= *reconnect_at_) start_reconnect();
     reap();
   }
   terminal_.restore();
@@ -193,8 +213,19 @@ bool supervisor::start(std::string* err) {
 
 bool supervisor::spawn_netproc(std::string* err) {
   if (!make_pipe(net_ctl_, net_.control, err)) return false;
+  unique_fd spill_w;
+  if (cfg_.reconnect) {
+    if (!make_pipe(spill_, spill_w, err)) return false;
+    ::fcntl(spill_.get(), F_SETFL, O_NONBLOCK);
+    opened_at_spawn_ = board_.get()->opened_count.load(std::memory_order_relaxed);
+    sent_at_spawn_ = board_.get()->messages_sent.load(std::memory_order_relaxed);
+    board_.get()->end_size.store(0, std::memory_order_relaxed);
+    board_.get()->refusal_status.store(0, std::memory_order_relaxed);
+    board_.get()->retry_after.store(0, std::memory_order_relaxed);
+    board_.get()->spilled_messages.store(0, std::memory_order_relaxed);
+  }
   const child_spec spec{"wsbridge-net", {net_in_.get(), net_out_.get(), net_ctl_.get()}, SIGKILL,
-                        cfg_.accepted_socket};
+                        cfg_.reconnect ? spill_w.get() : cfg_.accepted_socket};
   net_ = child{"network process", spawn_child(spec, [this] { return roles_.netproc(net_cfg_, *board_.get()); }, err), {},
                false, std::move(net_.control)};
   net_ctl_.reset();
@@ -231,6 +262,101 @@ bool supervisor::follow_redirect() {
   tell_io("handshake", "server answered HTTP " + std::to_string(b.redirect_status.load(std::memory_order_relaxed)) +
                            " (Location: " + shown + "): " + why, true);
   return false;
+}
+
+void supervisor::read_spill(bool to_end) {
+  char buf[65536];
+  while (spill_) {
+    const ssize_t n = ::read(spill_.get(), buf, sizeof buf);
+    if (n > 0) {
+      replay_.append(buf, static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN && to_end) {  // netproc has exited: EOF is coming
+      pollfd p{spill_.get(), POLLIN, 0};
+      ::poll(&p, 1, 1000);
+      if (p.revents) continue;
+    }
+    if (n == 0 || to_end || errno != EAGAIN) spill_.reset();
+    return;
+  }
+}
+
+bool supervisor::consider_reconnect(int status) {
+  read_spill(true);
+  status_board& b = *board_.get();
+  // Read from the board netproc wrote (it parsed the server's answers): checked again.
+  const std::uint32_t end_size = std::min<std::uint32_t>(b.end_size.load(std::memory_order_acquire),
+                                                         sizeof b.end_close);
+  ipc::close_info end_info;
+  if (!ipc::decode_close(std::string_view(b.end_close, end_size), end_info, nullptr)) end_info = {};
+  const bool forced = b.reconnect_requested.exchange(0, std::memory_order_relaxed) != 0;
+  attempt_end end;
+  end.status = status;
+  end.opened = b.opened_count.load(std::memory_order_relaxed) != opened_at_spawn_;
+  end.close_code = end_info.code;
+  end.close_by_server = end_info.by_server;
+  end.close_requested = b.close_requested.exchange(0, std::memory_order_relaxed) != 0;
+  end.http_status = b.refusal_status.load(std::memory_order_relaxed);
+  end.retry_after = b.retry_after.load(std::memory_order_relaxed);
+  end.work_left = cfg_.no_close || b.input_ended.load(std::memory_order_relaxed) == 0 ||
+                  b.input_messages.load(std::memory_order_relaxed) > b.messages_sent.load(std::memory_order_relaxed);
+  failures_ = end.opened ? 1 : failures_ + 1;
+  // A netproc that never opened never took the replay it was given: it stays first.
+  if (!end.opened) replay_.insert(0, replay_given_);
+  replay_given_.clear();
+  reconnect_decision d;
+  if (forced) {  // /reconnect
+    d.reconnect = true;
+    failures_ = 0;
+  } else if (interrupted_by_ == 0 && io_.pid > 0) {
+    d = decide_reconnect(end, cfg_, failures_, std::uniform_real_distribution<double>(0, 1)(jitter_));
+  }
+  if (!d.reconnect) {
+    if (!d.why_not.empty()) tell_io("reconnect", d.why_not, false);
+    // The end netproc left for ioproc, as its own `closed` frame would have said it.
+    std::string frame;
+    ipc::append_frame(frame, ipc::frame_type::closed, ipc::encode_close(end_info));
+    write_all(net_out_.get(), frame);
+    replay_.clear();
+    return false;
+  }
+  // What the user needs to know about the data (README "Reconnecting").
+  const std::uint64_t sent = b.messages_sent.load(std::memory_order_relaxed) - sent_at_spawn_;
+  const std::uint64_t unsent = b.spilled_messages.load(std::memory_order_relaxed);
+  std::string line = forced ? std::string("reconnecting now (/reconnect)") : std::string();
+  if (end.opened && !forced) {
+    if (!line.empty()) line += "; ";
+    line += std::to_string(sent) + " message" + (sent == 1 ? "" : "s") +
+            " sent on the lost connection (the kernel took them; the server may not have processed the last)";
+    if (unsent != 0) line += ", " + std::to_string(unsent) + " to send again first";
+  }
+  if (!forced) {
+    char wait[32];
+    std::snprintf(wait, sizeof wait, "%.1f", std::chrono::duration<double>(d.delay).count());
+    line += std::string(line.empty() ? "" : "; ") + "reconnecting in " + wait + " s (attempt " +
+            std::to_string(failures_) + (cfg_.reconnect_attempts ? " of " + std::to_string(cfg_.reconnect_attempts) : "") +
+            ")";
+  }
+  tell_io("reconnect", line, false);
+  reconnect_at_ = clock::now() + d.delay;
+  return true;
+}
+
+void supervisor::start_reconnect() {
+  reconnect_at_.reset();
+  if (interrupted_by_ != 0 || io_.pid <= 0) return;
+  net_cfg_.replay = std::move(replay_);
+  replay_.clear();
+  replay_given_ = net_cfg_.replay;
+  std::string err;
+  if (!spawn_netproc(&err)) {
+    tell_io("reconnect", err, true);
+    net_in_.reset();
+    net_out_.reset();
+  }
+  net_cfg_.replay.clear();  // the child has its copy
 }
 
 void supervisor::tell_io(const std::string& step, const std::string& detail, bool last) {
@@ -299,10 +425,14 @@ void supervisor::reap() {
     c->control.reset();
     if (c == &net_) {
       if (WIFEXITED(status) && WEXITSTATUS(status) == exit_redirect && follow_redirect()) continue;
+      if (cfg_.reconnect && WIFEXITED(status) && WEXITSTATUS(status) != exit_redirect &&
+          consider_reconnect(WEXITSTATUS(status)))
+        continue;
       net_in_.reset();
       net_out_.reset();
     }
     report_child_end(*c);
+    if (c == &io_) reconnect_at_.reset();  // nobody left to reconnect for
     child& other = c == &net_ ? io_ : net_;
     const bool trapped = c == &net_ && board_.get()->sandbox_syscall.load(std::memory_order_relaxed) != 0;
     if ((WIFSIGNALED(status) && !c->killed_by_us) || trapped) {

@@ -21,6 +21,7 @@ std::string net_frame_checker::accept(ipc::frame_type type) {
       return refuse("before the connection opened");
     case phase::open:
       if (type == ft::text || type == ft::binary || type == ft::pong || type == ft::notice) return {};
+      if (type == ft::opened && reconnecting_) return {};
       if (type == ft::closed) {
         phase_ = phase::closed;
         return {};

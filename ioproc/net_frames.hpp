@@ -18,6 +18,10 @@ class net_frame_checker {
     closed,      ///< nothing more may come
   };
 
+  /// `reconnecting`: --reconnect, where a new connection's `opened` may follow a lost
+  /// one's messages (the supervisor, not netproc, sends the one `closed`).
+  explicit net_frame_checker(bool reconnecting = false) : reconnecting_(reconnecting) {}
+
   /// Checks `type` against the phase and moves on (`opened`, `closed`). Returns an
   /// empty string when it was expected, else what was wrong, for the error message.
   std::string accept(ipc::frame_type type);
@@ -26,6 +30,7 @@ class net_frame_checker {
 
  private:
   phase phase_ = phase::connecting;
+  bool reconnecting_;
 };
 
 }  // namespace wsbridge

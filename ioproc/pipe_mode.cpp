@@ -233,6 +233,7 @@ class output_pump {
         program_(program),
         input_(input),
         framer_(cfg, !program && ::isatty(fd)),
+        cfg_reconnect_(cfg.reconnect),
         max_messages_(cfg.max_messages),
         verbose_(cfg.verbose),
         quiet_(cfg.quiet || (cfg.server() && !cfg.verbose)),  // a server's normal closes are its routine
@@ -271,7 +272,7 @@ class output_pump {
             ++written;
             break;
           case ipc::frame_type::opened:
-            if (program_) start_program(f.payload);
+            if (program_ && !program_->started()) start_program(f.payload);  // once, across reconnects
             break;
           case ipc::frame_type::notice:
             if (!flush(out, written)) return exit_output_closed;
@@ -396,7 +397,8 @@ class output_pump {
   wrapped_program* program_;
   const input_pump& input_;
   output_framer framer_;
-  net_frame_checker checker_;
+  const bool cfg_reconnect_;     ///< (before checker_, which it sets up)
+  net_frame_checker checker_{cfg_reconnect_};
   const std::uint64_t max_messages_;
   const bool verbose_;
   const bool quiet_;

@@ -51,6 +51,7 @@ const char* help_text =
     "  /close [code [reason]]    close the connection (default 1000)\n"
     "  /binary HEX               send a binary message, e.g. /binary 00ff10\n"
     "  /last                     show the last message received in full (binary: a hex dump)\n"
+    "  /reconnect                with --reconnect: close this connection and make a new one\n"
     "  /help                     show this help\n"
     "  //text                    send \"/text\" (a line starting with one slash)\n"
     "Ctrl+D closes the connection cleanly; Ctrl+C too, at once (twice: leave without waiting).\n";
@@ -337,6 +338,11 @@ class terminal_session {
       log_message('>', ipc::frame_type::binary, bytes);
       board_.input_messages.fetch_add(1, std::memory_order_relaxed);
       send_frame(ipc::frame_type::binary, bytes);
+    } else if (name == "/reconnect") {
+      if (!cfg_.reconnect) return print_error("/reconnect: start wsbridge with --reconnect");
+      // The supervisor reads the flag when this netproc has gone, and starts the next.
+      board_.reconnect_requested.store(1, std::memory_order_relaxed);
+      send_frame(ipc::frame_type::close_request, ipc::encode_close({close_normal, false, "reconnecting"}));
     } else if (name == "/last") {
       if (!have_last_) return print_error("/last: no message has arrived yet");
       const std::string kind = last_type_ == ipc::frame_type::binary ? "binary" : "text";
@@ -428,7 +434,7 @@ class terminal_session {
     const std::string protocol = safe_text(info.substr(0, nl));
     const std::string_view rest = nl == std::string_view::npos ? std::string_view() : info.substr(nl + 1);
     const std::string extensions = safe_text(extension_names(rest.substr(0, rest.find('\n'))));
-    std::string s = "Connected to " + safe_text(cfg_.target.display);
+    std::string s = (opened_ ? "Reconnected to " : "Connected to ") + safe_text(cfg_.target.display);
     if (!protocol.empty()) s += " (subprotocol " + protocol + ")";
     if (!extensions.empty()) s += " (extensions " + extensions + ")";
     return s + ".\nType /help for commands.";  // its own line: the first one may be long
@@ -563,7 +569,7 @@ class terminal_session {
   int log_fd_;           ///< --log: child_fd::log; else -1
   std::string history_file_;
   ipc::frame_decoder decoder_;
-  net_frame_checker checker_;  ///< which frames netproc may send now
+  net_frame_checker checker_{cfg_.reconnect};  ///< which frames netproc may send now
   std::map<std::string, std::chrono::steady_clock::time_point> pings_;  ///< by payload
   bool editing_ = false;  ///< inside readline(): the editor owns the input line
   bool line_left_ = false;  ///< the input line was left on screen for good (closed, Ctrl+C)

@@ -156,9 +156,44 @@ void session<Layer>::finish(int status, const ipc::close_info& info, connection_
   session_timer_.cancel();
   set_state(final_state);
   if (cfg_.server() && cfg_.verbose) log_access(info);
+  if (cfg_.reconnect) {
+    hand_over_the_end(info);
+    if (io_gone_ || (!io_writing_ && to_io_pending_.empty())) exit_now();
+    return flush_to_io();  // on_io_written() exits once all is written
+  }
   ipc::append_frame(to_io_pending_, ipc::frame_type::closed, ipc::encode_close(info));
   if (io_gone_) exit_now();
   flush_to_io();
+}
+
+template <class Layer>
+void session<Layer>::hand_over_the_end(const ipc::close_info& info) {
+  const std::string end = ipc::encode_close(info);
+  const std::size_t size = std::min(end.size(), sizeof board_.end_close);
+  std::memcpy(board_.end_close, end.data(), size);
+  board_.end_size.store(static_cast<std::uint32_t>(size), std::memory_order_release);
+  // In the order ioproc sent them: given to the layer but not yet to the kernel (a
+  // message cut off mid-write counts as not sent: the server never had all of it),
+  // then queued, then the end of input, then the start of a frame still coming.
+  std::string spill;
+  std::uint64_t messages = 0;
+  const std::uint64_t flushed = ws_.next_layer().flushed();
+  for (const auto& u : unflushed_)
+    if (u.end_offset > flushed) {
+      ipc::append_frame(spill, u.binary ? ipc::frame_type::binary : ipc::frame_type::text, u.payload);
+      ++messages;
+    }
+  for (const auto& q : queue_) {
+    ipc::append_frame(spill, q.binary ? ipc::frame_type::binary : ipc::frame_type::text, q.data);
+    ++messages;
+  }
+  if (input_ended_) ipc::append_frame(spill, ipc::frame_type::input_end, input_end_payload_);
+  spill.append(from_io_decoder_.undecoded());
+  board_.spilled_messages.store(messages, std::memory_order_relaxed);
+  // The supervisor reads the pipe as we write (it may hold more than the pipe does).
+  if (write_all(child_fd::spill, spill) != 0 && cfg_.verbose)
+    notify("reconnect", "cannot hand the unsent messages on; they are lost");
+  ::close(child_fd::spill);
 }
 
 template <class Layer>

@@ -196,6 +196,11 @@ void session<Layer>::on_handshake(error_code ec) {
       response_.find(http::field::location) != response_.end() && cfg_.max_redirects > 0)
     return report_redirect(response_[http::field::location]);
   if (ec == websocket::error::upgrade_declined) {
+    // --reconnect: the supervisor decides by these (a 4xx is final, a 429 says when).
+    board_.refusal_status.store(response_.result_int(), std::memory_order_relaxed);
+    if (const auto ra = response_[http::field::retry_after];
+        !ra.empty() && ra.size() <= 6 && ra.find_first_not_of("0123456789") == beast::string_view::npos)
+      board_.retry_after.store(static_cast<std::uint32_t>(std::stoul(std::string(ra))), std::memory_order_relaxed);
     std::string what = "server answered HTTP " + std::to_string(response_.result_int());
     if (!response_.reason().empty()) what += " " + std::string(response_.reason());
     if (auto loc = response_.find(http::field::location); loc != response_.end())
@@ -280,8 +285,10 @@ void session<Layer>::on_open() {
                             "; extensions: " + (ext.empty() ? std::string("none") : std::string(ext)));
   }
   ipc::append_frame(to_io_pending_, ipc::frame_type::opened, info);
+  board_.opened_count.fetch_add(1, std::memory_order_relaxed);
   flush_to_io();
   do_ws_read();
+  if (!cfg_.replay.empty()) take_replay();  // the previous connection's unsent messages first
   do_io_read();
 }
 

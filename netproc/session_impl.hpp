@@ -253,6 +253,15 @@ class session : public std::enable_shared_from_this<session<Layer>> {
   /// connects and locks down anew (this one's sandbox can no longer open a socket).
   void report_redirect(std::string_view location);
 
+  /// --reconnect: how the connection ended goes on the board, and what was taken from
+  /// ioproc but not given to the kernel to the supervisor (child_fd::spill), for the
+  /// next netproc; no `closed` frame, since one may follow (reconnect.hpp).
+  void hand_over_the_end(const ipc::close_info& info);
+  /// --reconnect: the previous netproc's leftovers (config::replay), before ioproc's pipe.
+  void take_replay();
+  /// Decodes and handles every whole frame from ioproc received so far.
+  void consume_io_frames();
+
   void fail_before_open(const std::string& step, const std::string& detail, int status) {
     notify(step, detail);
     finish(status, {}, connection_state::failed);
@@ -450,6 +459,8 @@ class session : public std::enable_shared_from_this<session<Layer>> {
   struct unflushed_message {
     std::uint64_t end_offset;         ///< session_transport::accepted() after its last byte
     std::size_t size;                 ///< payload bytes
+    std::string payload = {};         ///< --reconnect: kept, to be sent again if never flushed
+    bool binary = false;
   };
   std::deque<unflushed_message> unflushed_;  ///< written to the layer, not yet to the kernel
   bool direct_frames_ = false;        ///< no extension: messages framed in place
@@ -465,6 +476,7 @@ class session : public std::enable_shared_from_this<session<Layer>> {
   bool io_writing_ = false;
   bool io_gone_ = false;
   bool input_ended_ = false;
+  std::string input_end_payload_;  ///< --reconnect: the input_end frame's payload, to hand on
   close_phase phase_ = close_phase::none;
   std::uint64_t our_close_end_ = 0;  ///< session_transport::accepted() after our Close frame
   bool timed_out_ = false;         ///< --timeout ended the session

@@ -94,6 +94,11 @@ void session<Layer>::on_io_read(error_code ec, std::size_t n) {
   io_reading_ = false;
   if (ec) return on_io_gone();
   from_io_decoder_.commit(n);
+  consume_io_frames();
+}
+
+template <class Layer>
+void session<Layer>::consume_io_frames() {
   ipc::frame f;
   std::string err;
   ws_.next_layer().hold();  // everything decoded from this read goes out in one write
@@ -105,6 +110,15 @@ void session<Layer>::on_io_read(error_code ec, std::size_t n) {
   }
   if (queued_bytes_ < limits::max_send_queue && ws_.next_layer().backlog() < limits::max_send_queue) do_io_read();
   do_ws_write();
+}
+
+template <class Layer>
+void session<Layer>::take_replay() {
+  // Trusted as much as ioproc's pipe, whence it came: the same decoder checks it.
+  auto space = from_io_decoder_.prepare(cfg_.replay.size());
+  std::memcpy(space.data(), cfg_.replay.data(), cfg_.replay.size());
+  from_io_decoder_.commit(cfg_.replay.size());
+  consume_io_frames();
 }
 
 template <class Layer>
@@ -130,7 +144,9 @@ void session<Layer>::on_io_frame(const ipc::frame& f) {
         ws_.next_layer().frames_appended(out.size() - before);
         // Counted once the kernel has its last byte (on_socket_flushed): per message,
         // so that a connection lost mid-write reports exactly what was not sent.
-        unflushed_.push_back({ws_.next_layer().accepted(), f.payload.size()});
+        unflushed_.push_back({ws_.next_layer().accepted(), f.payload.size(),
+                              cfg_.reconnect ? std::string(f.payload) : std::string(),
+                              f.type == ipc::frame_type::binary});
         return;
       }
       queued_bytes_ += f.payload.size();
@@ -138,6 +154,7 @@ void session<Layer>::on_io_frame(const ipc::frame& f) {
       return;
     case ipc::frame_type::input_end:
       input_ended_ = true;
+      if (cfg_.reconnect) input_end_payload_ = f.payload;
       close_at_once_ = f.payload == ipc::input_end_close_now;
       if (!close_at_once_ && !f.payload.empty()) {  // the code of the Close at the end
         ipc::close_info c;
@@ -154,6 +171,7 @@ void session<Layer>::on_io_frame(const ipc::frame& f) {
       ipc::close_info c;
       std::string err;
       if (!ipc::decode_close(f.payload, c, &err)) protocol_error("from the I/O process: " + err);
+      board_.close_requested.store(1, std::memory_order_relaxed);  // asked for: not a loss to repair
       request_close(c.code, c.reason);
       return;
     }
@@ -191,9 +209,10 @@ void session<Layer>::on_ws_write(error_code ec, std::size_t) {
   if (ec) return;
   const std::size_t size = queue_.front().data.size();
   queued_bytes_ -= size;
-  queue_.pop_front();
   // Counted as sent only once the kernel has the bytes (on_socket_flushed).
-  unflushed_.push_back({ws_.next_layer().accepted(), size});
+  unflushed_.push_back({ws_.next_layer().accepted(), size,
+                        cfg_.reconnect ? std::move(queue_.front().data) : std::string(), queue_.front().binary});
+  queue_.pop_front();
   if (queued_bytes_ < limits::max_send_queue / 2) do_io_read();
   do_ws_write();
 }
@@ -299,6 +318,7 @@ void session<Layer>::on_control_read(error_code ec, std::size_t n) {
     if (r == ipc::frame_decoder::result::error || f.type != ipc::frame_type::close_request ||
         !ipc::decode_close(f.payload, c, &err))
       return protocol_error("from supervisor: " + (err.empty() ? "unexpected frame" : err));
+    board_.close_requested.store(1, std::memory_order_relaxed);
     request_close(c.code, c.reason);
   }
   do_control_read();

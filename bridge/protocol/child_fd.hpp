@@ -14,5 +14,8 @@ inline constexpr int socket = 6;
 /// --log, ioproc only: the transcript file, opened by the supervisor (the sandboxed
 /// ioproc may not open files).
 inline constexpr int log = 6;
+/// --reconnect, netproc only (a client): where it writes, as it ends, the IPC frames it
+/// took from ioproc and did not give the kernel, for the supervisor to hand to the next.
+inline constexpr int spill = 6;
 
 }  // namespace wsbridge::child_fd

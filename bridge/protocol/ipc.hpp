@@ -78,6 +78,8 @@ class frame_decoder {
 
   /// True when no partial frame is buffered (an EOF here is a clean end).
   bool empty() const { return begin_ == end_; }
+  /// The bytes received and not yet decoded (the start of a frame).
+  std::string_view undecoded() const { return {buf_.data() + begin_, end_ - begin_}; }
 
  private:
   byte_buffer buf_;

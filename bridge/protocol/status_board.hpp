@@ -48,11 +48,23 @@ struct status_board {
   std::atomic<std::uint32_t> redirect_status{0};
   std::atomic<std::uint32_t> redirect_size{0};
   char redirect_url[limits::max_redirect_url]{};
+  /// --reconnect: netproc writes how its connection ended here instead of in a `closed`
+  /// frame, and exits; the supervisor decides (reconnect.hpp) and, if no netproc
+  /// follows, hands this on to ioproc as the `closed` frame. `end_size` is written
+  /// last (release); the bytes are ipc::encode_close's, bounded, and checked again.
+  std::atomic<std::uint32_t> end_size{0};
+  char end_close[3 + limits::max_close_reason]{};
+  std::atomic<std::uint32_t> close_requested{0};   ///< a close was asked for (/close, Ctrl+C)
+  std::atomic<std::uint32_t> refusal_status{0};    ///< a refused upgrade's HTTP status
+  std::atomic<std::uint32_t> retry_after{0};       ///< its Retry-After, in seconds
+  std::atomic<std::uint64_t> opened_count{0};      ///< connections opened, each attempt adds one
+  std::atomic<std::uint64_t> spilled_messages{0};  ///< messages handed back for the next attempt
   // Written by ioproc.
   std::atomic<std::uint64_t> input_messages{0};   ///< messages framed from input
   std::atomic<std::uint64_t> output_messages{0};  ///< messages written to stdout
   std::atomic<std::uint32_t> input_ended{0};      ///< stdin reached EOF
   std::atomic<std::int32_t> program_pid{0};       ///< --exec: the running program, 0 if none
+  std::atomic<std::uint32_t> reconnect_requested{0};  ///< /reconnect (terminal mode)
 };
 
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);

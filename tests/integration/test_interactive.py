@@ -321,3 +321,19 @@ def test_log_keeps_a_transcript_and_the_screen(servers, home, tmp_path):
     t.child.sendcontrol("d")
     assert t.wait_exit() == 0
     assert len(log.read_text().splitlines()) > len(entries)
+
+
+def test_reconnect_on_the_terminal(servers, home):
+    server = servers("python", "echo")
+    t = Terminal(server.url, "--no-color", "--reconnect", "--reconnect-delay", "0.05", home=home)
+    t.wait_text("Connected to")
+    server.expect("OPEN")
+    t.wait_prompt()
+    t.type("/reconnect\r")
+    t.wait_text("wsbridge: reconnect: reconnecting now (/reconnect)")
+    t.wait_text("Reconnected to " + server.url)
+    server.expect("OPEN")  # a second connection
+    t.type("after\r")
+    t.wait_text("< after")
+    t.child.sendcontrol("d")
+    assert t.wait_exit() == 0

@@ -41,7 +41,8 @@ import threading
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 REASONS = {101: "Switching Protocols", 301: "Moved Permanently", 302: "Found", 303: "See Other",
            307: "Temporary Redirect", 308: "Permanent Redirect", 400: "Bad Request",
-           401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 500: "Internal Server Error"}
+           401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests",
+           500: "Internal Server Error", 503: "Service Unavailable"}
 
 
 def read_request(conn):

@@ -15,6 +15,8 @@ serves until killed. Behaviours (--mode):
   ticker N SECONDS     send "tick <i>" N times, SECONDS apart, then close 1000
   ask N                send "question <i>" N times, print "ANSWER <m>" for each message
                        received, close 1000 "thanks" after N answers
+  record [K]           print "GOT <message>" for each message; never answer; after K
+                       messages, read no more (the client's data piles up in the kernel)
   typed-echo [lines]   send text and binary messages (empty ones, invalid UTF-8 binary,
                        16 MiB of each) one at a time, expect each back with the same
                        type and bytes; print "TYPED OK" or "TYPED MISMATCH <i> ...",
@@ -34,7 +36,8 @@ import websockets
 def parse():
     p = argparse.ArgumentParser()
     p.add_argument("mode", choices=["echo", "flood", "close-on-signal", "sink", "greet", "echo-delayed",
-                                    "close-later", "ask", "redirect", "ticker", "typed-echo"])
+                                    "close-later", "ask", "redirect", "ticker", "typed-echo", "record"])
+    p.add_argument("--port", type=int, default=0, help="listen on this port instead of an ephemeral one")
     p.add_argument("args", nargs="*")
     p.add_argument("--max-size", type=int, default=64 * 1024 * 1024)
     p.add_argument("--subprotocols", default="", help="comma-separated subprotocols to accept")
@@ -136,6 +139,15 @@ async def main():
             else:
                 print("TYPED OK", flush=True)
             await ws.close(1000, "checked")
+        elif opts.mode == "record":
+            limit = int(opts.args[0]) if opts.args else 0
+            count = 0
+            async for m in ws:
+                print(f"GOT {m}", flush=True)
+                count += 1
+                if count == limit:
+                    print("STOPPED READING", flush=True)
+                    await asyncio.Future()
         elif opts.mode == "sink":
             count = 0
             try:
@@ -163,7 +175,7 @@ async def main():
             print("PORT 0", flush=True)
             await asyncio.Future()
         return
-    async with websockets.serve(handler, "127.0.0.1", 0, max_size=opts.max_size, process_request=process_request,
+    async with websockets.serve(handler, "127.0.0.1", opts.port, max_size=opts.max_size, process_request=process_request,
                                 compression="deflate" if opts.deflate else None, ssl=ssl_context,
                                 subprotocols=[p for p in opts.subprotocols.split(",") if p] or None) as server:
         port = server.sockets[0].getsockname()[1]
