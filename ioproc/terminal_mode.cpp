@@ -108,29 +108,21 @@ std::string hex_dump(std::string_view bytes) {
   return out;
 }
 
-/// "13:45:01.123 ": the local time, for --timestamps.
-std::string clock_text() {
+/// "13:45:01.123 ", the local time, for --timestamps; or "2026-12-02T13:45:01.123Z",
+/// UTC, for the --log transcript (unambiguous when read elsewhere).
+std::string time_text(bool utc) {
   const auto now = std::chrono::system_clock::now();
   const std::time_t t = std::chrono::system_clock::to_time_t(now);
-  std::tm local{};
-  ::localtime_r(&t, &local);
-  char buf[64];
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::snprintf(buf, sizeof buf, "%02d:%02d:%02d.%03d ", local.tm_hour, local.tm_min, local.tm_sec, static_cast<int>(ms));
-  return buf;
-}
-
-/// "2026-12-02T13:45:01.123Z": UTC, for the --log transcript (unambiguous when read
-/// elsewhere).
-std::string utc_text() {
-  const auto now = std::chrono::system_clock::now();
-  const std::time_t t = std::chrono::system_clock::to_time_t(now);
-  std::tm utc{};
-  ::gmtime_r(&t, &utc);
+  std::tm tm{};
+  if (utc) ::gmtime_r(&t, &tm);
+  else ::localtime_r(&t, &tm);
+  const int ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000);
   char buf[80];
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday,
-                utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<int>(ms));
+  if (utc)
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                  tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+  else
+    std::snprintf(buf, sizeof buf, "%02d:%02d:%02d.%03d ", tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
   return buf;
 }
 
@@ -518,13 +510,13 @@ class terminal_session {
   }
 
   /// --timestamps: the local time before each line shown, else nothing.
-  std::string stamp() const { return cfg_.timestamps ? clock_text() : std::string(); }
+  std::string stamp() const { return cfg_.timestamps ? time_text(/*utc=*/false) : std::string(); }
 
   /// --log: one line of the transcript: time, direction ('>' sent, '<' received, '#'
   /// an event), text. A write that fails is not worth ending the session for.
   void log_line(char direction, const std::string& text) {
     if (log_fd_ < 0) return;
-    write_all(log_fd_, utc_text() + " " + direction + " " + text + "\n");
+    write_all(log_fd_, time_text(/*utc=*/true) + " " + direction + " " + text + "\n");
   }
 
   /// A message in the transcript: text escaped to one line, binary as hex, whole.

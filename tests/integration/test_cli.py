@@ -61,7 +61,7 @@ def visible_options():
         if line.startswith("  -"):
             for word in line.split("  ")[1].replace(",", " ").split():
                 if word.startswith("-"):
-                    names.add(word)
+                    names.add(word.split("[=")[0])  # "--reconnect[=N]"
     return out, names
 
 
