@@ -97,6 +97,13 @@ class supervisor {
   /// A notice to the user through ioproc, in order after netproc's; `last`: and the
   /// session's end (a `closed` frame), when no netproc follows.
   void tell_io(const std::string& step, const std::string& detail, bool last);
+  /// Frames for ioproc on netproc's pipe, written as the pipe takes them: it is
+  /// non-blocking (netproc's Asio makes it so, and we do too), and a full pipe (ioproc
+  /// held up by a slow stdout) must never keep us from handling a signal.
+  void send_to_io(std::string_view frames);
+  void flush_to_io();
+  /// No netproc follows: the pipes go once what we queued for ioproc is written.
+  void release_net_pipes();
   void on_signal(const signalfd_siginfo& si);
   void on_deadline();
   void reap();
@@ -116,6 +123,8 @@ class supervisor {
   // redirect continues on the same pipes. Released once no netproc can follow: then
   // EOF on them means the network process is gone.
   unique_fd net_in_, net_out_, net_ctl_;
+  std::string to_io_;            ///< send_to_io() frames the pipe has not taken yet
+  bool release_when_flushed_ = false;
   unsigned redirects_ = 0;
   bool redirect_refused_ = false;  ///< a redirect answer we did not follow
   config net_cfg_;  ///< the configuration of the current netproc: cfg_, after redirects
@@ -147,14 +156,17 @@ int supervisor::run() {
       const int ms = static_cast<int>(std::max<long long>(0, left.count()));
       timeout_ms = timeout_ms < 0 ? ms : std::min(timeout_ms, ms);
     }
-    pollfd p[2] = {{signals_.get(), POLLIN, 0}, {spill_ ? spill_.get() : -1, POLLIN, 0}};
-    const int r = ::poll(p, 2, timeout_ms);
+    pollfd p[3] = {{signals_.get(), POLLIN, 0},
+                   {spill_ ? spill_.get() : -1, POLLIN, 0},
+                   {!to_io_.empty() && net_out_ ? net_out_.get() : -1, POLLOUT, 0}};
+    const int r = ::poll(p, 3, timeout_ms);
     if (r < 0 && errno != EINTR) break;
     if (r > 0 && p[0].revents) {
       signalfd_siginfo si;
       while (::read(signals_.get(), &si, sizeof si) == sizeof si) on_signal(si);
     }
     if (r > 0 && p[1].revents) read_spill(false);
+    if (r > 0 && p[2].revents) flush_to_io();
     if (deadline_ && clock::now() >= *deadline_) on_deadline();
     if (reconnect_at_ && clock::now() >= *reconnect_at_) start_reconnect();
     reap();
@@ -195,8 +207,10 @@ bool supervisor::start(std::string* err) {
   if (!board_.create(err)) return false;
   unique_fd io_to_net_w, net_to_io_r, io_ctl_r;
   if (!make_pipe(net_in_, io_to_net_w, err) || !make_pipe(net_to_io_r, net_out_, err) ||
-      !make_pipe(io_ctl_r, io_.control, err) || !spawn_netproc(err))
+      !make_pipe(io_ctl_r, io_.control, err))
     return false;
+  ::fcntl(net_out_.get(), F_SETFL, O_NONBLOCK);  // see send_to_io()
+  if (!spawn_netproc(err)) return false;
   // The message pipes hold 1 MiB rather than 64 KiB: each side then moves a whole
   // 256 KiB read in one write, with a quarter of the context switches. Best effort:
   // a smaller pipe only costs speed.
@@ -318,7 +332,7 @@ bool supervisor::consider_reconnect(int status) {
     // The end netproc left for ioproc, as its own `closed` frame would have said it.
     std::string frame;
     ipc::append_frame(frame, ipc::frame_type::closed, ipc::encode_close(end_info));
-    write_all(net_out_.get(), frame);
+    send_to_io(frame);
     replay_.clear();
     return false;
   }
@@ -353,8 +367,7 @@ void supervisor::start_reconnect() {
   std::string err;
   if (!spawn_netproc(&err)) {
     tell_io("reconnect", err, true);
-    net_in_.reset();
-    net_out_.reset();
+    release_net_pipes();
   }
   net_cfg_.replay.clear();  // the child has its copy
 }
@@ -365,7 +378,38 @@ void supervisor::tell_io(const std::string& step, const std::string& detail, boo
   std::string frames;
   ipc::append_frame(frames, ipc::frame_type::notice, step + ": " + safe_text(detail));
   if (last) ipc::append_frame(frames, ipc::frame_type::closed, ipc::encode_close({}));
-  if (write_all(net_out_.get(), frames) != 0) std::fprintf(stderr, "wsbridge: %s: %s\n", step.c_str(), safe_text(detail).c_str());
+  if (!net_out_) std::fprintf(stderr, "wsbridge: %s: %s\n", step.c_str(), safe_text(detail).c_str());
+  send_to_io(frames);
+}
+
+void supervisor::send_to_io(std::string_view frames) {
+  to_io_.append(frames);
+  flush_to_io();
+}
+
+void supervisor::flush_to_io() {
+  while (!to_io_.empty() && net_out_) {
+    const ssize_t n = ::write(net_out_.get(), to_io_.data(), to_io_.size());
+    if (n > 0) {
+      to_io_.erase(0, static_cast<std::size_t>(n));
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else if (n < 0 && errno == EAGAIN) {
+      return;  // the main loop waits until the pipe takes more
+    } else {
+      to_io_.clear();  // EPIPE: ioproc has gone; the supervisor reports how it ended
+    }
+  }
+  if (to_io_.empty() && release_when_flushed_) {
+    release_when_flushed_ = false;
+    net_in_.reset();
+    net_out_.reset();
+  }
+}
+
+void supervisor::release_net_pipes() {
+  release_when_flushed_ = true;
+  flush_to_io();
 }
 
 void supervisor::on_signal(const signalfd_siginfo& si) {
@@ -428,8 +472,7 @@ void supervisor::reap() {
       if (cfg_.reconnect && WIFEXITED(status) && WEXITSTATUS(status) != exit_redirect &&
           consider_reconnect(WEXITSTATUS(status)))
         continue;
-      net_in_.reset();
-      net_out_.reset();
+      release_net_pipes();
     }
     report_child_end(*c);
     if (c == &io_) reconnect_at_.reset();  // nobody left to reconnect for
