@@ -1,7 +1,9 @@
 // The input framer with an oracle, and the output framer. The first input byte picks the
 // framing and encoding and where the reads split. Checked: no message over the limit is
 // ever framed; the split of the reads changes nothing; length-prefixed and NUL framing
-// round-trip through the output framer byte for byte.
+// round-trip through the output framer byte for byte; so does typed length-prefixed
+// framing (#20), whose messages keep their types. An encoding selector of 3 picks the
+// typed framings: the length's top bit, or the prefixes "t" and "b" for lines and NUL.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -25,8 +27,9 @@ struct outcome {
   bool operator==(const outcome&) const = default;
 };
 
-outcome frame(framing mode, payload_encoding enc, std::string_view input, std::size_t piece) {
-  input_framer in(mode, enc, limit);
+outcome frame(framing mode, payload_encoding enc, const message_typing& typing, std::string_view input,
+              std::size_t piece) {
+  input_framer in(mode, enc, limit, typing);
   std::string frames, err;
   outcome o;
   for (std::size_t at = 0; at < input.size() && o.ok; at += piece)
@@ -57,16 +60,29 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const framing mode = modes[data[0] & 3];
   const payload_encoding enc = encodings[(data[0] >> 2) % 3];
   if (mode == framing::raw && enc == payload_encoding::base64) return 0;  // refused on the command line
+  message_typing typing;
+  if (((data[0] >> 2) & 3) == 3) {
+    if (mode == framing::raw) return 0;  // refused on the command line
+    if (mode == framing::length_prefixed) {
+      typing.length_bit = true;
+    } else {
+      typing.text_prefix = "t";
+      typing.binary_prefix = "b";
+    }
+  }
   const std::string_view input(reinterpret_cast<const char*>(data + 1), size - 1);
   const std::size_t piece = 1 + (data[0] >> 4) * 7;
-  const outcome whole = frame(mode, enc, input, input.size() + 1);
-  const outcome split = frame(mode, enc, input, piece);
+  const outcome whole = frame(mode, enc, typing, input, input.size() + 1);
+  const outcome split = frame(mode, enc, typing, input, piece);
   if (mode != framing::raw && !(whole == split)) __builtin_trap();
   // Round trip: what the output framer writes for these messages is the input again.
-  if (whole.ok && enc == payload_encoding::binary && (mode == framing::length_prefixed || mode == framing::null)) {
+  const bool typed_length = typing.length_bit;
+  if (whole.ok && (typed_length || (!typing.any() && enc == payload_encoding::binary &&
+                                    (mode == framing::length_prefixed || mode == framing::null)))) {
     config cfg;
     cfg.framing_mode = mode;
     cfg.encoding = enc;
+    cfg.typing = typing;
     output_framer out(cfg, false);
     std::string written;
     for (const auto& [type, payload] : whole.messages) out.append(type, payload, written);
