@@ -19,9 +19,11 @@ struct message {
 
 std::vector<message> decode(const std::string& frames) {
   ipc::frame_decoder d;
-  auto space = d.prepare(frames.size());
-  std::memcpy(space.data(), frames.data(), frames.size());
-  d.commit(frames.size());
+  if (!frames.empty()) {  // (memcpy may not be given the null of an empty space)
+    auto space = d.prepare(frames.size());
+    std::memcpy(space.data(), frames.data(), frames.size());
+    d.commit(frames.size());
+  }
   std::vector<message> out;
   ipc::frame f;
   std::string err;
