@@ -1,7 +1,8 @@
 // URL, proxy, no_proxy and redirect resolution on hostile input: no crash, no Boost.URL
 // assertion (a debug build has them on), and what is accepted holds its promises: a
 // followed redirect is ws:// or wss://, never down from wss://, and passes the same
-// check again unchanged (the supervisor's re-check).
+// check again unchanged (the supervisor's re-check); --connect-to/--resolve rules never
+// change the host the Host header and the certificate check use.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -29,6 +30,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   proxy_target proxy;
   parse_proxy_url(url, proxy, &err);
   no_proxy_matches(no_proxy, target.host);
+  // --connect-to and --resolve rules from the same text: refused in one line, or applied.
+  for (const bool resolve : {false, true}) {
+    connect_rule rule;
+    if (!parse_connect_rule(url, resolve, rule, &err)) {
+      if (err.empty() || err.find('\n') != std::string::npos) __builtin_trap();
+      continue;
+    }
+    ws_target routed = target;
+    apply_connect_rules({rule}, routed);
+    if (routed.host != target.host || routed.host_header != target.host_header) __builtin_trap();  // kept
+  }
   std::string next, why;
   if (resolve_redirect(target, location, 0, 10, next, &why)) {
     ws_target followed;
@@ -39,7 +51,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!resolve_redirect(target, next, 1, 10, again, &why) || again != next) __builtin_trap();
     config cfg;
     cfg.target = target;
-    apply_redirect(cfg, next, 1, &err);
+    apply_redirect(cfg, next, &err);
   }
   return 0;
 }
