@@ -282,6 +282,7 @@ def test_timestamps_last_and_a_short_extensions_line(servers, home):
     assert re.match(r"\d\d:\d\d:\d\d\.\d\d\d Connected to ws://127\.0\.0\.1:\d+/ "
                     r"\(extensions permessage-deflate\)\.$", connected), connected
     t.wait_text("Type /help for commands.")
+    t.wait_prompt()  # keys typed before the editor owns the terminal are discarded
     payload = bytes(range(40))
     t.type("/binary " + payload.hex() + "\r")
     # 32 bytes shown (the line wraps), then "...".
@@ -301,6 +302,7 @@ def test_log_keeps_a_transcript_and_the_screen(servers, home, tmp_path):
     log = tmp_path / "session.log"
     t = Terminal(server.url, "--no-color", "--log", str(log), home=home)
     t.wait_text("Connected to")
+    t.wait_prompt()
     t.type("hello\r")
     t.wait_text("< hello")
     t.type("/binary 00ff\r")
@@ -318,6 +320,7 @@ def test_log_keeps_a_transcript_and_the_screen(servers, home, tmp_path):
     # A second session appends.
     t = Terminal(server.url, "--log", str(log), home=home)
     t.wait_text("Connected to")
+    t.wait_prompt()
     t.child.sendcontrol("d")
     assert t.wait_exit() == 0
     assert len(log.read_text().splitlines()) > len(entries)
