@@ -138,3 +138,13 @@ def test_log_is_for_a_terminal_session(servers, tmp_path):
     assert r.stderr == (b"wsbridge: --log records a terminal session (stdin and stdout a terminal); "
                         b"in a pipe, tee records what passes\n")
     assert not (tmp_path / "t.log").exists()
+
+
+def test_zsh_completion_parses_and_registers(tmp_path):
+    script = subprocess.run([WSBRIDGE, "--completion", "zsh"], capture_output=True, text=True, check=True).stdout
+    (tmp_path / "_wsbridge").write_text(script)
+    probe = (f"zsh -n {tmp_path}/_wsbridge && fpath=({tmp_path} $fpath); autoload -U compinit; "
+             "compinit -u -D; print -r -- $_comps[wsbridge]")
+    r = subprocess.run(["zsh", "-f", "-c", probe], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "_wsbridge"
