@@ -4,6 +4,9 @@
 #include <boost/program_options/value_semantic.hpp>
 #include <sstream>
 
+#include "bridge/option_values.hpp"
+#include "bridge/protocol/limits.hpp"
+
 namespace po = boost::program_options;
 
 namespace wsbridge {
@@ -218,6 +221,40 @@ std::string format_completion(const help_page& page, const std::string& shell) {
     out += "  '1:URL:_urls'\n";
   }
   return out;
+}
+
+help_page wsbridge_help_page() {
+  help_page page;
+  page.usage = {"wsbridge [options] ws://HOST[:PORT][/PATH] [--exec CMD [ARGS...]]",
+                "wsbridge [options] --listen [ADDR:]PORT [--exec CMD [ARGS...]]"};
+  page.summary =
+      "Connects to a WebSocket server. On a terminal, lines you type are sent and messages received are shown "
+      "above your input. With stdin or stdout a pipe, each input line is sent as a text message and each message "
+      "received is written as a line; at end of input wsbridge waits for replies (--linger), then closes the "
+      "connection cleanly. A received message with line breaks spans several lines (a warning says so once); "
+      "--escape-newlines, -0 or --length-prefixed keep exact boundaries. Durations take ms, s, m or h (500ms); "
+      "sizes K, M or G (64K).";
+  page.sections = {
+      {"Exit status",
+       "0 closed normally, 2 usage, 3 cannot connect, 4 handshake failed, 5 closed abnormally or with an error "
+       "code, 6 input not fully delivered, 7 a wsbridge process died, 8 the server stopped answering pings, "
+       "9 input refused (not UTF-8 text, bad base64 or length prefix, message too long), 10 fewer than "
+       "--max-messages messages arrived, 1 other errors, 128+N interrupted by signal N. With --exec: the "
+       "program's status if it failed."},
+      {"--exec CMD [ARGS...]",
+       "Each message received goes to the program's stdin, its stdout is framed into messages, its stderr is "
+       "ours. The program starts once the connection is open, with WSBRIDGE_URL and WSBRIDGE_SUBPROTOCOL set. "
+       "When the connection closes its stdin ends (SIGTERM after " + seconds(limits::exec_grace) +
+       " s, SIGKILL " + seconds(limits::exec_grace) +
+       " s later); when it ends its output, wsbridge closes the connection. A program whose output "
+       "seems stuck may be holding it in a buffer: PYTHONUNBUFFERED=1, or stdbuf -oL CMD."},
+      {"--listen [ADDR:]PORT",
+       "A WebSocket server. With --exec every connection gets its own program, with the environment "
+       "websocketd gives it (REMOTE_ADDR, PATH_INFO, QUERY_STRING, HTTP_<HEADER>, ...); it ends with Close 1000 "
+       "(1011 if the program failed). Without --exec one connection is bridged to stdin/stdout (others get 503) "
+       "and wsbridge exits when it ends. Ctrl+C closes every connection (1001)."},
+  };
+  return page;
 }
 
 }  // namespace wsbridge

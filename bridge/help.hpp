@@ -25,6 +25,10 @@ struct help_page {
   std::vector<section> sections;  ///< after the options
 };
 
+/// wsbridge's page without its option groups: the usage lines, the summary, and the
+/// sections after the options (exit status, --exec, --listen).
+help_page wsbridge_help_page();
+
 /// The --help text: curl-style groups, "-H, --header NAME:VALUE" and the description
 /// wrapped beside it, in 80 columns.
 std::string format_help(const help_page& page);

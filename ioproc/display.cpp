@@ -1,6 +1,9 @@
 #include "ioproc/display.hpp"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
 
 #include "bridge/protocol/close_codes.hpp"
 #include "bridge/safe_text.hpp"
@@ -52,6 +55,56 @@ std::string undelivered_text(const status_board& board, std::string_view what, s
                                  : std::string("the connection closed before all input was sent");
   if (!ended) line += " (input was not read to its end)";
   return line;
+}
+
+std::string hex_dump(std::string_view bytes) {
+  std::string out;
+  for (std::size_t line = 0; line < bytes.size(); line += 16) {
+    char offset[24];
+    std::snprintf(offset, sizeof offset, "%08zx ", line);
+    out += offset;
+    const std::string_view chunk = bytes.substr(line, 16);
+    for (std::size_t i = 0; i < 16; ++i) {
+      out += i == 8 ? "  " : " ";
+      if (i < chunk.size()) append_hex(out, static_cast<unsigned char>(chunk[i]));
+      else out += "  ";
+    }
+    out += "  |";
+    for (const char c : chunk) out += c >= 0x20 && c < 0x7f ? c : '.';
+    out += "|\n";
+  }
+  return out;
+}
+
+std::string time_text(bool utc) {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t t = std::chrono::system_clock::to_time_t(now);
+  std::tm tm{};
+  if (utc) ::gmtime_r(&t, &tm);
+  else ::localtime_r(&t, &tm);
+  const int ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000);
+  char buf[80];
+  if (utc)
+    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                  tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+  else
+    std::snprintf(buf, sizeof buf, "%02d:%02d:%02d.%03d ", tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+  return buf;
+}
+
+std::string extension_names(std::string_view header) {
+  std::string names;
+  for (std::size_t pos = 0; pos < header.size();) {
+    std::size_t end = header.find(',', pos);
+    if (end == std::string_view::npos) end = header.size();
+    std::string_view item = header.substr(pos, end - pos);
+    item = item.substr(0, item.find(';'));
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (!item.empty()) names += (names.empty() ? "" : ", ") + std::string(item);
+    pos = end + 1;
+  }
+  return names;
 }
 
 }  // namespace wsbridge

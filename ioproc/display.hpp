@@ -33,4 +33,15 @@ std::string traffic_text(const status_board& board);
 std::string undelivered_text(const status_board& board, std::string_view what, std::string_view after = {},
                              bool must_end = false);
 
+/// "00000000  48 65 6c 6c 6f ...  |Hello|": 16 bytes a line, with their ASCII (/last).
+std::string hex_dump(std::string_view bytes);
+
+/// "13:45:01.123 ", the local time (--timestamps); or "2026-12-02T13:45:01.123Z", UTC
+/// (the --log transcript, unambiguous when read elsewhere).
+std::string time_text(bool utc);
+
+/// "permessage-deflate" from "permessage-deflate; client_max_window_bits=15": the
+/// extensions' names only, so that the "Connected" line fits (-v shows the parameters).
+std::string extension_names(std::string_view header);
+
 }  // namespace wsbridge

@@ -10,7 +10,6 @@
 #include <cerrno>
 #include <chrono>
 #include <clocale>
-#include <ctime>
 #include <cstdio>
 #include <cstdlib>
 #include <csignal>
@@ -86,61 +85,6 @@ bool parse_hex(std::string_view s, std::string& out) {
     out += static_cast<char>(hi << 4 | lo);
   }
   return true;
-}
-
-/// "0000  48 65 6c 6c 6f                                   |Hello|": 16 bytes a line.
-std::string hex_dump(std::string_view bytes) {
-  std::string out;
-  for (std::size_t line = 0; line < bytes.size(); line += 16) {
-    char offset[24];
-    std::snprintf(offset, sizeof offset, "%08zx ", line);
-    out += offset;
-    const std::string_view chunk = bytes.substr(line, 16);
-    for (std::size_t i = 0; i < 16; ++i) {
-      out += i == 8 ? "  " : " ";
-      if (i < chunk.size()) append_hex(out, static_cast<unsigned char>(chunk[i]));
-      else out += "  ";
-    }
-    out += "  |";
-    for (const char c : chunk) out += c >= 0x20 && c < 0x7f ? c : '.';
-    out += "|\n";
-  }
-  return out;
-}
-
-/// "13:45:01.123 ", the local time, for --timestamps; or "2026-12-02T13:45:01.123Z",
-/// UTC, for the --log transcript (unambiguous when read elsewhere).
-std::string time_text(bool utc) {
-  const auto now = std::chrono::system_clock::now();
-  const std::time_t t = std::chrono::system_clock::to_time_t(now);
-  std::tm tm{};
-  if (utc) ::gmtime_r(&t, &tm);
-  else ::localtime_r(&t, &tm);
-  const int ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000);
-  char buf[80];
-  if (utc)
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                  tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
-  else
-    std::snprintf(buf, sizeof buf, "%02d:%02d:%02d.%03d ", tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
-  return buf;
-}
-
-/// "permessage-deflate" from "permessage-deflate; client_max_window_bits=15, x-foo":
-/// the names only, so that the "Connected" line fits (-v shows the parameters).
-std::string extension_names(std::string_view header) {
-  std::string names;
-  for (std::size_t pos = 0; pos < header.size();) {
-    std::size_t end = header.find(',', pos);
-    if (end == std::string_view::npos) end = header.size();
-    std::string_view item = header.substr(pos, end - pos);
-    item = item.substr(0, item.find(';'));
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    if (!item.empty()) names += (names.empty() ? "" : ", ") + std::string(item);
-    pos = end + 1;
-  }
-  return names;
 }
 
 /// The history file: $XDG_STATE_HOME/wsbridge/history, else ~/.local/state/wsbridge/history.

@@ -394,3 +394,20 @@ TEST_CASE("durations and sizes take units", "[config]") {
   CHECK(parsed({"--max-size", "65M", "ws://h/"}, &text).url == "<refused>");
   CHECK(text == "--max-size: expected 1 byte to 64M");
 }
+
+TEST_CASE("terminal helpers: the hex dump, the extension names, the clock", "[display]") {
+  CHECK(hex_dump("") == "");
+  CHECK(hex_dump(std::string("Hi\x00\xff", 4)) ==
+        "00000000  48 69 00 ff" + std::string(39, ' ') + "|Hi..|\n");
+  CHECK(hex_dump(std::string(17, 'a')).find("\n00000010  61") != std::string::npos);
+  CHECK(extension_names("permessage-deflate; client_max_window_bits=15; server_no_context_takeover") ==
+        "permessage-deflate");
+  CHECK(extension_names(" x-one ; a=1 , x-two") == "x-one, x-two");
+  CHECK(extension_names("") == "");
+  const std::string local = time_text(false), utc = time_text(true);
+  CHECK(local.size() == 13);  // "13:45:01.123 "
+  CHECK(local[2] == ':');
+  CHECK(utc.size() == 24);    // "2026-12-02T13:45:01.123Z"
+  CHECK(utc[10] == 'T');
+  CHECK(utc.back() == 'Z');
+}
