@@ -18,6 +18,12 @@ reconnect_decision decide_reconnect(const attempt_end& end, const config& cfg, u
                          end.status == exit_closed_abnormally || end.status == exit_peer_dead ||
                          (end.status == exit_ok && end.close_by_server);
   if (!retryable) return d;
+  // A certificate that does not verify will not verify on the next attempt either; a
+  // connection that could be made only by trying until it does would defeat the check.
+  if (end.certificate_refused) {
+    d.why_not = "not reconnecting: the server's certificate was not accepted";
+    return d;
+  }
   // The server chose to close (RFC 6455 §7.4.1: 1000 normal, 1001 going away; a Close
   // without a code is normal too): not a blip, unless asked.
   const bool normal = end.close_code == close_normal || end.close_code == close_going_away ||

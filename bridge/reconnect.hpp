@@ -21,6 +21,7 @@ struct attempt_end {
   bool close_requested = false;    ///< we were asked to close (/close, Ctrl+D, Ctrl+C): not a loss
   unsigned http_status = 0;        ///< a refused upgrade's status, else 0
   unsigned retry_after = 0;        ///< its Retry-After in seconds, else 0
+  bool certificate_refused = false;  ///< the server's certificate failed verification
   bool work_left = false;          ///< messages wait to be sent, or input goes on, or -n receives
 };
 

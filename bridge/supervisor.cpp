@@ -236,6 +236,7 @@ bool supervisor::spawn_netproc(std::string* err) {
     board_.get()->end_size.store(0, std::memory_order_relaxed);
     board_.get()->refusal_status.store(0, std::memory_order_relaxed);
     board_.get()->retry_after.store(0, std::memory_order_relaxed);
+    board_.get()->certificate_refused.store(0, std::memory_order_relaxed);
     board_.get()->spilled_messages.store(0, std::memory_order_relaxed);
   }
   const child_spec spec{"wsbridge-net", {net_in_.get(), net_out_.get(), net_ctl_.get()}, SIGKILL,
@@ -314,6 +315,7 @@ bool supervisor::consider_reconnect(int status) {
   end.close_requested = b.close_requested.exchange(0, std::memory_order_relaxed) != 0;
   end.http_status = b.refusal_status.load(std::memory_order_relaxed);
   end.retry_after = b.retry_after.load(std::memory_order_relaxed);
+  end.certificate_refused = b.certificate_refused.load(std::memory_order_relaxed) != 0;
   end.work_left = cfg_.no_close || b.input_ended.load(std::memory_order_relaxed) == 0 ||
                   b.input_messages.load(std::memory_order_relaxed) > b.messages_sent.load(std::memory_order_relaxed);
   failures_ = end.opened ? 1 : failures_ + 1;

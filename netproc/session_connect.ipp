@@ -127,6 +127,7 @@ void session<Layer>::on_tls_handshake(error_code ec) {
     std::string what = ec.message();
     const long v = SSL_get_verify_result(ws_.next_layer().next_layer().native_handle());
     if (v != X509_V_OK) what = std::string("certificate verify failed: ") + X509_verify_cert_error_string(v);
+    if (v != X509_V_OK) board_.certificate_refused.store(1, std::memory_order_relaxed);  // --reconnect: final
     else if (ec == beast::error::timeout) what = "timed out after " + seconds_text(cfg_.connect_timeout);
     // What to do next: the two causes users meet most (a test or company CA; a plain port).
     if (v == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT || v == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN ||

@@ -57,6 +57,7 @@ struct status_board {
   std::atomic<std::uint32_t> close_requested{0};   ///< a close was asked for (/close, Ctrl+C)
   std::atomic<std::uint32_t> refusal_status{0};    ///< a refused upgrade's HTTP status
   std::atomic<std::uint32_t> retry_after{0};       ///< its Retry-After, in seconds
+  std::atomic<std::uint32_t> certificate_refused{0};  ///< the server's certificate failed verification
   std::atomic<std::uint64_t> opened_count{0};      ///< connections opened, each attempt adds one
   std::atomic<std::uint64_t> spilled_messages{0};  ///< messages handed back for the next attempt
   // Written by ioproc.

@@ -105,6 +105,20 @@ def test_a_refusing_server_is_given_up_after_n_attempts(servers):
     assert "wsbridge: reconnect: reconnecting in 1.0 s (attempt 1 of 1)" in r.stderr.decode().splitlines()
 
 
+def test_a_certificate_that_does_not_verify_is_not_retried(servers, tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"],
+                   check=True, capture_output=True)
+    server = servers("python", "echo", "--tls", str(cert), str(key))
+    r = run_wsbridge(["--reconnect", "--reconnect-delay", "0.05", f"wss://localhost:{server.port}/"], b"x\n")
+    assert r.returncode == 3
+    lines = r.stderr.decode().splitlines()
+    assert lines[0].startswith("wsbridge: tls: certificate verify failed: self-signed certificate")
+    assert lines[-1] == "wsbridge: reconnect: not reconnecting: the server's certificate was not accepted"
+    assert len(lines) == 2
+
+
 def test_a_close_the_server_chose_is_not_reconnected(servers):
     server = servers("python", "flood", "2")  # two messages, then Close 1000
     r = run_wsbridge(["--reconnect", "-n", server.url], b"")

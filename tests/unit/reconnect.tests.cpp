@@ -73,6 +73,11 @@ TEST_CASE("reconnect: not after an ordinary end, a close the server chose, or a 
   attempt_end done = lost();
   done.work_left = false;  // input ended, all of it sent
   CHECK_FALSE(decide_reconnect(done, cfg, 1, 0).reconnect);
+  attempt_end untrusted = lost();
+  untrusted.status = exit_connect_failed;
+  untrusted.opened = false;
+  untrusted.certificate_refused = true;
+  CHECK(decide_reconnect(untrusted, cfg, 1, 0).why_not == "not reconnecting: the server's certificate was not accepted");
   attempt_end usage = lost();
   usage.status = exit_usage;  // an unreadable --cacert: the next attempt would fail alike
   CHECK_FALSE(decide_reconnect(usage, cfg, 1, 0).reconnect);
