@@ -1,11 +1,11 @@
 """Bad input and failed connections: one clear line on stderr and a documented status."""
-import subprocess
 import time
 
 import pytest
 
 from conftest import (EXIT_CONNECT, EXIT_HANDSHAKE, EXIT_OK, EXIT_USAGE, free_port,
                       run_wsbridge)
+from test_tls import make_cert
 
 
 def one_line(stderr):
@@ -159,10 +159,8 @@ def test_ws_to_a_tls_port_says_so(servers, tmp_path):
     assert r.returncode == EXIT_HANDSHAKE
     assert one_line(r.stderr) == "wsbridge: handshake: the server speaks TLS: use wss://"
     # An OpenSSL server (python's ssl) closes without a byte of answer.
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-                    "-days", "2", "-subj", "/CN=localhost"], check=True, capture_output=True)
-    tls = servers("python", "echo", "--tls", str(cert), str(key))
+    cert, key = make_cert(tmp_path, "DNS:localhost")
+    tls = servers("python", "echo", "--tls", cert, key)
     r = run_wsbridge([tls.url], b"x\n")
     assert r.returncode == EXIT_HANDSHAKE
     assert one_line(r.stderr) == ("wsbridge: handshake: the server closed the connection without answering the "

@@ -11,6 +11,7 @@ from conftest import (EXIT_HANDSHAKE, EXIT_OK, PEERS, PYTHON, WSBRIDGE, Server, 
                       free_port, run_wsbridge, wait_for)
 
 from proc_net import send_queue
+from test_tls import make_cert
 
 LINES = 200_000
 PAD = "x" * 90  # 20 MB in all: far more than the kernel's buffers hold
@@ -106,11 +107,8 @@ def test_a_refusing_server_is_given_up_after_n_attempts(servers):
 
 
 def test_a_certificate_that_does_not_verify_is_not_retried(servers, tmp_path):
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-                    "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"],
-                   check=True, capture_output=True)
-    server = servers("python", "echo", "--tls", str(cert), str(key))
+    cert, key = make_cert(tmp_path, "DNS:localhost")
+    server = servers("python", "echo", "--tls", cert, key)
     r = run_wsbridge(["--reconnect", "--reconnect-delay", "0.05", f"wss://localhost:{server.port}/"], b"x\n")
     assert r.returncode == 3
     lines = r.stderr.decode().splitlines()

@@ -10,6 +10,7 @@ import gzip
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -76,7 +77,10 @@ def main(deb):
             check(echo.returncode == 0 and echo.stdout == "hello from the package\n",
                   f"the moved binary echoes a message ({echo.returncode}, {echo.stdout!r}, {echo.stderr!r})")
             # A port where nothing listens: the TLS module must load before the connect fails.
-            tls = run([exe, "--connect-timeout", "5", f"wss://127.0.0.1:{port + 1 if port < 65535 else 1}/"])
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                closed_port = s.getsockname()[1]
+            tls = run([exe, "--connect-timeout", "5", f"wss://127.0.0.1:{closed_port}/"])
             check(tls.returncode == 3 and "module" not in tls.stderr,
                   f"the moved binary loads its TLS module ({tls.returncode}, {tls.stderr.strip()!r})")
             term = pexpect.spawn(exe, [url], env={"TERM": "xterm", "HOME": tmp, "PATH": os.environ["PATH"]},
