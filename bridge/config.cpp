@@ -147,7 +147,9 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
       ("resolve", po::value(&resolve)->value_name("HOST:PORT:ADDRESS")->composing(),
        "use ADDRESS for HOST:PORT instead of asking DNS (repeatable)")
       ("connect-timeout", po::value(&connect_timeout)->value_name("SECONDS"),
-       ("give up connecting after this long (default " + seconds(limits::default_connect_timeout) + ")").c_str())
+       ("give up unless the connection is open after this long: TCP, proxy, TLS and the upgrade answer "
+        "together (default " + seconds(limits::default_connect_timeout) + "; with --listen, the time a client has "
+        "for TLS and its whole request, default " + seconds(limits::request_timeout) + ")").c_str())
       ("max-redirects", po::value(&cfg.max_redirects)->value_name("N"),
        ("follow at most N redirects (default " + std::to_string(limits::default_max_redirects) +
         "; 0: none); wss:// to ws:// is never followed").c_str())

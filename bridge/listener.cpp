@@ -1,5 +1,6 @@
 #include "bridge/listener.hpp"
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <cerrno>
 #include <chrono>
@@ -7,11 +8,13 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <netinet/in.h>
 #include <optional>
 #include <poll.h>
 #include <string>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -23,6 +26,8 @@
 #include "bridge/fd_util.hpp"
 #include "bridge/protocol/exit_codes.hpp"
 #include "bridge/protocol/limits.hpp"
+#include "bridge/protocol/status_board.hpp"
+#include "bridge/request_gate.hpp"
 
 namespace wsbridge {
 namespace {
@@ -39,6 +44,15 @@ constexpr std::string_view busy_answer =
     "Connection: close\r\n"
     "\r\n"
     "wsbridge: busy (--max-connections reached)\n";
+
+/// What a client gets when its request did not arrive in time (RFC 9110 §15.5.9).
+constexpr std::string_view timeout_answer =
+    "HTTP/1.1 408 Request Timeout\r\n"
+    "Content-Type: text/plain\r\n"
+    "Content-Length: 44\r\n"
+    "Connection: close\r\n"
+    "\r\n"
+    "wsbridge: the upgrade request did not arrive\n";
 
 /// A refused socket is kept open until the client has sent its request and seen our
 /// answer: closed with its request unread, the kernel would send a reset, which can
@@ -67,17 +81,61 @@ std::string address_text(const sockaddr_storage& a) {
   return text + "]:" + std::to_string(port);
 }
 
+/// A connection's supervisor, as the listener sees it.
+struct connection {
+  std::string peer;
+  std::unique_ptr<status_board_mapping> board;  ///< made here, used by its processes
+  clock::time_point accepted_at;
+  bool dropped = false;  ///< killed for a newer one while in its upgrade, not reaped yet
+
+  /// Its netproc has completed the upgrade (read without asking: the board is shared).
+  bool upgraded() const { return board->get()->opened.load(std::memory_order_relaxed) != 0; }
+};
+
+/// Raises the soft limit on descriptors to the hard one (each connection waiting for
+/// its request holds one here) and returns the limit the listener started with, which
+/// its connections get back.
+rlim_t raise_descriptor_limit() {
+  rlimit r{};
+  if (::getrlimit(RLIMIT_NOFILE, &r) != 0) return 1024;
+  const rlim_t before = r.rlim_cur;
+  r.rlim_cur = r.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &r) != 0) return before;
+  return before;
+}
+
+/// How many connections may wait for their request at once: limits::max_waiting_requests,
+/// or a quarter of the descriptors we may have.
+std::size_t gate_capacity() {
+  rlimit r{};
+  const rlim_t soft = ::getrlimit(RLIMIT_NOFILE, &r) == 0 ? r.rlim_cur : 1024;
+  return std::max<std::size_t>(16, std::min<std::size_t>(limits::max_waiting_requests, soft / 4));
+}
+
 class listener {
  public:
-  listener(const config& cfg, child_roles roles) : cfg_(cfg), roles_(roles) {}
+  listener(const config& cfg, child_roles roles)
+      : cfg_(cfg),
+        roles_(roles),
+        original_nofile_(raise_descriptor_limit()),
+        gate_(gate_capacity(), cfg.connect_timeout, cfg.target.tls) {}
   int run();
 
  private:
   bool open_socket(std::string* err);
   void accept_waiting();
-  void refuse(unique_fd fd);
+  /// Answers with `answer` (nothing over TLS, which the listener does not speak) and
+  /// closes once the client has read it (drain_refused).
+  void refuse(unique_fd fd, std::string_view answer = busy_answer);
   void drain_refused(bool all);
+  /// Its request head is complete: a connection gets its processes, unless the open
+  /// ones are at --max-connections by now (503).
+  void on_request_ready(unique_fd fd, const std::string& peer);
+  std::size_t open_connections() const;
   void start_connection(unique_fd fd, const std::string& peer);
+  /// Makes room for one more connection in its upgrade: the oldest one still in its
+  /// upgrade is ended when there are limits::max_upgrading of them.
+  void drop_oldest_upgrading();
   void on_signal(int sig, bool from_terminal);
   void reap();
   bool single() const { return cfg_.exec.empty(); }
@@ -86,8 +144,10 @@ class listener {
   const child_roles roles_;
   unique_fd socket_;
   unique_fd signals_;
-  std::map<pid_t, std::string> connections_;  ///< connection supervisors: pid -> client
+  std::map<pid_t, connection> connections_;  ///< connection supervisors by pid
   std::vector<refused_socket> refused_;
+  const rlim_t original_nofile_;  ///< RLIMIT_NOFILE's soft limit as we found it
+  request_gate gate_;             ///< accepted, request head not complete yet
   int interrupted_by_ = 0;
   bool served_ = false;         ///< without --exec: the one connection has ended
   int last_status_ = exit_ok;   ///< ... with this status
@@ -114,11 +174,15 @@ int listener::run() {
   }
   for (;;) {
     const bool accepting = socket_ && !interrupted_by_ && !(single() && served_) && clock::now() >= paused_until_;
-    if (!accepting && connections_.empty()) break;
+    if (!accepting && connections_.empty() && (gate_.size() == 0 || interrupted_by_)) break;
     std::vector<pollfd> fds{{signals_.get(), POLLIN, 0}};
     if (accepting) fds.push_back({socket_.get(), POLLIN, 0});
     for (const auto& r : refused_) fds.push_back({r.fd.get(), POLLIN, 0});
+    const std::size_t gate_first = fds.size();
+    if (!interrupted_by_) gate_.add_polls(fds);
     int timeout_ms = refused_.empty() && clock::now() >= paused_until_ ? -1 : 100;
+    if (const auto next = gate_.next_deadline(); next && !interrupted_by_)
+      timeout_ms = timeout_ms < 0 ? static_cast<int>(next->count()) : std::min(timeout_ms, static_cast<int>(next->count()));
     if (deadline_) {
       const auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline_ - clock::now());
       timeout_ms = static_cast<int>(std::max<long long>(0, left.count()));
@@ -128,10 +192,23 @@ int listener::run() {
     while (::read(signals_.get(), &si, sizeof si) == sizeof si)
       if (si.ssi_signo != SIGCHLD) on_signal(static_cast<int>(si.ssi_signo), si.ssi_code == SI_KERNEL);
     reap();
+    if (!interrupted_by_)
+      gate_.service(
+          fds.data() + gate_first, fds.size() - gate_first,
+          [this](unique_fd fd, const std::string& peer) { on_request_ready(std::move(fd), peer); },
+          [this](unique_fd fd, const std::string& peer) {
+            if (cfg_.verbose)
+              std::fprintf(stderr, "wsbridge: %s: no complete upgrade request within %llds (--connect-timeout); 408\n",
+                           peer.c_str(), static_cast<long long>(std::chrono::ceil<std::chrono::seconds>(
+                                             cfg_.connect_timeout).count()));
+            refuse(std::move(fd), timeout_answer);
+          });
+    else
+      gate_.clear();  // shutting down: nothing new starts
     if (accepting && fds.size() > 1 && (fds[1].revents & POLLIN)) accept_waiting();
     drain_refused(false);
     if (deadline_ && clock::now() >= *deadline_) {
-      for (const auto& [pid, peer] : connections_) ::kill(pid, SIGKILL);
+      for (const auto& [pid, c] : connections_) ::kill(pid, SIGKILL);
       deadline_.reset();
     }
   }
@@ -207,18 +284,41 @@ void listener::accept_waiting() {
     }
     ++accepted_;
     const std::string peer = addr.ss_family == AF_UNIX ? "unix#" + std::to_string(accepted_) : address_text(addr);
-    if (connections_.size() >= cfg_.max_connections) {
+    if (open_connections() >= cfg_.max_connections) {
       if (cfg_.verbose) std::fprintf(stderr, "wsbridge: %s: refused with 503 (--max-connections %u)\n", peer.c_str(),
                                      cfg_.max_connections);
       refuse(std::move(fd));
       continue;
     }
-    start_connection(std::move(fd), peer);
+    // Held until its request head is in: half a request costs a descriptor, no process.
+    if (auto dropped = gate_.admit(std::move(fd), peer); dropped && cfg_.verbose)
+      std::fprintf(stderr, "wsbridge: %s: closed with its request unfinished, for a newer connection (%zu waiting)\n",
+                   dropped->c_str(), gate_.size());
   }
 }
 
-void listener::refuse(unique_fd fd) {
-  ::send(fd.get(), busy_answer.data(), busy_answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+std::size_t listener::open_connections() const {
+  // Without --exec, one connection at all: stdin and stdout serve one. With it,
+  // --max-connections counts open ones; those still in their upgrade have a bound of
+  // their own (drop_oldest_upgrading), so they cannot crowd out an open one.
+  if (single()) return connections_.size();
+  return static_cast<std::size_t>(std::count_if(connections_.begin(), connections_.end(), [](const auto& c) {
+    return !c.second.dropped && c.second.upgraded();
+  }));
+}
+
+void listener::on_request_ready(unique_fd fd, const std::string& peer) {
+  if (open_connections() >= cfg_.max_connections) {
+    if (cfg_.verbose) std::fprintf(stderr, "wsbridge: %s: refused with 503 (--max-connections %u)\n", peer.c_str(),
+                                   cfg_.max_connections);
+    return refuse(std::move(fd));
+  }
+  if (!single()) drop_oldest_upgrading();
+  start_connection(std::move(fd), peer);
+}
+
+void listener::refuse(unique_fd fd, std::string_view answer) {
+  if (!cfg_.target.tls) ::send(fd.get(), answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   ::shutdown(fd.get(), SHUT_WR);
   if (refused_.size() >= max_refused) return;  // closed now: a flood gets no lingering
   refused_.push_back({std::move(fd), clock::now() + refused_linger});
@@ -236,7 +336,31 @@ void listener::drain_refused(bool all) {
   });
 }
 
+void listener::drop_oldest_upgrading() {
+  connection* oldest = nullptr;
+  std::size_t upgrading = 0;
+  for (auto& [pid, c] : connections_) {
+    if (c.dropped || c.upgraded()) continue;
+    ++upgrading;
+    if (!oldest || c.accepted_at < oldest->accepted_at) oldest = &c;
+  }
+  if (upgrading < limits::max_upgrading || !oldest) return;
+  for (auto& [pid, c] : connections_)
+    if (&c == oldest) {
+      if (cfg_.verbose)
+        std::fprintf(stderr, "wsbridge: %s: dropped while in its upgrade, for a newer connection (%zu in theirs)\n",
+                     c.peer.c_str(), upgrading);
+      ::kill(pid, SIGKILL);  // its children follow (PR_SET_PDEATHSIG); no program runs yet
+      c.dropped = true;
+    }
+}
+
 void listener::start_connection(unique_fd fd, const std::string& peer) {
+  auto board = std::make_unique<status_board_mapping>();
+  if (std::string err; !board->create(&err)) {
+    std::fprintf(stderr, "wsbridge: %s: %s\n", peer.c_str(), err.c_str());
+    return;
+  }
   const pid_t parent = ::getpid();
   std::fflush(nullptr);
   const pid_t pid = ::fork();
@@ -245,7 +369,7 @@ void listener::start_connection(unique_fd fd, const std::string& peer) {
     return;  // fd closes: the client sees the connection end
   }
   if (pid > 0) {
-    connections_.emplace(pid, peer);
+    connections_.emplace(pid, connection{peer, std::move(board), clock::now()});
     return;
   }
   // The connection supervisor. It dies with the listener (and its children with it).
@@ -255,18 +379,27 @@ void listener::start_connection(unique_fd fd, const std::string& peer) {
   socket_.reset();
   signals_.reset();
   refused_.clear();
+  gate_.clear();  // other clients' sockets: none of them is this connection's business
+  rlimit nofile{};
+  if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0) {  // the limit a program expects (select() and FD_SETSIZE)
+    nofile.rlim_cur = std::min(original_nofile_, nofile.rlim_max);
+    ::setrlimit(RLIMIT_NOFILE, &nofile);
+  }
+  // The other connections' boards are unmapped: none of this connection's processes
+  // (a compromised netproc least of all) can read or write them.
+  connections_.clear();
   config c = cfg_;
   c.accepted_socket = fd.release();
   c.peer = peer;
   c.target.display = "client " + peer;  // "Connected to client 127.0.0.1:40312" on a terminal
-  const int status = run_supervisor(c, roles_);
+  const int status = run_supervisor(c, roles_, board.get());
   std::fflush(nullptr);
   ::_exit(status);
 }
 
 void listener::on_signal(int sig, bool from_terminal) {
   if (interrupted_by_) {  // a second one: end everything now
-    for (const auto& [pid, peer] : connections_) ::kill(pid, SIGKILL);
+    for (const auto& [pid, c] : connections_) ::kill(pid, SIGKILL);
     return;
   }
   interrupted_by_ = sig;
@@ -275,7 +408,7 @@ void listener::on_signal(int sig, bool from_terminal) {
   // graces. A terminal's Ctrl+C has reached them already (the whole foreground process
   // group gets it), and a second one would mean "now".
   if (!from_terminal)
-    for (const auto& [pid, peer] : connections_) ::kill(pid, sig);
+    for (const auto& [pid, c] : connections_) ::kill(pid, sig);
   deadline_ = clock::now() + cfg_.close_timeout + 2 * limits::exec_grace + std::chrono::seconds(2);
 }
 

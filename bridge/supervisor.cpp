@@ -81,7 +81,8 @@ struct child {
 
 class supervisor {
  public:
-  supervisor(const config& cfg, child_roles roles) : cfg_(cfg), roles_(roles), net_cfg_(cfg) {}
+  supervisor(const config& cfg, child_roles roles, status_board_mapping* board)
+      : cfg_(cfg), roles_(roles), given_board_(board), net_cfg_(cfg) {}
   int run();
 
  private:
@@ -116,6 +117,7 @@ class supervisor {
   const child_roles roles_;
   const std::string who_ = cfg_.who();  ///< server mode: which connection, in reports
   terminal_guard terminal_;
+  status_board_mapping* const given_board_;  ///< the listener's, or null
   status_board_mapping board_;
   child net_{"network process", -1, {}, false, {}};
   child io_{"I/O process", -1, {}, false, {}};
@@ -204,7 +206,8 @@ bool supervisor::start(std::string* err) {
       return false;
     }
   }
-  if (!board_.create(err)) return false;
+  if (given_board_) board_ = std::move(*given_board_);
+  else if (!board_.create(err)) return false;
   unique_fd io_to_net_w, net_to_io_r, io_ctl_r;
   if (!make_pipe(net_in_, io_to_net_w, err) || !make_pipe(net_to_io_r, net_out_, err) ||
       !make_pipe(io_ctl_r, io_.control, err))
@@ -422,13 +425,13 @@ void supervisor::on_signal(const signalfd_siginfo& si) {
     return;
   }
   interrupted_by_ = sig;
-  // --exec: the program hears it too. A terminal's Ctrl+C (SI_KERNEL) has already
-  // reached it, as it reaches the whole foreground process group. The pid comes from
-  // the board, which netproc can write too: only a child of ioproc is signalled,
-  // never whatever process a compromised netproc names.
+  // --exec: the program hears it too, with its process group (its own, so that what
+  // it started ends with it; a terminal's Ctrl+C does not reach it there). The pid
+  // comes from the board, which netproc can write too: only a child of ioproc is
+  // signalled, never whatever process a compromised netproc names.
   if (const pid_t program = board_.get()->program_pid.load(std::memory_order_relaxed);
-      program > 0 && si.ssi_code != SI_KERNEL && io_.pid > 0 && parent_of(program) == io_.pid)
-    ::kill(program, sig);
+      program > 0 && io_.pid > 0 && parent_of(program) == io_.pid)
+    ::kill(-program, sig);
   const auto state = board_.get()->state.load(std::memory_order_acquire);
   if (state == connection_state::open && net_.pid > 0) {
     // Tell the peer why we leave (a client: 1000; a server: 1001, going away), but
@@ -518,6 +521,12 @@ void supervisor::kill_child(child& c, int sig) {
 }
 
 void supervisor::kill_all(int sig) {
+  // --exec: the program's process group first, while the program is still ioproc's
+  // child (the same check as in on_signal): once ioproc is killed, PR_SET_PDEATHSIG
+  // ends the program, but not what the program started.
+  if (const pid_t program = board_.get() ? board_.get()->program_pid.load(std::memory_order_relaxed) : 0;
+      program > 0 && io_.pid > 0 && parent_of(program) == io_.pid)
+    ::kill(-program, sig);
   kill_child(net_, sig);
   kill_child(io_, sig);
 }
@@ -539,8 +548,8 @@ int supervisor::exit_status() const {
 
 }  // namespace
 
-int run_supervisor(const config& cfg, child_roles roles) {
-  supervisor s(cfg, roles);
+int run_supervisor(const config& cfg, child_roles roles, status_board_mapping* board) {
+  supervisor s(cfg, roles, board);
   return s.run();
 }
 

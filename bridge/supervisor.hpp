@@ -16,6 +16,8 @@ struct child_roles {
 };
 
 /// Runs the whole bridge. Returns the process exit status (see exit_codes.hpp).
-int run_supervisor(const config& cfg, child_roles roles);
+/// `board`: the status board to use, made by the caller (the listener, which reads
+/// whether the connection is open yet); null: the supervisor makes its own.
+int run_supervisor(const config& cfg, child_roles roles, status_board_mapping* board = nullptr);
 
 }  // namespace wsbridge

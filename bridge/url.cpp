@@ -270,7 +270,16 @@ bool parse_ws_url(const std::string& url, ws_target& out, std::string* err) {
     *err = "invalid URL '" + safe_text(url) + "': unsupported host";
     return false;
   }
-  out.host = std::string(u.host_address());
+  out.host = std::string(u.host_address());  // percent-decoded
+  // "%00evil.example" decodes to a NUL, which ends the name for the resolver (it then
+  // looks up "", the local host) while the Host header keeps the encoded form.
+  if (const std::size_t bad = first_control_or_space(out.host); bad != std::string::npos) {
+    *err = "invalid URL '" + safe_text(url) + "': the host contains a percent-encoded " +
+           (static_cast<unsigned char>(out.host[bad]) >= 0x80 ? "character that is not ASCII (a host name needs its "
+                                                                 "xn-- form)"
+                                                               : "control character or space");
+    return false;
+  }
   if (u.has_port()) {
     const std::string port(u.port());
     if (!valid_port(port)) {

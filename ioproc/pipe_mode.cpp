@@ -1,5 +1,6 @@
 #include "ioproc/pipe_mode.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <boost/endian/conversion.hpp>
 #include <cerrno>
@@ -73,12 +74,12 @@ class input_pump {
       // Messages before a refused one still go; nothing after it does.
       if (!send()) return;
       if (!ok) {
-        fail(exit_input_refused, err);
+        refuse(err);
         break;
       }
     }
     if (status_ == exit_ok) {
-      if (!framer_.finish(out_.batch(), &err)) fail(exit_input_refused, err);
+      if (!framer_.finish(out_.batch(), &err)) refuse(err);
       send();
     }
     board_.input_ended.store(1, std::memory_order_relaxed);
@@ -94,6 +95,16 @@ class input_pump {
   /// The input_end payload. Server mode: the program ended its output; its exit decides
   /// the Close, 1000, or 1011 (an unexpected condition, RFC 6455 §7.4.1) if it failed.
   std::string end_of_input() const {
+    if (status_ == exit_input_refused) {
+      if (!program_) return std::string(ipc::input_end_refused);
+      // Server mode: the client is told why its connection ends, as it would be by a
+      // server that cannot go on: 1007 for text that is not UTF-8 (RFC 6455 §7.4.1,
+      // §8.1), 1011 for anything else the program wrote that cannot be a message.
+      const bool utf8 = refusal_.find("UTF-8") != std::string::npos;
+      std::string reason = "program output refused: " + refusal_;
+      reason.resize(std::min(reason.size(), limits::max_close_reason));  // the framer's words are ASCII
+      return ipc::encode_close({utf8 ? close_invalid_payload : close_internal_error, false, reason});
+    }
     if (!program_) return {};
     const auto status = program_->peek_exit(limits::exec_grace);
     if (!status || wrapped_program::status_code(*status) == 0) return {};
@@ -119,6 +130,12 @@ class input_pump {
   void fail(int status, const std::string& why) {
     say(std::string(name_) + ": " + why);
     status_ = status;
+  }
+
+  /// Input that cannot become a message: said, and nothing after it is sent.
+  void refuse(const std::string& why) {
+    fail(exit_input_refused, why);
+    refusal_ = why.substr(0, why.find(';'));  // without the hint that follows
   }
 
   /// Counts the messages as read before writing them: a message counted but never
@@ -150,6 +167,7 @@ class input_pump {
   pipe_sender out_{child_fd::peer_out};
   std::uint64_t counted_ = 0;  ///< messages already added to the board
   std::atomic<int> status_{exit_ok};
+  std::string refusal_;  ///< why the input was refused, without the hint (for the Close reason)
   std::atomic<bool> holding_{false};  ///< input read and not yet counted
   std::atomic<std::uint64_t> bytes_taken_{0};
   const wrapped_program* program_;

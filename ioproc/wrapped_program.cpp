@@ -54,6 +54,9 @@ void set_program_environment(std::string_view lines) {
   // The thread rule of PR_SET_PDEATHSIG holds: ioproc forks from its main thread.
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != parent) ::_exit(limits::child_setup_failed);
+  // Its own process group, so that whatever it starts (`sleep 30 &`) can be signalled
+  // with it when the connection ends (also set by ioproc, whichever runs first).
+  ::setpgid(0, 0);
   // Our copies of the wsbridge pipes would hide an EOF that tells the other processes
   // that ioproc is gone.
   for (int fd = child_fd::peer_in; fd < child_fd::peer_in + child_fd::count; ++fd) ::close(fd);
@@ -84,6 +87,9 @@ void set_program_environment(std::string_view lines) {
 }  // namespace
 
 bool wrapped_program::prepare(const config& cfg, std::string* err) {
+  // The program's descendants that lose their parent become ours (tini's way), so
+  // that end_group() can reap them; ioproc has no other children.
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
   unique_fd go_r, in_r, out_w;
   if (!make_pipe(go_r, go_, err) || !make_pipe(in_r, to_program_, err) || !make_pipe(from_program_, out_w, err))
     return false;
@@ -107,6 +113,7 @@ bool wrapped_program::prepare(const config& cfg, std::string* err) {
     errors_from_program_.reset();
     run_launcher(cfg, parent, go_r.get(), in_r.get(), out_w.get(), err_w ? err_w.get() : -1);
   }
+  ::setpgid(pid_, pid_);  // EACCES once it has exec'd: it did this itself first
   // glibc 2.36's <sys/pidfd.h> lacks extern "C", so the system call directly.
   pidfd_.reset(static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0)));
   return true;
@@ -163,13 +170,31 @@ int wrapped_program::finish(std::chrono::milliseconds grace, bool* killed_by_us)
   go_.reset();           // a launcher still waiting exits
   to_program_.reset();   // EOF on the program's stdin
   if (pid_ <= 0) return 0;
-  if (wait_exit(grace)) return wait_status_;
-  *killed_by_us = true;
-  ::kill(pid_, SIGTERM);
-  if (wait_exit(grace)) return wait_status_;
-  ::kill(pid_, SIGKILL);
-  wait_exit(std::chrono::hours(1));  // SIGKILL cannot be refused
+  if (!wait_exit(grace)) {
+    *killed_by_us = true;
+    ::kill(-pid_, SIGTERM);
+    if (!wait_exit(grace)) {
+      ::kill(-pid_, SIGKILL);
+      wait_exit(std::chrono::hours(1));  // SIGKILL cannot be refused
+    }
+  }
+  end_group(grace);
   return wait_status_;
+}
+
+void wrapped_program::end_group(std::chrono::milliseconds grace) {
+  // What the program started and left behind is in its process group (unless it made
+  // a session or group of its own). No process outlives its connection: SIGTERM, a
+  // grace, then SIGKILL, reaping them as they end (they are ours: subreaper).
+  if (::kill(-pid_, SIGTERM) != 0) return;  // ESRCH: nobody left
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  while (std::chrono::steady_clock::now() < deadline) {
+    while (::waitpid(-pid_, nullptr, WNOHANG) > 0) {}
+    if (::kill(-pid_, 0) != 0) return;
+    ::poll(nullptr, 0, 10);
+  }
+  ::kill(-pid_, SIGKILL);
+  while (::waitpid(-pid_, nullptr, 0) > 0) {}
 }
 
 int wrapped_program::status_code(int wait_status) {

@@ -47,9 +47,10 @@ class wrapped_program {
   /// and returns its wait status without reaping it, or nothing if it is still running.
   std::optional<int> peek_exit(std::chrono::milliseconds wait) const;
 
-  /// Closes its stdin (EOF), then waits: `grace`, SIGTERM, `grace` again, SIGKILL.
-  /// A launcher never started just exits. Returns the wait status; *killed_by_us
-  /// tells whether our signal ended it.
+  /// Closes its stdin (EOF), then waits: `grace`, SIGTERM, `grace` again, SIGKILL
+  /// (each signal to its process group); then ends what is left of its group
+  /// (end_group). A launcher never started just exits. Returns the wait status;
+  /// *killed_by_us tells whether our signal ended the program.
   int finish(std::chrono::milliseconds grace, bool* killed_by_us);
 
   /// The shell's convention for a wait status: the exit code, or 128 + signal.
@@ -60,6 +61,9 @@ class wrapped_program {
 
  private:
   bool wait_exit(std::chrono::milliseconds timeout);
+  /// After the program has exited: SIGTERM to what is left of its process group,
+  /// `grace`, SIGKILL; reaps them.
+  void end_group(std::chrono::milliseconds grace);
 
   pid_t pid_ = -1;
   unique_fd go_;            ///< to the launcher: the subprotocol, then EOF

@@ -4,6 +4,7 @@
 #include "bridge/safe_text.hpp"
 #include "bridge/version.hpp"
 
+#include <algorithm>
 #include <array>
 #include <boost/beast/http/rfc7230.hpp>
 #include <cctype>
@@ -67,6 +68,22 @@ std::string unoffered_extension(std::string_view header, bool offered_deflate) {
   return {};
 }
 
+std::string bad_deflate_parameter(std::string_view header) {
+  for (const auto& ext : boost::beast::http::ext_list(boost::beast::string_view(header.data(), header.size()))) {
+    if (!iequals(std::string_view(ext.first.data(), ext.first.size()), "permessage-deflate")) continue;
+    for (const auto& [name_sv, value_sv] : ext.second) {
+      const std::string_view name(name_sv.data(), name_sv.size()), value(value_sv.data(), value_sv.size());
+      if (!iequals(name, "server_max_window_bits") && !iequals(name, "client_max_window_bits")) continue;
+      // RFC 7692 §7.1.2.1-2: a decimal 8 to 15, without leading zeros; in an answer
+      // client_max_window_bits has a value too.
+      const bool ok = (value.size() == 1 && value[0] >= '8' && value[0] <= '9') ||
+                      (value.size() == 2 && value[0] == '1' && value[1] >= '0' && value[1] <= '5');
+      if (!ok) return std::string(name) + (value.empty() ? "" : "=" + std::string(value.substr(0, 16)));
+    }
+  }
+  return {};
+}
+
 std::string shown_header_value(std::string_view name, std::string_view value) {
   if (iequals(name, "authorization") || iequals(name, "proxy-authorization")) {
     const std::size_t space = value.find(' ');
@@ -79,6 +96,27 @@ std::string shown_header_value(std::string_view name, std::string_view value) {
   for (std::string_view word : secret)
     if (icontains(name, word)) return "***";
   return std::string(value);
+}
+
+std::string shown_target(std::string_view target) {
+  const std::size_t q = target.find('?');
+  if (q == std::string_view::npos) return std::string(target);
+  static constexpr std::array<std::string_view, 6> secret = {"token", "key", "secret", "password", "auth", "sig"};
+  std::string out(target.substr(0, q + 1));
+  std::string_view query = target.substr(q + 1);
+  for (bool first = true; ; first = false) {
+    const std::size_t amp = query.find('&');
+    const std::string_view param = query.substr(0, amp);
+    if (!first) out += '&';
+    const std::size_t eq = param.find('=');
+    const std::string_view name = param.substr(0, eq);
+    const bool hide = eq != std::string_view::npos &&
+                      std::any_of(secret.begin(), secret.end(), [&](std::string_view w) { return icontains(name, w); });
+    out += hide ? std::string(name) + "=***" : std::string(param);
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return out;
 }
 
 const char* to_string(io_phase p) {

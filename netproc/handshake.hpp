@@ -62,6 +62,16 @@ std::string unoffered_extension(std::string_view header, bool offered_deflate);
 /// password, session or api key) become "***".
 std::string shown_header_value(std::string_view name, std::string_view value);
 
+/// The first permessage-deflate parameter of a server's answer whose window size is not
+/// 8 to 15 (RFC 7692 §7.1.2), as "server_max_window_bits=7"; empty if all are fine.
+/// Beast 1.81 takes any number there.
+std::string bad_deflate_parameter(std::string_view header);
+
+/// A request target as -v shows it: the value of each query parameter whose name says
+/// token, key, secret, password, auth or sig is "***" ("/c?token=***&room=5"),
+/// as credentials in headers are.
+std::string shown_target(std::string_view target);
+
 /// Where the session stands for frames coming from ioproc.
 enum class io_phase {
   open,         ///< before and while the connection is open; input flowing

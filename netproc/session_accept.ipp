@@ -47,13 +47,30 @@ template <class Layer>
 void session<Layer>::on_request(error_code ec, std::size_t) {
   beast::get_lowest_layer(ws_).expires_never();
   if (ec) {
-    // Nothing to answer: the request never arrived whole, or is not HTTP.
+    // A request that broke HTTP's rules is answered, as a web server does (RFC 9110
+    // §15.5.1, RFC 6585 §5), then the connection closes; one that never arrived whole
+    // gets no answer.
+    const bool too_large = ec == http::error::header_limit || ec == http::error::buffer_overflow;
+    const bool malformed = ec.category() == error_code(http::error::bad_method).category() &&
+                           ec != http::error::end_of_stream && ec != http::error::partial_message;
+    if (too_large) {
+      answer_status_ = 431;
+      send_refusal("431 Request Header Fields Too Large", "request head larger than " +
+                                                           std::to_string(limits::max_upgrade_head) + " bytes\n");
+    } else if (malformed) {
+      answer_status_ = 400;
+      send_refusal("400 Bad Request", "not a valid HTTP request\n");
+    }
     const std::string what = ec == beast::error::timeout ? "no complete upgrade request within " +
                                                                seconds_text(cfg_.connect_timeout) + " (--connect-timeout)"
                              : ec == http::error::end_of_stream ? std::string("the client left without a request")
-                                                                : "not a valid HTTP request (" + ec.message() + ")";
+                             : too_large ? "request head larger than " + std::to_string(limits::max_upgrade_head) +
+                                               " bytes; answered 431"
+                                         : "not a valid HTTP request (" + ec.message() + ")" +
+                                               (malformed ? "; answered 400" : "");
     return fail_before_open("handshake", what, exit_handshake_rejected);
   }
+  hand_back_early_frames(ws_.next_layer(), read_buffer_);
   const auto& req = request_->get();
   target_ = std::string(req.target());
   if (cfg_.verbose) show_headers("<", req);
@@ -97,12 +114,21 @@ void session<Layer>::on_request(error_code ec, std::size_t) {
 template <class Layer>
 void session<Layer>::send_refusal(const char* status, std::string_view body) {
   // Written at once and in full: a fresh socket's buffer takes a few hundred bytes,
-  // and the session then ends with _exit, which would drop a buffered answer.
+  // and the session then ends with _exit, which would drop a buffered answer. Over
+  // TLS the answer goes through the TLS layer, also at once.
   const std::string answer = std::string("HTTP/1.1 ") + status + "\r\nServer: wsbridge/" + version_string +
                              "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
                              "\r\nConnection: close\r\n\r\n" + std::string(body);
-  [[maybe_unused]] const ssize_t n =
-      ::send(beast::get_lowest_layer(ws_).socket().native_handle(), answer.data(), answer.size(), MSG_NOSIGNAL);
+  if constexpr (tls) {
+    error_code ignored;
+    net::write(ws_.next_layer().next_layer(), net::buffer(answer), ignored);
+  } else {
+    [[maybe_unused]] const ssize_t n =
+        ::send(beast::get_lowest_layer(ws_).socket().native_handle(), answer.data(), answer.size(), MSG_NOSIGNAL);
+  }
+  // Ours is the last word: the client reads it before the end of the connection,
+  // not a reset caused by its request bytes we leave unread.
+  ::shutdown(beast::get_lowest_layer(ws_).socket().native_handle(), SHUT_WR);
 }
 
 template <class Layer>
@@ -113,8 +139,6 @@ void session<Layer>::on_accept(error_code ec) {
                             exit_handshake_rejected);
   }
   answer_status_ = 101;
-  // Received before the 101 and so outside the protocol (RFC 6455 §4.1: a client
-  // waits for the answer); whatever the read buffer holds is left unread.
   on_open();
 }
 
@@ -164,11 +188,22 @@ std::string session<Layer>::program_environment(const http::request<http::empty_
   add("UNIQUE_ID", std::to_string(unique >> 1));
   add("QUERY_STRING", query);
   if constexpr (tls) add("HTTPS", "on");
+  // Request headers as CGI's HTTP_* (RFC 3875 §4.1.18), by Apache httpd 2.4's rules: a
+  // name with '_' is dropped, since X_Forwarded_For and X-Forwarded-For would both be
+  // HTTP_X_FORWARDED_FOR and one could pose as the other; repeated headers are joined
+  // into one value with ", " (RFC 9110 §5.3), Cookie with "; " (RFC 6265 §5.4).
+  std::vector<std::pair<std::string, std::string>> headers;
   for (const auto& field : req) {
+    const std::string_view raw(field.name_string().data(), field.name_string().size());
+    if (raw.find('_') != std::string_view::npos) continue;
     std::string name = "HTTP_";
-    for (char c : field.name_string()) name += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    add(name, std::string(field.value()));
+    for (char c : raw) name += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    const std::string_view value(field.value().data(), field.value().size());
+    const auto same = std::find_if(headers.begin(), headers.end(), [&](const auto& h) { return h.first == name; });
+    if (same == headers.end()) headers.emplace_back(std::move(name), std::string(value));
+    else same->second.append(name == "HTTP_COOKIE" ? "; " : ", ").append(value);
   }
+  for (const auto& [name, value] : headers) add(name, value);
   add("WSBRIDGE_REMOTE", peer);
   add("WSBRIDGE_SUBPROTOCOL", subprotocol);
   return env;

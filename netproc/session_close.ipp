@@ -40,19 +40,25 @@ void session<Layer>::start_close() {
   // it is queued behind data a slow but live server is still taking; until then,
   // only a server that takes nothing at all for a whole close timeout is given up on.
   if (ws_.next_layer().flushed() >= our_close_end_) on_close_frame_flushed();
-  else wait_for_close_flush(ws_.next_layer().flushed());
+  else wait_for_close_flush(ws_.next_layer().flushed(), unacknowledged());
   // Reading goes on: messages the server sends before its Close are delivered.
   if (!ws_reading_ && io_backlog() < limits::max_receive_backlog) do_ws_read();
 }
 
 template <class Layer>
-void session<Layer>::wait_for_close_flush(std::uint64_t flushed_before) {
+void session<Layer>::wait_for_close_flush(std::uint64_t flushed_before, int unacked_before) {
   close_timer_.expires_after(cfg_.close_timeout);
-  close_timer_.async_wait([self = this->shared_from_this(), flushed_before](error_code ec) {
+  close_timer_.async_wait([self = this->shared_from_this(), flushed_before, unacked_before](error_code ec) {
     if (ec || self->phase_ != close_phase::sent) return;
-    const std::uint64_t now = self->ws_.next_layer().flushed();
-    if (now != flushed_before) return self->wait_for_close_flush(now);
-    self->notify("close", self->the_peer() + " took none of our last " + std::to_string(self->ws_.next_layer().backlog()) +
+    // Progress is the peer acknowledging bytes (the kernel's unacknowledged count going
+    // down), or the kernel taking more of ours. The second alone is not enough: with a
+    // send buffer of megabytes, a peer that reads steadily frees room for our next
+    // write only every few seconds.
+    const std::uint64_t flushed = self->ws_.next_layer().flushed();
+    const int unacked = self->unacknowledged();
+    if (flushed != flushed_before || unacked < unacked_before) return self->wait_for_close_flush(flushed, unacked);
+    self->notify("close", self->the_peer() + " took none of our last " +
+                              std::to_string(self->ws_.next_layer().backlog() + static_cast<std::uint64_t>(unacked)) +
                               " bytes for " + seconds_text(self->cfg_.close_timeout) +
                               " (it stopped reading); our Close could not be sent");
     self->finish(exit_closed_abnormally, {close_abnormal, false, ""}, connection_state::closed);
@@ -64,23 +70,35 @@ void session<Layer>::on_close_frame_flushed() {
   if (!advance(close_event::flushed)) return;
   if (cfg_.verbose) notify("close", "sent Close " + std::to_string(close_code_) +
                                         (close_reason_.empty() ? "" : " \"" + close_reason_ + "\""));
-  wait_for_close_answer(unacknowledged());
+  wait_for_close_delivery(unacknowledged(), std::chrono::steady_clock::now());
 }
 
 template <class Layer>
-void session<Layer>::wait_for_close_answer(int unacked_before) {
-  close_timer_.expires_after(cfg_.close_timeout);
-  close_timer_.async_wait([self = this->shared_from_this(), unacked_before](error_code ec) {
+void session<Layer>::wait_for_close_delivery(int unacked_before, std::chrono::steady_clock::time_point progress_at) {
+  const int unacked = unacknowledged();
+  if (unacked == 0) return wait_for_close_answer();  // the peer has it all, our Close too
+  const auto now = std::chrono::steady_clock::now();
+  if (unacked < unacked_before) progress_at = now;
+  if (now - progress_at >= cfg_.close_timeout) {
+    notify("close", the_peer() + " took none of our last " + std::to_string(unacked) + " bytes for " +
+                        seconds_text(cfg_.close_timeout) + " (it stopped reading) and did not answer our Close");
+    return finish(exit_closed_abnormally, {close_abnormal, false, ""}, connection_state::closed);
+  }
+  // Looked at often, so that the answer's wait starts when the last byte is taken.
+  close_timer_.expires_after(std::min<std::chrono::steady_clock::duration>(
+      cfg_.close_timeout - (now - progress_at), limits::close_delivery_poll));
+  close_timer_.async_wait([self = this->shared_from_this(), unacked, progress_at](error_code ec) {
     if (ec || self->phase_ != close_phase::flushed) return;
-    const int unacked = self->unacknowledged();
-    // Progress, or the last bytes were taken during this wait: a full wait more.
-    if ((unacked > 0 && unacked < unacked_before) || (unacked == 0 && unacked_before > 0))
-      return self->wait_for_close_answer(unacked);
-    self->notify("close", unacked > 0 ? self->the_peer() + " took none of our last " + std::to_string(unacked) +
-                                            " bytes for " + seconds_text(self->cfg_.close_timeout) +
-                                            " (it stopped reading) and did not answer our Close"
-                                      : self->the_peer() + " did not answer our Close within " +
-                                            seconds_text(self->cfg_.close_timeout));
+    self->wait_for_close_delivery(unacked, progress_at);
+  });
+}
+
+template <class Layer>
+void session<Layer>::wait_for_close_answer() {
+  close_timer_.expires_after(cfg_.close_timeout);
+  close_timer_.async_wait([self = this->shared_from_this()](error_code ec) {
+    if (ec || self->phase_ != close_phase::flushed) return;
+    self->notify("close", self->the_peer() + " did not answer our Close within " + seconds_text(self->cfg_.close_timeout));
     self->finish(exit_closed_abnormally, {close_abnormal, false, ""}, connection_state::closed);
   });
 }
@@ -111,12 +129,21 @@ void session<Layer>::on_close_handshake_done() {
   // close that way, and it is a normal ending.
   const std::uint16_t code =
       r.code == websocket::close_code::none ? std::uint16_t{close_no_status} : static_cast<std::uint16_t>(r.code);
+  if (by_server && ws_.next_layer().beast_close_code() == close_protocol_error && code != close_protocol_error) {
+    // A code no Close frame may carry (5000 and up): the transport answered it with 1002.
+    notify("read", the_peer() + " sent Close code " + std::to_string(code) +
+                       ", which is not valid on the wire (RFC 6455 §7.4.2); closed with 1002 (protocol error)");
+    return finish(exit_closed_abnormally, {close_protocol_error, false, ""}, connection_state::closed);
+  }
   int status = exit_ok;
   if (by_server && code != close_normal && code != close_going_away && code != close_no_status) status = exit_closed_abnormally;
-  if (status == exit_ok && cfg_.max_messages != 0 && delivered_ < cfg_.max_messages) {
-    notify("max-messages", std::to_string(delivered_) + " of " + std::to_string(cfg_.max_messages) +
+  if (status == exit_ok && cfg_.max_messages != 0 && delivered_ < wanted_messages()) {
+    // What ended the wait: --timeout, a signal, or the peer.
+    notify("max-messages", std::to_string(delivered_) + " of " + std::to_string(wanted_messages()) +
                                " messages arrived before " +
-                               (timed_out_ ? "--timeout (" + seconds_text(cfg_.timeout) + ")" : the_peer() + " closed"));
+                               (timed_out_    ? "--timeout (" + seconds_text(cfg_.timeout) + ")"
+                                : interrupted_ ? std::string("the interrupt")
+                                               : the_peer() + " closed"));
     status = exit_incomplete;
   }
   finish(status, {code, by_server, std::string(r.reason.data(), r.reason.size())}, connection_state::closed);
@@ -220,7 +247,7 @@ void session<Layer>::log_access(const ipc::close_info& info) {
   // One line per connection, as a web server's access log: who, what, the answer, how
   // long, the messages each way (counted as the board counts them), how it closed.
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - accepted_at_);
-  std::string line = "\"GET " + target_ + "\" " + std::to_string(answer_status_) + " " +
+  std::string line = "\"GET " + shown_target(target_) + "\" " + std::to_string(answer_status_) + " " +
                      seconds_text(ms) + " received " +
                      std::to_string(board_.messages_received.load(std::memory_order_relaxed) + unpublished_messages_) +
                      " sent " + std::to_string(board_.messages_sent.load(std::memory_order_relaxed));

@@ -14,6 +14,9 @@ void session<Layer>::start_watching() {
 
 template <class Layer>
 void session<Layer>::run() {
+  // --connect-timeout bounds everything up to the open connection, as curl's bounds its
+  // connection phase: TCP, the proxy, TLS and the upgrade answer share one deadline.
+  connect_deadline_ = std::chrono::steady_clock::now() + cfg_.connect_timeout;
   start_watching();
   // Input is read from ioproc only once the connection is open: until then it waits
   // in the pipe (nothing is dropped), where a netproc started for a redirect finds it.
@@ -56,7 +59,7 @@ template <class Layer>
 void session<Layer>::on_resolve(error_code ec, tcp::resolver::results_type results) {
   if (ec) return fail_before_open("resolve", dial_host() + ": " + ec.message(), exit_connect_failed);
   set_state(connection_state::connecting);
-  beast::get_lowest_layer(ws_).expires_after(cfg_.connect_timeout);
+  beast::get_lowest_layer(ws_).expires_at(connect_deadline_);
   beast::get_lowest_layer(ws_).async_connect(
       results, beast::bind_front_handler(&session::on_connect, this->shared_from_this()));
 }
@@ -155,9 +158,9 @@ template <class Layer>
 void session<Layer>::upgrade() {
   // The tcp_stream deadline and the websocket timeouts do not mix (beast #1726).
   beast::get_lowest_layer(ws_).expires_never();
-  ws_.set_option(websocket::stream_base::timeout{
-      std::chrono::duration_cast<std::chrono::steady_clock::duration>(limits::handshake_timeout),
-      websocket::stream_base::none(), false});
+  const auto left = std::max<std::chrono::steady_clock::duration>(connect_deadline_ - std::chrono::steady_clock::now(),
+                                                                   std::chrono::milliseconds(1));
+  ws_.set_option(websocket::stream_base::timeout{left, websocket::stream_base::none(), false});
   ws_.set_option(websocket::stream_base::decorator([this](websocket::request_type& req) {
     for (const auto& [name, value] : upgrade_headers(cfg_)) req.set(name, value);
     if (cfg_.verbose) show_headers(">", req);
@@ -181,7 +184,7 @@ template <class Message>
 void session<Layer>::show_headers(const char* dir, const Message& m) {
   std::string first;
   if constexpr (Message::is_request::value)
-    first = std::string(m.method_string()) + " " + std::string(m.target()) + " HTTP/1.1";
+    first = std::string(m.method_string()) + " " + shown_target(m.target()) + " HTTP/1.1";
   else
     first = "HTTP/1.1 " + std::to_string(m.result_int()) + " " + std::string(m.reason());
   notify("handshake", std::string(dir) + " " + first);
@@ -228,8 +231,9 @@ void session<Layer>::on_handshake(error_code ec) {
                               exit_handshake_rejected);
   }
   if (ec == beast::error::timeout)
-    return fail_before_open("handshake", "no answer to the upgrade request within " +
-                                             seconds_text(limits::handshake_timeout), exit_handshake_rejected);
+    return fail_before_open("handshake", "no complete answer to the upgrade request within " +
+                                             seconds_text(cfg_.connect_timeout) + " of starting (--connect-timeout)",
+                            exit_handshake_rejected);
   if (ec.category() == error_code(http::error::bad_value).category())
     return fail_before_open("handshake", "the server's answer is not valid HTTP (" + ec.message() + ")",
                             exit_handshake_rejected);
@@ -248,6 +252,10 @@ void session<Layer>::on_handshake(error_code ec) {
     if (const std::string bad = unoffered_extension(ext, cfg_.compress); !bad.empty())
       return fail_before_open("handshake", "the server accepted extension '" + bad + "', which was not offered" +
                                                (cfg_.compress || bad != "permessage-deflate" ? "" : " (--no-compress)"),
+                              exit_handshake_rejected);
+    if (const std::string bad = bad_deflate_parameter(ext); !bad.empty())
+      return fail_before_open("handshake", "the server's permessage-deflate parameter " + bad +
+                                               " is not allowed (RFC 7692 §7.1.2: window bits are 8 to 15)",
                               exit_handshake_rejected);
   }
 

@@ -8,6 +8,7 @@
 //   session_accept.ipp    server side (--listen): the client's upgrade request
 // session.cpp and tls_session.cpp include all of it; nothing else should.
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/bind_executor.hpp>
@@ -27,6 +28,7 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <vector>
 #include <memory>
 #include <type_traits>
 #include <string>
@@ -52,6 +54,7 @@
 #include "bridge/safe_text.hpp"
 #include "bridge/version.hpp"
 #include "bridge/sandbox.hpp"
+#include "netproc/accept_path.hpp"
 #include "netproc/session_transport.hpp"
 #include "netproc/frame_writer.hpp"
 #include "netproc/close_phase.hpp"
@@ -281,7 +284,14 @@ class session : public std::enable_shared_from_this<session<Layer>> {
   /// user closed it (Ctrl+D in terminal mode).
   bool awaiting_messages() const {
     if (close_at_once_) return false;
+    if (input_refused_) return cfg_.max_messages != 0 && delivered_ < wanted_messages();
     return cfg_.no_close || (cfg_.max_messages != 0 && !max_reached_);
+  }
+
+  /// --max-messages, or after refused input no more than the messages that were sent
+  /// (their answers are what the run still waits for).
+  std::uint64_t wanted_messages() const {
+    return input_refused_ ? std::min<std::uint64_t>(cfg_.max_messages, messages_from_io_) : cfg_.max_messages;
   }
 
   std::size_t io_backlog() const { return to_io_pending_.size() + to_io_writing_.size(); }
@@ -360,7 +370,7 @@ class session : public std::enable_shared_from_this<session<Layer>> {
 
   /// While our Close waits behind data: every close timeout, the server must have
   /// taken some bytes, or it is declared stuck.
-  void wait_for_close_flush(std::uint64_t flushed_before);
+  void wait_for_close_flush(std::uint64_t flushed_before, int unacked_before);
 
   /// Our Close is in the kernel: now the server has --close-timeout to answer it,
   /// counted from when it has received everything, Close included. While the kernel
@@ -368,7 +378,12 @@ class session : public std::enable_shared_from_this<session<Layer>> {
   /// a slow server is working through our data, and the wait goes on.
   void on_close_frame_flushed();
 
-  void wait_for_close_answer(int unacked_before);
+  /// Until the peer has acknowledged every byte: given up on if the unacknowledged
+  /// count stays put for --close-timeout.
+  void wait_for_close_delivery(int unacked_before, std::chrono::steady_clock::time_point progress_at);
+
+  /// The peer has everything: one --close-timeout for its Close.
+  void wait_for_close_answer();
 
   /// Bytes in the kernel's send queue that the server has not acknowledged
   /// (SIOCOUTQ, for TCP and Unix stream sockets alike); 0 if it cannot tell.
@@ -481,6 +496,9 @@ class session : public std::enable_shared_from_this<session<Layer>> {
   std::uint64_t our_close_end_ = 0;  ///< session_transport::accepted() after our Close frame
   bool timed_out_ = false;         ///< --timeout ended the session
   bool close_at_once_ = false; ///< input_end asked for no linger (interactive Ctrl+D)
+  bool input_refused_ = false; ///< input_end said the input was refused (ipc::input_end_refused)
+  bool interrupted_ = false;   ///< the supervisor asked to close (a signal)
+  std::uint64_t messages_from_io_ = 0;  ///< messages taken from ioproc
   bool ping_in_flight_ = false;
   int user_pings_ = 0;         ///< /ping pongs still to come
   websocket::ping_data ping_data_;
@@ -496,6 +514,7 @@ class session : public std::enable_shared_from_this<session<Layer>> {
   std::string program_env_;   ///< for the --exec program, in the `opened` frame
   unsigned answer_status_ = 0;  ///< 101, or the refusal's status, for the access log
   std::chrono::steady_clock::time_point accepted_at_{};
+  std::chrono::steady_clock::time_point connect_deadline_{};  ///< client: --connect-timeout from the start
 };
 
 /// Started as root: become nobody once the certificates are loaded and before we

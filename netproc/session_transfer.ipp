@@ -22,16 +22,12 @@ void session<Layer>::on_ws_read(error_code ec, std::size_t n) {
     read_buffer_.consume(read_buffer_.size());
     return do_ws_read();
   }
-  const auto type = ws_.got_text() ? ipc::frame_type::text : ipc::frame_type::binary;
-  ipc::append_header(to_io_pending_, type, n);
-  const auto data = read_buffer_.cdata();
-  to_io_pending_.append(static_cast<const char*>(data.data()), data.size());
-  read_buffer_.consume(read_buffer_.size());
+  frame_received_message(to_io_pending_, ws_.got_text(), read_buffer_);
   // Counted on the board with the flush that hands them to ioproc (flush_to_io).
   ++unpublished_messages_;
   unpublished_bytes_ += n;
   if (phase_ == close_phase::lingering) last_receive_ = std::chrono::steady_clock::now();  // lingering waits for quiet
-  if (cfg_.max_messages != 0 && ++delivered_ >= cfg_.max_messages) {
+  if (cfg_.max_messages != 0 && ++delivered_ >= wanted_messages()) {
     // --max-messages: that was the last one. Close now; what the server sends before
     // its Close answer is read (the closing handshake needs it) but not delivered.
     flush_to_io();
@@ -137,6 +133,7 @@ void session<Layer>::on_io_frame(const ipc::frame& f) {
   switch (f.type) {
     case ipc::frame_type::text:
     case ipc::frame_type::binary:
+      ++messages_from_io_;
       if (direct_frames_ && queue_.empty()) {  // (after a close began, the table drops data)
         auto& out = ws_.next_layer().pending_buffer();
         const std::size_t before = out.size();
@@ -155,8 +152,9 @@ void session<Layer>::on_io_frame(const ipc::frame& f) {
     case ipc::frame_type::input_end:
       input_ended_ = true;
       if (cfg_.reconnect) input_end_payload_ = f.payload;
-      close_at_once_ = f.payload == ipc::input_end_close_now;
-      if (!close_at_once_ && !f.payload.empty()) {  // the code of the Close at the end
+      input_refused_ = f.payload == ipc::input_end_refused;
+      close_at_once_ = f.payload == ipc::input_end_close_now || (input_refused_ && messages_from_io_ == 0);
+      if (!close_at_once_ && !input_refused_ && !f.payload.empty()) {  // the code of the Close at the end
         ipc::close_info c;
         std::string err;
         if (!ipc::decode_close(f.payload, c, &err) || !sendable_close_code(c.code))
@@ -319,6 +317,7 @@ void session<Layer>::on_control_read(error_code ec, std::size_t n) {
         !ipc::decode_close(f.payload, c, &err))
       return protocol_error("from supervisor: " + (err.empty() ? "unexpected frame" : err));
     board_.close_requested.store(1, std::memory_order_relaxed);
+    interrupted_ = true;
     request_close(c.code, c.reason);
   }
   do_control_read();

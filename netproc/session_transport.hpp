@@ -27,6 +27,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <functional>
 #include <limits>
@@ -102,8 +103,11 @@ class session_transport {
           // After our own Close only Beast's control frames come here, never message
           // payload, so a first byte of 0x88 is a frame header.
           if (!ec && !(drop_close_frames_ && first == close_frame_byte)) {
-            if (first == close_frame_byte && beast_close_code_ == 0) beast_close_code_ = close_code_of(b);
-            append(b);
+            const std::uint16_t code = first == close_frame_byte ? close_code_of(b) : 0;
+            if (first == close_frame_byte && beast_close_code_ == 0)
+              beast_close_code_ = close_code_on_the_wire(code) ? code : close_protocol_error_code;
+            if (close_code_on_the_wire(code)) append(b);
+            else append_protocol_error_close(b);
             if (first == close_frame_byte) close_frame_end_ = accepted_;
             if (is_control_frame(first)) {
               control_backlog_ += n;
@@ -126,6 +130,24 @@ class session_transport {
   /// The close code of a Close frame Beast wrote on its own (failing the connection
   /// after a protocol violation, or answering the server's Close), or 0.
   std::uint16_t beast_close_code() const { return beast_close_code_; }
+
+  /// Puts bytes already read from the next layer back in front of those not yet given
+  /// out, so that the next reads return them first. The server reads the upgrade
+  /// request with http::async_read, outside Beast's stream: whatever the client sent
+  /// after the request's head is then in the caller's buffer. RFC 6455 §4.1 asks a
+  /// client to wait for the 101, but clients do pipeline their first frame: those bytes
+  /// are WebSocket frames, and Beast must parse them like any that follow.
+  void unread(std::string_view bytes) {
+    if (bytes.empty()) return;
+    const std::size_t rest = rend_ - rpos_;
+    byte_buffer merged(std::max(rbuf_.size(), bytes.size() + rest));
+    std::memcpy(merged.data(), bytes.data(), bytes.size());
+    if (rest != 0) std::memcpy(merged.data() + bytes.size(), rbuf_.data() + rpos_, rest);
+    rbuf_.swap(merged);
+    rpos_ = 0;
+    rend_ = bytes.size() + rest;
+    scan_pos_ = 0;
+  }
 
   /// Appends bytes written by the session itself, in order after all accepted so far.
   void write_raw(std::string_view bytes) {
@@ -248,6 +270,37 @@ class session_transport {
   }
 
   static bool is_control_frame(unsigned char first) { return (first & 0x0f) >= 8; }
+
+  static constexpr std::uint16_t close_protocol_error_code = 1002;
+
+  /// False for a code no Close frame may carry. Beast 1.81 (detail::is_valid_close_code)
+  /// takes a received code of 5000 or more as valid and echoes it in its reply; RFC 6455
+  /// §7.4.2 leaves those unused on the wire, and a peer that sends one is failed with
+  /// 1002 (Autobahn 7.13.1-2). Beast's echo is the only Close it writes with a code it
+  /// did not choose, so checking its writes here catches exactly that case. 0 (no code)
+  /// is fine.
+  static bool close_code_on_the_wire(std::uint16_t code) { return code < 5000; }
+
+  /// Appends Beast's Close frame in `b` with its code replaced by 1002 and no reason,
+  /// masked with the frame's own key when it has one (a client's, RFC 6455 §5.3).
+  template <class Buffers>
+  void append_protocol_error_close(const Buffers& b) {
+    unsigned char f[8];
+    const std::size_t got = boost::asio::buffer_copy(boost::asio::buffer(f), b);
+    const bool masked = got >= 6 && (f[1] & 0x80) != 0;
+    unsigned char out[8] = {close_frame_byte, static_cast<unsigned char>(masked ? 0x82 : 0x02)};
+    std::size_t n = 2;
+    const unsigned char key[4] = {masked ? f[2] : std::uint8_t{0}, masked ? f[3] : std::uint8_t{0},
+                                  masked ? f[4] : std::uint8_t{0}, masked ? f[5] : std::uint8_t{0}};
+    if (masked) {
+      std::memcpy(out + 2, key, 4);
+      n = 6;
+    }
+    out[n] = static_cast<unsigned char>((close_protocol_error_code >> 8) ^ key[0]);
+    out[n + 1] = static_cast<unsigned char>((close_protocol_error_code & 0xff) ^ key[1]);
+    pending_.append(std::string_view(reinterpret_cast<const char*>(out), n + 2));
+    accepted_ += n + 2;
+  }
 
   /// The status code in a Close frame (RFC 6455 §5.5.1: the first two bytes of the
   /// payload, after the 2-byte header and, in a client's frame, the 4-byte masking

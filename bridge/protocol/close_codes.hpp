@@ -12,6 +12,7 @@ enum close_code : std::uint16_t {
   close_protocol_error = 1002,
   close_no_status = 1005,  ///< reported for a Close without a code; never sent (§7.1.5)
   close_abnormal = 1006,   ///< reported when the connection ended without a Close; never sent
+  close_invalid_payload = 1007,  ///< server mode: the --exec program wrote text that is not UTF-8
   close_too_big = 1009,
   close_internal_error = 1011,  ///< server mode: the --exec program failed
 };

@@ -22,15 +22,11 @@ const char* to_string(frame_type t) {
   return "unknown";
 }
 
-void append_header(std::string& out, frame_type type, std::size_t payload_size) {
+void append_frame(std::string& out, frame_type type, std::string_view payload) {
   unsigned char h[header_size];
-  boost::endian::store_big_u32(h, static_cast<std::uint32_t>(payload_size));
+  boost::endian::store_big_u32(h, static_cast<std::uint32_t>(payload.size()));
   h[4] = static_cast<unsigned char>(type);
   out.append(reinterpret_cast<const char*>(h), header_size);
-}
-
-void append_frame(std::string& out, frame_type type, std::string_view payload) {
-  append_header(out, type, payload.size());
   out.append(payload);
 }
 

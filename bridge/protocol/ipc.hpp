@@ -37,6 +37,10 @@ inline constexpr std::uint8_t max_frame_type = 9;
 /// reason of the Close that ends the connection (server mode: 1011 when the --exec
 /// program failed).
 inline constexpr std::string_view input_end_close_now = "now";
+/// Payload of `input_end` when the input was refused (a line that cannot be a message):
+/// netproc waits only for the answers to what was sent before it (none: it closes at
+/// once), then closes.
+inline constexpr std::string_view input_end_refused = "refused";
 
 inline constexpr std::size_t header_size = 5;
 
@@ -52,11 +56,10 @@ struct frame {
 
 /// Appends one frame to `out`. Several frames appended to one buffer go out in one
 /// write, which is what makes small messages cheap. The caller keeps payloads within
-/// limits::max_ipc_payload.
+/// limits::max_ipc_payload. There is no way to write a header apart from its payload:
+/// a header whose length does not match what follows would let the rest of a peer's
+/// bytes be read as frames.
 void append_frame(std::string& out, frame_type type, std::string_view payload);
-
-/// Appends only the header; the caller appends exactly `payload_size` bytes after it.
-void append_header(std::string& out, frame_type type, std::size_t payload_size);
 
 /// Incremental decoder for a byte stream of frames that arrives in arbitrary pieces.
 class frame_decoder {

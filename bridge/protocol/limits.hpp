@@ -31,15 +31,23 @@ inline constexpr std::size_t max_send_queue = 1u << 20;
 /// the socket (a slow stdout consumer pushes back on the server through TCP).
 inline constexpr std::size_t max_receive_backlog = 1u << 20;
 
-/// TCP connect (all resolved addresses together). Option: --connect-timeout.
+/// From the start to the open connection: TCP (all resolved addresses together), the
+/// proxy, TLS and the upgrade answer, one deadline for all, as curl's
+/// --connect-timeout. Beast's client preset gives the upgrade 30 s too.
+/// Option: --connect-timeout.
 inline constexpr auto default_connect_timeout = 30s;
 
-/// The HTTP upgrade. Beast's client preset uses 30 s as well.
+/// Server mode: writing the 101 answer to a client that has sent its request.
 inline constexpr auto handshake_timeout = 30s;
 
 /// How long we wait for the server's answer to our Close frame (beast #365: a
 /// peer that never answers Close is ours to time out). Option: --close-timeout.
 inline constexpr auto default_close_timeout = 5s;
+
+/// While the peer still has our Close to acknowledge, how often netproc looks at the
+/// kernel's count of unacknowledged bytes: the --close-timeout for the peer's answer
+/// starts when it reaches 0 (a TCP ACK of our Close is not an answer to it).
+inline constexpr auto close_delivery_poll = 100ms;
 
 /// At the end of input, wsbridge waits until the server has been quiet this long
 /// before it sends Close. Many servers stop answering once they receive a Close
@@ -69,9 +77,22 @@ inline constexpr unsigned default_max_redirects = 10;
 /// Server mode with --exec: connections (each a program and three processes) at once.
 inline constexpr unsigned default_max_connections = 64;
 
-/// Server mode: how long a client has to send its whole upgrade request (a client
-/// that sends half a request and waits holds a process: slowloris).
-inline constexpr auto request_timeout = 10s;
+/// Server mode with --exec: connections still in their upgrade (TLS, the request) at
+/// once, apart from --max-connections, which counts open ones. When a new one comes,
+/// the oldest still in its upgrade is dropped: clients that send half a request and
+/// wait push out each other, never an open connection nor a real client for long.
+inline constexpr std::size_t max_upgrading = 64;
+
+/// Server mode: accepted connections whose request head has not fully arrived, held by
+/// the listener at one descriptor each (no process yet); the oldest is closed for a new
+/// one. Also at most a quarter of the listener's descriptor limit.
+inline constexpr std::size_t max_waiting_requests = 4096;
+
+/// Server mode: how long a client has for TLS and its whole upgrade request (a client
+/// that sends half a request and waits holds processes: slowloris). Shorter than
+/// nginx's client_header_timeout (60 s): a WebSocket client sends one small request
+/// at once. Option: --connect-timeout with --listen.
+inline constexpr auto request_timeout = 5s;
 
 /// Longest redirect target we follow (the status board holds it).
 inline constexpr std::size_t max_redirect_url = 4096;

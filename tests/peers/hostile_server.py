@@ -23,7 +23,8 @@ Modes:
   subprotocol NAME        finish the handshake choosing subprotocol NAME, whatever was offered
   extension VALUE         finish the handshake answering Sec-WebSocket-Extensions: VALUE
   frames HEX              finish the handshake, send these bytes (hex), then read until the
-                          client closes TCP (a Close frame with a bad code, say)
+                          client closes TCP (a Close frame with a bad code, say); print
+                          "CLOSE <code>" for the client's Close frame ("CLOSE none" without)
   ping-flood COUNT        finish the handshake, send COUNT pings of 125 bytes and never read;
                           print "STALLED <bytes sent>" once the client has taken nothing for
                           2 s (it stopped reading), or "SENT ALL" if it took everything
@@ -126,11 +127,7 @@ def serve(conn, mode, args, keep):
         if mode == "frames":
             event("OPEN")
             conn.sendall(bytes.fromhex(args[0]))
-            try:
-                while conn.recv(65536):
-                    pass
-            except OSError:
-                pass
+            report_client_close(conn)
             conn.close()
             return
         if mode == "ping-flood":
@@ -150,6 +147,30 @@ def serve(conn, mode, args, keep):
             return
         keep.append(conn)  # never read again, never answer
         event("OPEN")
+
+
+def report_client_close(conn):
+    """Reads until the client closes TCP; prints "CLOSE <code>" for its Close frame
+    (client frames are masked: RFC 6455 §5.3)."""
+    data = b""
+    try:
+        while True:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except OSError:
+        pass
+    while len(data) >= 6:
+        n = data[1] & 0x7f  # control frames are short (RFC 6455 §5.5)
+        if len(data) < 6 + n:
+            break
+        payload = bytes(b ^ data[2 + i % 4] for i, b in enumerate(data[6:6 + n]))
+        if data[0] & 0x0f == 8:
+            event(f"CLOSE {struct.unpack('>H', payload[:2])[0] if len(payload) >= 2 else 'none'}")
+            return
+        data = data[6 + n:]
+    event("CLOSE none")
 
 
 def ping_flood(conn, count):

@@ -22,6 +22,15 @@ TEST_CASE("ws and wss URLs are taken apart", "[config]") {
     CHECK(t.host_header == "example.com:8443");
     CHECK(t.resource == "/chat?room=1");
   }
+  SECTION("a percent-encoded control character or space in the host is refused") {
+    // "%00evil.example" would reach the resolver as "" (the local host).
+    for (const char* url : {"ws://%00evil.example:1/", "ws://a%0Db/", "ws://a%20b/", "ws://%7F/"}) {
+      CHECK_FALSE(parse_ws_url(url, t, &err));
+      CHECK(err.find("percent-encoded control character or space") != std::string::npos);
+    }
+    CHECK(parse_ws_url("ws://ex%61mple.com/", t, &err));  // an encoded letter is still a name
+    CHECK(t.host == "example.com");
+  }
   SECTION("IPv6 literal") {
     REQUIRE(parse_ws_url("ws://[::1]:9000/x", t, &err));
     CHECK(t.host == "::1");

@@ -111,6 +111,25 @@ TEST_CASE("an extension the client did not offer is found", "[handshake]") {
   CHECK_FALSE(unoffered_extension(";;;", true).empty());            // not an extension list at all
 }
 
+TEST_CASE("a deflate window size outside 8-15 is named", "[handshake]") {
+  using netproc::bad_deflate_parameter;
+  CHECK(bad_deflate_parameter("permessage-deflate; server_max_window_bits=15; client_max_window_bits=8").empty());
+  CHECK(bad_deflate_parameter("permessage-deflate").empty());
+  CHECK(bad_deflate_parameter("permessage-deflate; server_max_window_bits=7") == "server_max_window_bits=7");
+  CHECK(bad_deflate_parameter("permessage-deflate; client_max_window_bits=16") == "client_max_window_bits=16");
+  CHECK(bad_deflate_parameter("permessage-deflate; client_max_window_bits") == "client_max_window_bits");
+  CHECK(bad_deflate_parameter("permessage-deflate; server_max_window_bits=010") == "server_max_window_bits=010");
+  CHECK(bad_deflate_parameter("x-other; server_max_window_bits=1").empty());  // not ours to judge
+}
+
+TEST_CASE("verbose output (-v) masks secret query values", "[handshake]") {
+  using netproc::shown_target;
+  CHECK(shown_target("/chat") == "/chat");
+  CHECK(shown_target("/c?token=abc&room=5") == "/c?token=***&room=5");
+  CHECK(shown_target("/c?API_KEY=k&x&Signature=s&password=&auth") == "/c?API_KEY=***&x&Signature=***&password=***&auth");
+  CHECK(shown_target("/c?") == "/c?");
+}
+
 TEST_CASE("verbose output (-v) masks every credential-bearing header", "[handshake]") {
   using netproc::shown_header_value;
   CHECK(shown_header_value("Authorization", "Basic dTpw") == "Basic ***");

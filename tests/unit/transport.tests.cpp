@@ -6,83 +6,23 @@
 // Boost upgrade changes that, they fail here before the session misbehaves.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/detail/hybi13.hpp>
 #include <catch2/catch.hpp>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "netproc/session_transport.hpp"
+#include "tests/support/memory_stream.hpp"
 
 namespace net = boost::asio;
 namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 using beast::error_code;
 
-namespace fake {
-
-/// An in-memory stream: reads take what feed() gave (or wait for it), writes land in
-/// `written` at once unless `stall_writes` holds them back.
-class stream {
- public:
-  using executor_type = net::io_context::executor_type;
-  explicit stream(net::io_context& ioc) : ioc_(ioc) {}
-  executor_type get_executor() { return ioc_.get_executor(); }
-
-  std::string written;
-  bool stall_writes = false;
-  int reads_started = 0;
-
-  void feed(std::string_view bytes) {
-    input_ += bytes;
-    if (pending_read_) std::exchange(pending_read_, nullptr)();
-  }
-
-  template <class Buffers, class Token>
-  auto async_read_some(const Buffers& b, Token&& token) {
-    return net::async_initiate<Token, void(error_code, std::size_t)>(
-        [this](auto handler, const Buffers& bufs) {
-          ++reads_started;
-          auto run = [this, bufs, h = std::make_shared<decltype(handler)>(std::move(handler))]() mutable {
-            const std::size_t n = net::buffer_copy(bufs, net::buffer(input_));
-            input_.erase(0, n);
-            net::post(ioc_, [h, n]() mutable { (*h)(error_code{}, n); });
-          };
-          if (input_.empty()) pending_read_ = std::move(run);
-          else run();
-        },
-        token, b);
-  }
-
-  template <class Buffers, class Token>
-  auto async_write_some(const Buffers& b, Token&& token) {
-    return net::async_initiate<Token, void(error_code, std::size_t)>(
-        [this](auto handler, const Buffers& bufs) {
-          if (stall_writes) return;  // never completes: a peer that does not read
-          const std::size_t n = net::buffer_size(bufs);
-          std::string bytes(n, '\0');
-          net::buffer_copy(net::buffer(bytes), bufs);
-          written += bytes;
-          net::post(ioc_, [h = std::move(handler), n]() mutable { h(error_code{}, n); });
-        },
-        token, b);
-  }
-
- private:
-  net::io_context& ioc_;
-  std::string input_;
-  std::function<void()> pending_read_;
-};
-
-template <class Handler>
-void async_teardown(beast::role_type, stream& s, Handler&& handler) {
-  net::post(s.get_executor(), [h = std::forward<Handler>(handler)]() mutable { h(error_code{}); });
-}
-inline void teardown(beast::role_type, stream&, error_code& ec) { ec = {}; }
-inline void beast_close_socket(stream&) {}  // Beast closes the lowest layer on a timeout
-
-}  // namespace fake
 
 using transport = wsbridge::netproc::session_transport<fake::stream>;
 
@@ -219,4 +159,64 @@ TEST_CASE("transport: accounting, and pongs that stop reading while the peer doe
   CHECK(t.control_backlog() > (64u << 10));
   CHECK(t.control_backlog() <= 2000u * (2 + 4 + 125) + 200);
   CHECK(c.peer().reads_started == reads);
+}
+
+TEST_CASE("transport: a Close code Beast echoes that is not valid on the wire goes out as 1002", "[transport]") {
+  // Beast 1.81 takes 5000 and up as valid and echoes it; RFC 6455 §7.4.2 has no such codes.
+  for (const std::string& code : {std::string("\x13\x88", 2), std::string("\xff\xff", 2)}) {
+    open_client c;
+    c.peer().feed(std::string("\x88\x02", 2) + code);
+    beast::flat_buffer buf;
+    error_code read_ec;
+    c.ws.async_read(buf, [&](error_code ec, std::size_t) { read_ec = ec; });
+    run_ready(c.ioc);
+    const std::string& w = c.peer().written;
+    REQUIRE(w.size() == 8);  // one masked Close with a 2-byte payload, no reason
+    CHECK(static_cast<unsigned char>(w[0]) == 0x88);
+    CHECK(static_cast<unsigned char>(w[1]) == 0x82);
+    const int sent = (static_cast<unsigned char>(w[6] ^ w[2]) << 8) | static_cast<unsigned char>(w[7] ^ w[3]);
+    CHECK(sent == 1002);
+    CHECK(c.ws.next_layer().beast_close_code() == 1002);
+  }
+}
+
+TEST_CASE("transport: bytes put back are read before the next layer, as frames", "[transport]") {
+  // A server reads the upgrade request outside Beast; what followed its head is the
+  // client's first frames, and Beast must parse them (never pass them on as they are).
+  net::io_context ioc;
+  websocket::stream<transport> ws{ioc};
+  ws.set_option(websocket::stream_base::decorator([](websocket::response_type&) {}));
+  websocket::request_type req;
+  req.method(beast::http::verb::get);
+  req.target("/");
+  req.version(11);
+  req.set(beast::http::field::host, "h");
+  req.set(beast::http::field::upgrade, "websocket");
+  req.set(beast::http::field::connection, "Upgrade");
+  req.set(beast::http::field::sec_websocket_key, "dGhlIHNhbXBsZSBub25jZQ==");
+  req.set(beast::http::field::sec_websocket_version, "13");
+  // Two masked text frames (mask 0): "first", then "second", the second split between
+  // the bytes put back and the socket.
+  const std::string first = std::string("\x81\x85\0\0\0\0", 6) + "first";
+  const std::string second = std::string("\x81\x86\0\0\0\0", 6) + "second";
+  ws.next_layer().next_layer().feed(second.substr(4));
+  ws.next_layer().unread(first + second.substr(0, 4));
+  bool accepted = false;
+  ws.async_accept(req, [&](error_code ec) {
+    REQUIRE_FALSE(ec);
+    accepted = true;
+  });
+  run_ready(ioc);
+  REQUIRE(accepted);
+  std::vector<std::string> got;
+  beast::flat_buffer buf;
+  std::function<void(error_code, std::size_t)> on_read = [&](error_code ec, std::size_t) {
+    if (ec) return;
+    got.push_back(beast::buffers_to_string(buf.data()));
+    buf.consume(buf.size());
+    if (got.size() < 2) ws.async_read(buf, on_read);
+  };
+  ws.async_read(buf, on_read);
+  run_ready(ioc);
+  CHECK(got == std::vector<std::string>{"first", "second"});
 }
