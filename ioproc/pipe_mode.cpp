@@ -182,6 +182,9 @@ struct relay_end {
   bool done = false;
 };
 
+/// Server mode: the programs' stderr lines, each prefixed with its connection. A program
+/// may pass on what a client sent (`cat >&2`): the lines are made terminal-safe like
+/// every other line that may hold a peer's bytes.
 void relay_program_errors(int fd, relay_end& finished) {
   std::string pending;
   char buf[4096];
@@ -192,13 +195,13 @@ void relay_program_errors(int fd, relay_end& finished) {
     std::size_t start = 0;
     for (std::size_t nl; (nl = pending.find('\n', start)) != std::string::npos || pending.size() - start >= sizeof buf;) {
       const std::size_t end = nl == std::string::npos ? start + sizeof buf : nl;
-      std::string line = say_prefix + pending.substr(start, end - start) + "\n";
+      std::string line = say_prefix + safe_text(std::string_view(pending).substr(start, end - start)) + "\n";
       write_all(STDERR_FILENO, line);
       start = nl == std::string::npos ? end : nl + 1;
     }
     pending.erase(0, start);
     if (n <= 0) {
-      if (!pending.empty()) write_all(STDERR_FILENO, say_prefix + pending + "\n");
+      if (!pending.empty()) write_all(STDERR_FILENO, say_prefix + safe_text(pending) + "\n");
       std::lock_guard lock(finished.mutex);
       finished.done = true;
       finished.cv.notify_all();

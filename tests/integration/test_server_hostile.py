@@ -219,6 +219,18 @@ def test_invalid_utf8_from_the_program_closes_with_1007_and_is_logged(listen):
              "the refusal on the connection's log line")
 
 
+def test_a_program_s_stderr_reaches_the_log_escaped(listen):
+    # A program may pass a client's bytes on to its stderr (`cat >&2`).
+    server = listen("--exec", "sh", "-c", "cat >&2")
+    c = RawClient(server.port)
+    c.send(UPGRADE + client_frame(1, b"\x1b]0;title\x07\x1b[2Jhi") + client_frame(8, close_payload(1000)))
+    assert c.read_head().startswith("HTTP/1.1 101")
+    c.read_until_eof()
+    c.close()
+    line = wait_for(lambda: next((x for x in server.stderr_lines() if "hi" in x), None), 10, "the program's line")
+    assert "\x1b" not in line and "\\x1b[2Jhi" in line, repr(line)
+
+
 def sleep_pids(seconds):
     """`sleep SECONDS` processes (their argv exactly: the script that started them holds
     the same words)."""
