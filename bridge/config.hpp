@@ -81,7 +81,7 @@ enum class payload_encoding {
            ///< binary messages are written as base64
 };
 
-/// Message types in a pipe (#20): which of text and binary each message is, kept in
+/// Message types in a pipe: which of text and binary each message is, kept in
 /// both directions.
 struct message_typing {
   /// --typed, with --length-prefixed: the top bit of the 4-byte length is set for a
@@ -120,7 +120,7 @@ struct config {
   bool proxy_given = false;               ///< --proxy was on the command line ...
   std::string proxy_url;                  ///< ... with this value ('' = no proxy)
   std::vector<connect_rule> connect_rules;  ///< --connect-to, --resolve: in order
-  // --reconnect (#20): a lost connection is made again, each attempt a new netproc.
+  // --reconnect: a lost connection is made again, each attempt a new netproc.
   bool reconnect = false;
   unsigned reconnect_attempts = 0;  ///< --reconnect=N: give up after N failed attempts in a row; 0: never
   std::chrono::milliseconds reconnect_min{1000};   ///< --reconnect-delay MIN[,MAX]: the backoff's ...

@@ -1,5 +1,5 @@
 #pragma once
-// --reconnect (#20): whether, and when, the supervisor makes a lost connection again.
+// --reconnect: whether, and when, the supervisor makes a lost connection again.
 // One pure function, so that the policy is in one place and unit-tested; the
 // supervisor gathers the facts (netproc's exit status and what it left on the status
 // board) and acts on the answer, as it does for redirects.

@@ -8,7 +8,7 @@
 // pipe holds at most its capacity in bytes, the most recent ones, so a buffer is
 // framed into again only once that many bytes were sent after it, or once the pipe's
 // unread count (FIONREAD) shows it was read. When every buffer may still be in the
-// pipe, the batch is copied with write(2) as before.
+// pipe, the batch is copied with write(2).
 
 #include <array>
 #include <cstddef>

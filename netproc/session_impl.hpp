@@ -72,7 +72,7 @@
 #endif
 
 namespace wsbridge::netproc {
-// Internal linkage, as before the split: each binary has one translation unit that
+// Internal linkage: each binary has one translation unit that
 // includes this (session.cpp, tls_session.cpp), and the compiler sees every use.
 namespace {
 

@@ -239,7 +239,9 @@ def main():
     ap.add_argument("--out", default=os.path.join(BUILD, "bench"), help="where results.md and results.png go")
     ap.add_argument("--repeat", type=int, default=5, help="runs per client and workload (the median counts)")
     ap.add_argument("--memory-gb", type=float, default=1.0, help="largest input for the memory flatness check")
+    ap.add_argument("--wsbridge", default=WSBRIDGE, help="the wsbridge binary to measure (an A/B against another build)")
     opts = ap.parse_args()
+    CLIENTS["wsbridge"] = lambda mode, url: [opts.wsbridge, "--linger", "0", url]
     clients = [c.strip() for c in opts.clients.split(",") if c.strip()]
     os.makedirs(opts.out, exist_ok=True)
     scale = opts.scale

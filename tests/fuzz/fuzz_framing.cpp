@@ -2,7 +2,7 @@
 // framing and encoding and where the reads split. Checked: no message over the limit is
 // ever framed; the split of the reads changes nothing; length-prefixed and NUL framing
 // round-trip through the output framer byte for byte; so does typed length-prefixed
-// framing (#20), whose messages keep their types. An encoding selector of 3 picks the
+// framing, whose messages keep their types. An encoding selector of 3 picks the
 // typed framings: the length's top bit, or the prefixes "t" and "b" for lines and NUL.
 #include <cstddef>
 #include <cstdint>

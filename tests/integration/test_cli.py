@@ -1,4 +1,4 @@
-"""The command line as users of wscat, websocat and curl type it (#19)."""
+"""The command line as users of wscat, websocat and curl type it."""
 import subprocess
 
 from conftest import EXIT_OK, EXIT_USAGE, WSBRIDGE, run_wsbridge

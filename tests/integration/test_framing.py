@@ -121,7 +121,7 @@ def test_contradictory_framing_options_are_usage_errors(args):
                                      ["--text-prefix", "T:", "--binary-prefix", "B:"],
                                      ["-0", "--text-prefix", "t", "--binary-prefix", "b"]])
 def test_typed_framing_makes_an_exact_echo_client(servers, framing):
-    # #20: a relaying program (cat) answers text with text and binary with binary, byte
+    # A relaying program (cat) answers text with text and binary with binary, byte
     # for byte: empty messages, invalid UTF-8 binary, line breaks, 16 MiB of each.
     server = servers("python", "typed-echo", *(["lines"] if framing[0] == "--text-prefix" else []))
     r = subprocess.run([WSBRIDGE, *framing, server.url, "--exec", "cat"], capture_output=True, timeout=120)

@@ -1,4 +1,4 @@
-"""--reconnect (#20): a lost connection is made again; nothing is lost or sent twice by
+"""--reconnect: a lost connection is made again; nothing is lost or sent twice by
 wsbridge, and it stops when it should."""
 import os
 import re

@@ -1,4 +1,4 @@
-"""Server mode (#17): wsbridge --listen, with --exec (a program per connection) and
+"""Server mode: wsbridge --listen, with --exec (a program per connection) and
 without (one connection bridged to stdin/stdout). Real clients: python3-websockets,
 node's ws, and raw sockets that break the rules."""
 import asyncio
