@@ -18,15 +18,7 @@ void unique_fd::reset(int fd) {
 }
 
 int write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return 0;
+  return put_all(data, [fd](std::string_view rest) { return ::write(fd, rest.data(), rest.size()); });
 }
 
 ssize_t read_some(int fd, char* buf, std::size_t len) {

@@ -1,6 +1,7 @@
 #pragma once
 // Small POSIX helpers: an owning descriptor and EINTR-safe whole reads and writes.
 
+#include <cerrno>
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -28,7 +29,22 @@ class unique_fd {
   int fd_ = -1;
 };
 
-/// Writes all of `data`, retrying on EINTR and short writes. Returns 0 or the errno.
+/// Hands all of `data` to `put` (a call like write(2): bytes taken, or -1 and errno),
+/// retrying on EINTR and short writes. Returns 0 or the errno.
+template <class Put>
+int put_all(std::string_view data, Put&& put) {
+  while (!data.empty()) {
+    const ssize_t n = put(data);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return 0;
+}
+
+/// Writes all of `data` (put_all with write(2)). Returns 0 or the errno.
 int write_all(int fd, std::string_view data);
 
 /// One read(2), retried on EINTR. Returns bytes read, 0 at EOF, -errno on error.

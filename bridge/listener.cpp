@@ -13,9 +13,7 @@
 #include <optional>
 #include <poll.h>
 #include <string>
-#include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -26,6 +24,8 @@
 #include "bridge/fd_util.hpp"
 #include "bridge/protocol/exit_codes.hpp"
 #include "bridge/protocol/limits.hpp"
+#include "bridge/process_spawn.hpp"
+#include "bridge/protocol/child_fd.hpp"
 #include "bridge/protocol/status_board.hpp"
 #include "bridge/request_gate.hpp"
 
@@ -133,6 +133,8 @@ class listener {
   void on_request_ready(unique_fd fd, const std::string& peer);
   std::size_t open_connections() const;
   void start_connection(unique_fd fd, const std::string& peer);
+  /// In a connection's own process: its supervisor.
+  int run_connection(const std::string& peer, status_board_mapping& board);
   /// Makes room for one more connection in its upgrade: the oldest one still in its
   /// upgrade is ended when there are limits::max_upgrading of them.
   void drop_oldest_upgrading();
@@ -157,15 +159,10 @@ class listener {
 };
 
 int listener::run() {
-  sigset_t set;
-  sigemptyset(&set);
-  for (int s : {SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&set, s);
-  ::sigprocmask(SIG_BLOCK, &set, nullptr);
-  ::signal(SIGPIPE, SIG_IGN);
-  signals_.reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
   std::string err;
+  signals_ = watch_signals(&err);
   if (!signals_) {
-    std::fprintf(stderr, "wsbridge: signalfd: %s\n", errno_text(errno).c_str());
+    std::fprintf(stderr, "wsbridge: %s\n", err.c_str());
     return exit_failure;
   }
   if (!open_socket(&err)) {
@@ -188,9 +185,9 @@ int listener::run() {
       timeout_ms = static_cast<int>(std::max<long long>(0, left.count()));
     }
     if (::poll(fds.data(), fds.size(), timeout_ms) < 0 && errno != EINTR) break;
-    signalfd_siginfo si;
-    while (::read(signals_.get(), &si, sizeof si) == sizeof si)
+    read_signals(signals_.get(), [this](const signalfd_siginfo& si) {
       if (si.ssi_signo != SIGCHLD) on_signal(static_cast<int>(si.ssi_signo), si.ssi_code == SI_KERNEL);
+    });
     reap();
     if (!interrupted_by_)
       gate_.service(
@@ -361,25 +358,23 @@ void listener::start_connection(unique_fd fd, const std::string& peer) {
     std::fprintf(stderr, "wsbridge: %s: %s\n", peer.c_str(), err.c_str());
     return;
   }
-  const pid_t parent = ::getpid();
-  std::fflush(nullptr);
-  const pid_t pid = ::fork();
+  // The connection's supervisor: its socket at child_fd::accepted and every other
+  // descriptor of ours closed (the listening socket, other clients' sockets), its
+  // signals still blocked for its own signalfd. It dies with the listener, and its
+  // children with it.
+  const child_spec spec{"wsbridge-conn", {fd.get()}, SIGKILL, /*supervises=*/true};
+  std::string err;
+  const pid_t pid = spawn_child(spec, [&] { return run_connection(peer, *board); }, &err);
   if (pid < 0) {
-    std::fprintf(stderr, "wsbridge: %s: fork: %s\n", peer.c_str(), errno_text(errno).c_str());
+    std::fprintf(stderr, "wsbridge: %s: %s\n", peer.c_str(), err.c_str());
     return;  // fd closes: the client sees the connection end
   }
-  if (pid > 0) {
-    connections_.emplace(pid, connection{peer, std::move(board), clock::now()});
-    return;
-  }
-  // The connection supervisor. It dies with the listener (and its children with it).
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() != parent) ::_exit(limits::child_setup_failed);
-  ::prctl(PR_SET_NAME, "wsbridge-conn");
-  socket_.reset();
-  signals_.reset();
-  refused_.clear();
-  gate_.clear();  // other clients' sockets: none of them is this connection's business
+  connections_.emplace(pid, connection{peer, std::move(board), clock::now()});
+}
+
+int listener::run_connection(const std::string& peer, status_board_mapping& board) {
+  // In the child. The listener's descriptors are closed already; the members holding
+  // them are left alone (their numbers may now be this connection's).
   rlimit nofile{};
   if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0) {  // the limit a program expects (select() and FD_SETSIZE)
     nofile.rlim_cur = std::min(original_nofile_, nofile.rlim_max);
@@ -387,14 +382,13 @@ void listener::start_connection(unique_fd fd, const std::string& peer) {
   }
   // The other connections' boards are unmapped: none of this connection's processes
   // (a compromised netproc least of all) can read or write them.
-  connections_.clear();
+  for (auto it = connections_.begin(); it != connections_.end();)
+    it = it->second.board.get() == &board ? std::next(it) : connections_.erase(it);
   config c = cfg_;
-  c.accepted_socket = fd.release();
+  c.accepted_socket = child_fd::accepted;
   c.peer = peer;
   c.target.display = "client " + peer;  // "Connected to client 127.0.0.1:40312" on a terminal
-  const int status = run_supervisor(c, roles_, board.get());
-  std::fflush(nullptr);
-  ::_exit(status);
+  return run_supervisor(c, roles_, &board);
 }
 
 void listener::on_signal(int sig, bool from_terminal) {
@@ -413,16 +407,11 @@ void listener::on_signal(int sig, bool from_terminal) {
 }
 
 void listener::reap() {
-  for (;;) {
-    int status = 0;
-    const pid_t pid = ::waitpid(-1, &status, WNOHANG);
-    if (pid <= 0) return;
-    if (connections_.erase(pid) == 0) continue;
-    if (single()) {
-      served_ = true;
-      last_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    }
-  }
+  reap_children([this](pid_t pid, int status) {
+    if (connections_.erase(pid) == 0 || !single()) return;
+    served_ = true;
+    last_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  });
 }
 
 }  // namespace

@@ -5,7 +5,10 @@
 #include <cstdio>
 #include <fcntl.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <memory>
 
 #include "bridge/fd_util.hpp"
 #include "bridge/protocol/limits.hpp"
@@ -15,10 +18,10 @@ namespace wsbridge {
 pid_t spawn_child(const child_spec& spec, const std::function<int()>& body, std::string* err) {
   // Move the descriptors above the fixed numbers first, so the dup2 calls in the child
   // can never overwrite one another.
-  std::array<unique_fd, child_fd::count + 1> high;
-  const std::size_t placed = spec.extra >= 0 ? high.size() : spec.fds.size();
+  std::vector<unique_fd> high(spec.fds.size());
+  const std::size_t placed = spec.fds.size();
   for (std::size_t i = 0; i < placed; ++i) {
-    high[i].reset(::fcntl(i < spec.fds.size() ? spec.fds[i] : spec.extra, F_DUPFD_CLOEXEC, 10));
+    high[i].reset(::fcntl(spec.fds[i], F_DUPFD_CLOEXEC, 10));
     if (!high[i]) {
       *err = std::string("start ") + spec.name + ": " + errno_text(errno);
       return -1;
@@ -40,7 +43,6 @@ pid_t spawn_child(const child_spec& spec, const std::function<int()>& body, std:
     ::prctl(PR_SET_PDEATHSIG, spec.parent_death_signal);
     if (::getppid() != parent) ::_exit(limits::child_setup_failed);
   }
-  static_assert(child_fd::socket == child_fd::peer_in + child_fd::count && child_fd::log == child_fd::socket);
   for (std::size_t i = 0; i < placed; ++i)
     if (::dup2(high[i].get(), child_fd::peer_in + static_cast<int>(i)) < 0) ::_exit(limits::child_setup_failed);
   // Everything else the supervisor had open: the other pipe ends, its signalfd, and
@@ -49,16 +51,43 @@ pid_t spawn_child(const child_spec& spec, const std::function<int()>& body, std:
   if (::close_range(static_cast<unsigned>(first_unused), ~0U, 0) != 0) {
     for (int fd = first_unused; fd < 1024; ++fd) ::close(fd);
   }
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  for (int s : {SIGINT, SIGQUIT, SIGTERM, SIGHUP}) ::signal(s, SIG_IGN);
+  if (!spec.supervises) {
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (int s : {SIGINT, SIGQUIT, SIGTERM, SIGHUP}) ::signal(s, SIG_IGN);
+  }
   ::prctl(PR_SET_NAME, spec.name);
   const int status = body();
   std::fflush(nullptr);
   // _exit: the supervisor's objects on the stack we share a copy of are not ours to
   // destroy, and no atexit handler of its should run twice.
   ::_exit(status);
+}
+
+unique_fd watch_signals(std::string* err) {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : {SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&set, s);
+  ::sigprocmask(SIG_BLOCK, &set, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+  unique_fd fd(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!fd) *err = "signalfd: " + errno_text(errno);
+  return fd;
+}
+
+void read_signals(int fd, const std::function<void(const signalfd_siginfo&)>& on) {
+  signalfd_siginfo si;
+  while (::read(fd, &si, sizeof si) == sizeof si) on(si);
+}
+
+void reap_children(const std::function<void(pid_t, int)>& on) {
+  for (;;) {
+    int status = 0;
+    const pid_t pid = ::waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) return;
+    on(pid, status);
+  }
 }
 
 }  // namespace wsbridge

@@ -108,6 +108,7 @@ class supervisor {
   void on_signal(const signalfd_siginfo& si);
   void on_deadline();
   void reap();
+  void on_child_end(pid_t pid, int status);
   void kill_child(child& c, int sig);
   void kill_all(int sig);
   int exit_status() const;
@@ -163,10 +164,7 @@ int supervisor::run() {
                    {!to_io_.empty() && net_out_ ? net_out_.get() : -1, POLLOUT, 0}};
     const int r = ::poll(p, 3, timeout_ms);
     if (r < 0 && errno != EINTR) break;
-    if (r > 0 && p[0].revents) {
-      signalfd_siginfo si;
-      while (::read(signals_.get(), &si, sizeof si) == sizeof si) on_signal(si);
-    }
+    if (r > 0 && p[0].revents) read_signals(signals_.get(), [this](const signalfd_siginfo& si) { on_signal(si); });
     if (r > 0 && p[1].revents) read_spill(false);
     if (r > 0 && p[2].revents) flush_to_io();
     if (deadline_ && clock::now() >= *deadline_) on_deadline();
@@ -178,19 +176,8 @@ int supervisor::run() {
 }
 
 bool supervisor::start(std::string* err) {
-  // Every signal we act on is blocked and read from a signalfd, so none is lost
-  // between checks and no handler runs at an awkward moment (tini's approach).
-  sigset_t set;
-  sigemptyset(&set);
-  for (int s : {SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&set, s);
-  ::sigprocmask(SIG_BLOCK, &set, nullptr);
-  signals_.reset(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
-  if (!signals_) {
-    *err = "signalfd: " + errno_text(errno);
-    return false;
-  }
-  // A child that goes away must show up as EPIPE, not kill us.
-  ::signal(SIGPIPE, SIG_IGN);
+  signals_ = watch_signals(err);
+  if (!signals_) return false;
 
   // --log: the transcript of a terminal session, opened here since ioproc may not open
   // files; appended to, so that sessions (and a server's connections) add up.
@@ -220,8 +207,8 @@ bool supervisor::start(std::string* err) {
   for (int fd : {net_in_.get(), net_to_io_r.get()}) ::fcntl(fd, F_SETPIPE_SZ, limits::pipe_size);
   // ioproc gets SIGUSR1 when we die: in terminal mode it restores the terminal
   // settings (we cannot, being dead); in every mode it says so in one line and exits.
-  const child_spec io_spec{"wsbridge-io", {net_to_io_r.get(), io_to_net_w.get(), io_ctl_r.get()},
-                           SIGUSR1, log.get()};
+  child_spec io_spec{"wsbridge-io", {net_to_io_r.get(), io_to_net_w.get(), io_ctl_r.get()}, SIGUSR1};
+  if (log) io_spec.fds.push_back(log.get());  // child_fd::log
   io_.pid = spawn_child(io_spec, [this] { return roles_.ioproc(cfg_, *board_.get()); }, err);
   return io_.pid >= 0;
   // The children's pipe ends close here as the unique_fds go out of scope: from now
@@ -242,8 +229,9 @@ bool supervisor::spawn_netproc(std::string* err) {
     board_.get()->certificate_refused.store(0, std::memory_order_relaxed);
     board_.get()->spilled_messages.store(0, std::memory_order_relaxed);
   }
-  const child_spec spec{"wsbridge-net", {net_in_.get(), net_out_.get(), net_ctl_.get()}, SIGKILL,
-                        cfg_.reconnect ? spill_w.get() : cfg_.accepted_socket};
+  child_spec spec{"wsbridge-net", {net_in_.get(), net_out_.get(), net_ctl_.get()}, SIGKILL};
+  if (const int extra = cfg_.reconnect ? spill_w.get() : cfg_.accepted_socket; extra >= 0)
+    spec.fds.push_back(extra);  // child_fd::spill or child_fd::socket
   net_ = child{"network process", spawn_child(spec, [this] { return roles_.netproc(net_cfg_, *board_.get()); }, err), {},
                false, std::move(net_.control)};
   net_ctl_.reset();
@@ -463,37 +451,36 @@ void supervisor::on_deadline() {
 }
 
 void supervisor::reap() {
-  for (;;) {
-    int status = 0;
-    const pid_t pid = ::waitpid(-1, &status, WNOHANG);
-    if (pid <= 0) return;
-    child* c = pid == net_.pid ? &net_ : pid == io_.pid ? &io_ : nullptr;
-    if (!c) continue;
-    c->pid = -1;
-    c->status = status;
-    c->control.reset();
-    if (c == &net_) {
-      if (WIFEXITED(status) && WEXITSTATUS(status) == exit_redirect && follow_redirect()) continue;
-      if (cfg_.reconnect && WIFEXITED(status) && WEXITSTATUS(status) != exit_redirect &&
-          consider_reconnect(WEXITSTATUS(status)))
-        continue;
-      release_net_pipes();
-    }
-    report_child_end(*c);
-    if (c == &io_) reconnect_at_.reset();  // nobody left to reconnect for
-    child& other = c == &net_ ? io_ : net_;
-    const bool trapped = c == &net_ && board_.get()->sandbox_syscall.load(std::memory_order_relaxed) != 0;
-    if ((WIFSIGNALED(status) && !c->killed_by_us) || trapped) {
-      child_crashed_ = true;
-      kill_child(other, SIGKILL);
-    } else if (c == &io_ && other.pid > 0 && !deadline_) {
-      // ioproc is done (input and output finished, or stdout closed): netproc now
-      // closes the connection; give it the close timeout and a little more.
-      deadline_ = clock::now() + cfg_.close_timeout + std::chrono::seconds(1);
-    } else if (c == &net_ && other.pid > 0 && !cfg_.exec.empty()) {
-      // --exec: netproc is gone; ioproc still ends the program, within its graces.
-      deadline_ = clock::now() + program_wind_down;
-    }
+  reap_children([this](pid_t pid, int status) { on_child_end(pid, status); });
+}
+
+void supervisor::on_child_end(pid_t pid, int status) {
+  child* c = pid == net_.pid ? &net_ : pid == io_.pid ? &io_ : nullptr;
+  if (!c) return;
+  c->pid = -1;
+  c->status = status;
+  c->control.reset();
+  if (c == &net_) {
+    if (WIFEXITED(status) && WEXITSTATUS(status) == exit_redirect && follow_redirect()) return;
+    if (cfg_.reconnect && WIFEXITED(status) && WEXITSTATUS(status) != exit_redirect &&
+        consider_reconnect(WEXITSTATUS(status)))
+      return;
+    release_net_pipes();
+  }
+  report_child_end(*c);
+  if (c == &io_) reconnect_at_.reset();  // nobody left to reconnect for
+  child& other = c == &net_ ? io_ : net_;
+  const bool trapped = c == &net_ && board_.get()->sandbox_syscall.load(std::memory_order_relaxed) != 0;
+  if ((WIFSIGNALED(status) && !c->killed_by_us) || trapped) {
+    child_crashed_ = true;
+    kill_child(other, SIGKILL);
+  } else if (c == &io_ && other.pid > 0 && !deadline_) {
+    // ioproc is done (input and output finished, or stdout closed): netproc now
+    // closes the connection; give it the close timeout and a little more.
+    deadline_ = clock::now() + cfg_.close_timeout + std::chrono::seconds(1);
+  } else if (c == &net_ && other.pid > 0 && !cfg_.exec.empty()) {
+    // --exec: netproc is gone; ioproc still ends the program, within its graces.
+    deadline_ = clock::now() + program_wind_down;
   }
 }
 

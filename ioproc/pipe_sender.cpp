@@ -41,16 +41,10 @@ void pipe_sender::expect_bulk() {
 }
 
 int pipe_sender::splice_all(std::string_view data) {
-  while (!data.empty()) {
-    iovec v{const_cast<char*>(data.data()), data.size()};
-    const ssize_t n = ::vmsplice(fd_, &v, 1, 0);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return 0;
+  return put_all(data, [this](std::string_view rest) {
+    iovec v{const_cast<char*>(rest.data()), rest.size()};
+    return ::vmsplice(fd_, &v, 1, 0);
+  });
 }
 
 std::size_t pipe_sender::free_slot() {

@@ -17,5 +17,8 @@ inline constexpr int log = 6;
 /// --reconnect, netproc only (a client): where it writes, as it ends, the IPC frames it
 /// took from ioproc and did not give the kernel, for the supervisor to hand to the next.
 inline constexpr int spill = 6;
+/// Server mode, a connection's supervisor (the listener's child): the accepted
+/// connection, which it hands on to its netproc as `socket`.
+inline constexpr int accepted = 3;
 
 }  // namespace wsbridge::child_fd

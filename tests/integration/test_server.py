@@ -406,7 +406,7 @@ def test_a_thousand_idle_connections_come_and_go(listen):
             s.close()
         answers, code, _ = exchange(server.url, ["still serving"])
         assert answers == ["still serving"] and code == 1000
-        assert not server.processes()
+        wait_for(lambda: not server.processes(), 10, "nothing left over")
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
