@@ -6,7 +6,7 @@
 #include <ctime>
 
 #include "bridge/protocol/close_codes.hpp"
-#include "bridge/safe_text.hpp"
+#include "bridge/common/safe_text.hpp"
 
 namespace wsbridge {
 

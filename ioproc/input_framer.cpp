@@ -4,8 +4,8 @@
 #include <cstring>
 
 #include "bridge/protocol/ipc.hpp"
-#include "bridge/safe_text.hpp"
-#include "bridge/base64.hpp"
+#include "bridge/common/safe_text.hpp"
+#include "bridge/common/base64.hpp"
 
 namespace wsbridge {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "bridge/config.hpp"
+#include "bridge/protocol/settings.hpp"
 #include "bridge/protocol/limits.hpp"
 
 namespace wsbridge {

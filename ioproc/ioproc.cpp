@@ -10,10 +10,10 @@
 #include <unistd.h>
 
 #include "bridge/protocol/exit_codes.hpp"
-#include "bridge/fd_util.hpp"
-#include "bridge/module_loader.hpp"
+#include "bridge/common/fd_util.hpp"
+#include "bridge/common/module_loader.hpp"
 #include "bridge/protocol/child_fd.hpp"
-#include "bridge/sandbox.hpp"
+#include "bridge/common/sandbox.hpp"
 #include "bridge/protocol/status_board.hpp"
 #include "ioproc/pipe_mode.hpp"
 #include "ioproc/terminal_mode.hpp"
@@ -49,7 +49,7 @@ void watch_supervisor() {
 
 }  // namespace
 
-int run_ioproc(const config& cfg, status_board& board) {
+int run_ioproc(const io_settings& cfg, status_board& board) {
   std::signal(SIGPIPE, SIG_IGN);
   std::string err;
   // --exec: the launcher is forked now, while we are one thread and not yet sandboxed.
@@ -60,7 +60,7 @@ int run_ioproc(const config& cfg, status_board& board) {
   }
   // The line editor for a person at a terminal; framings made for programs (and a
   // wrapped program) use pipe mode, which still escapes what it shows on a terminal.
-  const bool terminal = terminal_session_wanted(cfg);
+  const bool terminal = cfg.terminal;
   terminal_mode_fn run_terminal_mode = nullptr;
   if (terminal) {
     run_terminal_mode = reinterpret_cast<terminal_mode_fn>(

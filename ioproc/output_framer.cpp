@@ -3,7 +3,7 @@
 #include <boost/endian/conversion.hpp>
 #include <cstring>
 
-#include "bridge/base64.hpp"
+#include "bridge/common/base64.hpp"
 #include "ioproc/display.hpp"
 
 namespace wsbridge {

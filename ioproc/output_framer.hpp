@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "bridge/config.hpp"
+#include "bridge/protocol/settings.hpp"
 #include "bridge/protocol/ipc.hpp"
 
 namespace wsbridge {
@@ -14,7 +14,7 @@ class output_framer {
  public:
   /// `terminal`: the output is a terminal, so every message is shown escaped, one per
   /// line, whatever the framing (untrusted bytes never reach the terminal raw).
-  output_framer(const config& cfg, bool terminal)
+  output_framer(const io_settings& cfg, bool terminal)
       : mode_(cfg.framing_mode), base64_(cfg.encoding == payload_encoding::base64),
         escape_newlines_(cfg.escape_newlines), terminal_(terminal), typing_(cfg.typing) {}
 

@@ -20,11 +20,11 @@
 #include "bridge/protocol/byte_buffer.hpp"
 #include "bridge/protocol/close_codes.hpp"
 #include "bridge/protocol/exit_codes.hpp"
-#include "bridge/fd_util.hpp"
+#include "bridge/common/fd_util.hpp"
 #include "bridge/protocol/ipc.hpp"
 #include "bridge/protocol/limits.hpp"
 #include "bridge/protocol/child_fd.hpp"
-#include "bridge/safe_text.hpp"
+#include "bridge/common/safe_text.hpp"
 #include "ioproc/display.hpp"
 #include "ioproc/input_framer.hpp"
 #include "ioproc/net_frames.hpp"
@@ -46,7 +46,7 @@ void say(const std::string& line) { std::fprintf(stderr, "wsbridge: %s%s\n", say
 class input_pump {
  public:
   /// `program`: server mode's --exec program, whose exit status decides the Close.
-  input_pump(const config& cfg, status_board& board, int fd, const char* name, const wrapped_program* program)
+  input_pump(const io_settings& cfg, status_board& board, int fd, const char* name, const wrapped_program* program)
       : board_(board), fd_(fd), name_(name), framer_(cfg.framing_mode, cfg.encoding, limits::max_ipc_payload, cfg.typing), program_(program) {}
 
   void run() {
@@ -212,7 +212,7 @@ void relay_program_errors(int fd, relay_end& finished) {
 
 /// -x/--execute: the messages become the input, framed as stdin would be, through a
 /// pipe that a thread fills (the framer and every count stay the same as for stdin).
-int execute_input(const config& cfg) {
+int execute_input(const io_settings& cfg) {
   std::string data;
   for (const std::string& m : cfg.execute) {
     if (cfg.framing_mode == framing::length_prefixed) {
@@ -248,7 +248,7 @@ bool at_end_of_input(int fd) {
 /// Reads frames from netproc, writes messages to the output, then reports the close.
 class output_pump {
  public:
-  output_pump(const config& cfg, status_board& board, int fd, wrapped_program* program, const input_pump& input)
+  output_pump(const io_settings& cfg, status_board& board, int fd, wrapped_program* program, const input_pump& input)
       : board_(board),
         fd_(fd),
         program_(program),
@@ -453,7 +453,7 @@ int finish_program(wrapped_program& program, status_board& board, int status, st
 
 }  // namespace
 
-int run_pipe_mode(const config& cfg, status_board& board, wrapped_program* program) {
+int run_pipe_mode(const io_settings& cfg, status_board& board, wrapped_program* program) {
   say_prefix = cfg.who();
   // A pipe on stdin or stdout holds 64 KiB by default; at 1 MiB a producer and we each
   // move 256 KiB per system call. Fails harmlessly on files and terminals.

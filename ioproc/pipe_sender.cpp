@@ -6,7 +6,7 @@
 #include <sys/uio.h>
 
 #include "bridge/protocol/byte_buffer.hpp"
-#include "bridge/fd_util.hpp"
+#include "bridge/common/fd_util.hpp"
 
 namespace wsbridge {
 

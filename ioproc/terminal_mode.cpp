@@ -23,11 +23,11 @@
 
 #include "bridge/protocol/close_codes.hpp"
 #include "bridge/protocol/exit_codes.hpp"
-#include "bridge/fd_util.hpp"
+#include "bridge/common/fd_util.hpp"
 #include "bridge/protocol/ipc.hpp"
 #include "bridge/protocol/limits.hpp"
 #include "bridge/protocol/child_fd.hpp"
-#include "bridge/safe_text.hpp"
+#include "bridge/common/safe_text.hpp"
 #include "ioproc/display.hpp"
 #include "ioproc/net_frames.hpp"
 
@@ -107,9 +107,9 @@ terminal_session* active = nullptr;  // for libedit's C callback
 /// The interactive client: a line editor at the bottom, messages printed above it.
 class terminal_session {
  public:
-  terminal_session(const config& cfg, status_board& board)
+  terminal_session(const io_settings& cfg, status_board& board)
       : cfg_(cfg), board_(board), colors_(cfg.color && !std::getenv("NO_COLOR")),
-        log_fd_(cfg.log_path.empty() ? -1 : child_fd::log) {}
+        log_fd_(!cfg.log ? -1 : child_fd::log) {}
 
   int run() {
     active = this;
@@ -122,10 +122,10 @@ class terminal_session {
     sigaddset(&signals, SIGWINCH);
     sigaddset(&signals, SIGINT);
     signal_fd_.reset(::signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK));
-    if (log_fd_ >= 0) log_line('#', "session started: " + safe_text(cfg_.target.display));
+    if (log_fd_ >= 0) log_line('#', "session started: " + safe_text(cfg_.display));
     if (cfg_.history) history_file_ = history_path();
 
-    print_status("Connecting to " + safe_text(cfg_.target.display) + " ...");
+    print_status("Connecting to " + safe_text(cfg_.display) + " ...");
     while (!done_ && !opened_) wait_for_input(/*keys=*/false);
     if (opened_ && !done_) edit_lines();
     while (!done_) wait_for_input(false);  // after Ctrl+D: until the close is reported
@@ -370,7 +370,7 @@ class terminal_session {
     const std::string protocol = safe_text(info.substr(0, nl));
     const std::string_view rest = nl == std::string_view::npos ? std::string_view() : info.substr(nl + 1);
     const std::string extensions = safe_text(extension_names(rest.substr(0, rest.find('\n'))));
-    std::string s = (opened_ ? "Reconnected to " : "Connected to ") + safe_text(cfg_.target.display);
+    std::string s = (opened_ ? "Reconnected to " : "Connected to ") + safe_text(cfg_.display);
     if (!protocol.empty()) s += " (subprotocol " + protocol + ")";
     if (!extensions.empty()) s += " (extensions " + extensions + ")";
     return s + ".\nType /help for commands.";  // its own line: the first one may be long
@@ -498,7 +498,7 @@ class terminal_session {
     if (resized && editing_ && !line_left_) rl_resize_terminal();
   }
 
-  const config& cfg_;
+  const io_settings& cfg_;
   status_board& board_;
   palette colors_;
   unique_fd signal_fd_;  ///< SIGWINCH and SIGINT
@@ -523,7 +523,7 @@ class terminal_session {
 
 }  // namespace
 
-extern "C" __attribute__((visibility("default"))) int wsbridge_terminal_mode(const config& cfg, status_board& board) {
+extern "C" __attribute__((visibility("default"))) int wsbridge_terminal_mode(const io_settings& cfg, status_board& board) {
   terminal_session s(cfg, board);
   return s.run();
 }

@@ -5,16 +5,16 @@
 // It lives in a module, wsbridge-term.so, the only part of wsbridge linked with libedit,
 // which ioproc loads (before its sandbox) only when it runs on a terminal: loading
 // libedit and the three libraries it needs cost every start about 1 ms, pipes included
-// (see bridge/module_loader.hpp).
+// (see bridge/common/module_loader.hpp).
 
-#include "bridge/config.hpp"
+#include "bridge/protocol/settings.hpp"
 #include "bridge/protocol/status_board.hpp"
 
 namespace wsbridge {
 
 /// The module's entry point: runs until the connection ends and returns ioproc's exit
 /// status.
-extern "C" int wsbridge_terminal_mode(const config& cfg, status_board& board);
+extern "C" int wsbridge_terminal_mode(const io_settings& cfg, status_board& board);
 using terminal_mode_fn = decltype(&wsbridge_terminal_mode);
 inline constexpr const char* terminal_entry_point = "wsbridge_terminal_mode";
 

@@ -48,7 +48,7 @@ void set_program_environment(std::string_view lines) {
   }
 }
 
-[[noreturn]] void run_launcher(const config& cfg, pid_t parent, int go, int program_in, int program_out,
+[[noreturn]] void run_launcher(const io_settings& cfg, pid_t parent, int go, int program_in, int program_out,
                                int program_err) {
   // The program must not outlive ioproc (if ioproc is killed, nobody would end it).
   // The thread rule of PR_SET_PDEATHSIG holds: ioproc forks from its main thread.
@@ -72,7 +72,7 @@ void set_program_environment(std::string_view lines) {
   if (::dup2(program_in, STDIN_FILENO) < 0 || ::dup2(program_out, STDOUT_FILENO) < 0 ||
       (program_err >= 0 && ::dup2(program_err, STDERR_FILENO) < 0))
     ::_exit(limits::child_setup_failed);
-  if (!cfg.server()) ::setenv("WSBRIDGE_URL", cfg.target.display.c_str(), 1);  // without a password
+  if (!cfg.server()) ::setenv("WSBRIDGE_URL", cfg.display.c_str(), 1);  // without a password
   ::setenv("WSBRIDGE_SUBPROTOCOL", subprotocol.c_str(), 1);
   if (cfg.server() && second != std::string::npos) set_program_environment(std::string_view(opened).substr(second + 1));
   std::vector<char*> argv;
@@ -86,7 +86,7 @@ void set_program_environment(std::string_view lines) {
 
 }  // namespace
 
-bool wrapped_program::prepare(const config& cfg, std::string* err) {
+bool wrapped_program::prepare(const io_settings& cfg, std::string* err) {
   // The program's descendants that lose their parent become ours (tini's way), so
   // that end_group() can reap them; ioproc has no other children.
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);

@@ -15,8 +15,8 @@
 #include <string_view>
 #include <sys/types.h>
 
-#include "bridge/config.hpp"
-#include "bridge/fd_util.hpp"
+#include "bridge/protocol/settings.hpp"
+#include "bridge/common/fd_util.hpp"
 
 namespace wsbridge {
 
@@ -24,7 +24,7 @@ class wrapped_program {
  public:
   /// Forks the launcher. Call before any thread starts and before the sandbox.
   /// Returns false and fills *err.
-  bool prepare(const config& cfg, std::string* err);
+  bool prepare(const io_settings& cfg, std::string* err);
 
   /// Lets the launcher exec the program, with WSBRIDGE_SUBPROTOCOL set from the
   /// `opened` payload (ipc.hpp), and in server mode the environment it proposes.

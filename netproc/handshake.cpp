@@ -1,8 +1,8 @@
 #include "netproc/handshake.hpp"
 
-#include "bridge/base64.hpp"
-#include "bridge/safe_text.hpp"
-#include "bridge/version.hpp"
+#include "bridge/common/base64.hpp"
+#include "bridge/common/safe_text.hpp"
+#include "bridge/common/version.hpp"
 
 #include <algorithm>
 #include <array>
@@ -27,7 +27,7 @@ bool icontains(std::string_view haystack, std::string_view needle) {
 
 }  // namespace
 
-std::vector<std::pair<std::string, std::string>> upgrade_headers(const config& cfg) {
+std::vector<std::pair<std::string, std::string>> upgrade_headers(const net_settings& cfg) {
   std::vector<std::pair<std::string, std::string>> headers;
   headers.emplace_back("User-Agent", std::string("wsbridge/") + version_string);
   if (!cfg.origin.empty()) headers.emplace_back("Origin", cfg.origin);

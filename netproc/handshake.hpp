@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "bridge/config.hpp"
+#include "bridge/protocol/settings.hpp"
 #include "bridge/protocol/ipc.hpp"
 
 namespace wsbridge::netproc {
@@ -18,7 +18,7 @@ namespace wsbridge::netproc {
 /// same name set before): User-Agent, Origin (--origin), Authorization: Basic from
 /// --user or the URL's userinfo (RFC 7617), Sec-WebSocket-Protocol with the offered
 /// subprotocols, then every -H, which may override any of them.
-std::vector<std::pair<std::string, std::string>> upgrade_headers(const config& cfg);
+std::vector<std::pair<std::string, std::string>> upgrade_headers(const net_settings& cfg);
 
 /// RFC 6455 §4.1: the subprotocol a server chose must be one we offered ("" = none).
 bool subprotocol_offered(std::string_view chosen, const std::vector<std::string>& offered);

@@ -11,14 +11,14 @@
 
 namespace wsbridge {
 
-int run_netproc(const config& cfg, status_board& board) {
+int run_netproc(const net_settings& cfg, std::string_view replay, status_board& board) {
   // EPIPE on a pipe or socket means the peer has gone; it must not kill us.
   std::signal(SIGPIPE, SIG_IGN);
   // Seed what would otherwise seed itself later from files or system calls the
   // sandbox refuses: Beast's mask generator. (wss:// seeds OpenSSL in the TLS module,
   // which plain ws:// never loads: see tls_module.hpp.)
   netproc::seed_beast_prng();
-  return netproc::run_session(cfg, board);
+  return netproc::run_session(cfg, replay, board);
 }
 
 }  // namespace wsbridge

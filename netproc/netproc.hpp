@@ -3,20 +3,22 @@
 // thread, asynchronous only, so every step can be timed out and nothing blocks).
 
 #include <string>
+#include <string_view>
 
-#include "bridge/config.hpp"
+#include "bridge/protocol/settings.hpp"
 #include "bridge/protocol/status_board.hpp"
 
 namespace wsbridge {
 
 /// Runs netproc with the descriptors of process_spawn.hpp and the status board
-/// mapped by the supervisor before the fork. Returns its exit status
-/// (exit_codes.hpp); most paths end in _exit once the last frame is written.
-int run_netproc(const config& cfg, status_board& board);
+/// mapped by the supervisor before the fork. `replay`: --reconnect, the frames the
+/// previous netproc took from ioproc and did not send, sent first. Returns its exit
+/// status (exit_codes.hpp); most paths end in _exit once the last frame is written.
+int run_netproc(const net_settings& cfg, std::string_view replay, status_board& board);
 
 /// Server mode with --tls-cert: loads the TLS module and the certificate and key, so
 /// that a bad file is reported once, before listening, rather than per connection.
 /// Returns false and fills *err.
-bool check_server_tls(const config& cfg, std::string* err);
+bool check_server_tls(const net_settings& cfg, std::string* err);
 
 }  // namespace wsbridge

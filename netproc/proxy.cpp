@@ -9,8 +9,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "bridge/base64.hpp"
-#include "bridge/version.hpp"
+#include "bridge/common/base64.hpp"
+#include "bridge/common/version.hpp"
 
 namespace wsbridge::netproc {
 namespace {

@@ -10,7 +10,7 @@
 #include <optional>
 #include <string>
 
-#include "bridge/config.hpp"
+#include "bridge/protocol/settings.hpp"
 
 namespace wsbridge::netproc {
 

@@ -10,15 +10,15 @@
 
 namespace wsbridge::netproc {
 
-int run_session(const config& cfg, status_board& board) {
+int run_session(const net_settings& cfg, std::string_view replay, status_board& board) {
   std::string err;
   // wss:// runs in the TLS module, the only code linked with OpenSSL (tls_module.hpp),
   // with its own event loop.
   const tls_session_fn tls_session = cfg.target.tls ? load_tls_module(&err) : nullptr;
-  if (tls_session) return tls_session(cfg, board);
+  if (tls_session) return tls_session(cfg, replay, board);
   net::io_context ioc{1};
   if (cfg.server())
-    return cfg.listen_unix.empty() ? serve_accepted<plain_layer>(cfg, board, ioc)
+    return !cfg.unix_socket ? serve_accepted<plain_layer>(cfg, board, ioc)
                                    : serve_accepted<unix_layer>(cfg, board, ioc);
   if (cfg.target.tls) {  // the module could not be loaded: said the usual way
     auto s = std::make_shared<session<plain_layer>>(ioc, cfg, board);
@@ -34,6 +34,7 @@ int run_session(const config& cfg, status_board& board) {
     socket.connect(net::local::stream_protocol::endpoint(cfg.target.unix_path), ec);
     if (!drop_root(cfg)) return exit_failure;
     auto s = std::make_shared<session<unix_layer>>(ioc, cfg, board);
+    s->replay(replay);
     if (ec) {
       s->fail_now("connect", cfg.target.unix_path + ": " + ec.message(), exit_connect_failed);
     } else {
@@ -45,6 +46,7 @@ int run_session(const config& cfg, status_board& board) {
   }
   if (!drop_root(cfg)) return exit_failure;
   auto s = std::make_shared<session<plain_layer>>(ioc, cfg, board);
+  s->replay(replay);
   s->run();
   run_loop(ioc);
   return exit_failure;  // every path ends in _exit; running out of work is a bug

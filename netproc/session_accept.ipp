@@ -153,7 +153,7 @@ std::string session<Layer>::program_environment(const http::request<http::empty_
     query = path.substr(q + 1);
     path.erase(q);
   }
-  const std::string& peer = cfg_.peer;
+  const std::string& peer = cfg_.side.peer;
   const std::size_t colon = local ? std::string::npos : peer.rfind(':');  // a Unix socket's client has no address
   std::string addr = local ? "" : peer.substr(0, colon), port = colon == std::string::npos ? "" : peer.substr(colon + 1);
   if (addr.starts_with("[") && addr.ends_with("]")) addr = addr.substr(1, addr.size() - 2);
@@ -223,7 +223,7 @@ inline void assign_accepted(unix_stream::socket_type& socket, error_code& ec) {
 }
 
 template <class Layer, class... StreamArgs>
-int serve_accepted(const config& cfg, status_board& board, net::io_context& ioc, StreamArgs&... stream_args) {
+int serve_accepted(const net_settings& cfg, status_board& board, net::io_context& ioc, StreamArgs&... stream_args) {
   typename beast::lowest_layer_type<Layer>::socket_type socket(ioc.get_executor());
   error_code ec;
   assign_accepted(socket, ec);

@@ -286,7 +286,7 @@ void session<Layer>::on_open() {
   set_state(connection_state::open);
   std::string info = std::string(response_[http::field::sec_websocket_protocol]) + "\n" +
                      std::string(response_[http::field::sec_websocket_extensions]);
-  if (cfg_.server() && !cfg_.exec.empty()) info += "\n" + program_env_;
+  if (cfg_.server() && !!cfg_.program) info += "\n" + program_env_;
   if (cfg_.verbose) {
     const auto ext = response_[http::field::sec_websocket_extensions];
     const auto proto = response_[http::field::sec_websocket_protocol];
@@ -297,7 +297,7 @@ void session<Layer>::on_open() {
   board_.opened_count.fetch_add(1, std::memory_order_relaxed);
   flush_to_io();
   do_ws_read();
-  if (!cfg_.replay.empty()) take_replay();  // the previous connection's unsent messages first
+  if (!replay_.empty()) take_replay();  // the previous connection's unsent messages first
   do_io_read();
 }
 

@@ -44,16 +44,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "bridge/base64.hpp"
+#include "bridge/common/base64.hpp"
 #include "bridge/protocol/close_codes.hpp"
 #include "bridge/protocol/exit_codes.hpp"
-#include "bridge/fd_util.hpp"
+#include "bridge/common/fd_util.hpp"
 #include "bridge/protocol/ipc.hpp"
 #include "bridge/protocol/limits.hpp"
 #include "bridge/protocol/child_fd.hpp"
-#include "bridge/safe_text.hpp"
-#include "bridge/version.hpp"
-#include "bridge/sandbox.hpp"
+#include "bridge/common/safe_text.hpp"
+#include "bridge/common/version.hpp"
+#include "bridge/common/sandbox.hpp"
 #include "netproc/accept_path.hpp"
 #include "netproc/session_transport.hpp"
 #include "netproc/frame_writer.hpp"
@@ -124,7 +124,7 @@ class session : public std::enable_shared_from_this<session<Layer>> {
 
  public:
   template <class... StreamArgs>
-  session(net::io_context& ioc, const config& cfg, status_board& board, StreamArgs&... stream_args)
+  session(net::io_context& ioc, const net_settings& cfg, status_board& board, StreamArgs&... stream_args)
       : cfg_(cfg),
         board_(board),
         resolver_(ioc),
@@ -144,6 +144,10 @@ class session : public std::enable_shared_from_this<session<Layer>> {
   void adopt(Socket&& socket) {
     beast::get_lowest_layer(ws_).socket() = std::move(socket);
   }
+
+  /// --reconnect: the frames the previous netproc took from ioproc and did not send;
+  /// they go first once the connection is open.
+  void replay(std::string_view frames) { replay_ = frames; }
 
   /// Reports a failure found before starting (a bad --cacert) the usual way.
   void fail_now(const std::string& step, const std::string& detail, int status) {
@@ -260,7 +264,7 @@ class session : public std::enable_shared_from_this<session<Layer>> {
   /// ioproc but not given to the kernel to the supervisor (child_fd::spill), for the
   /// next netproc; no `closed` frame, since one may follow (reconnect.hpp).
   void hand_over_the_end(const ipc::close_info& info);
-  /// --reconnect: the previous netproc's leftovers (config::replay), before ioproc's pipe.
+  /// --reconnect: the previous netproc's leftovers (replay()), before ioproc's pipe.
   void take_replay();
   /// Decodes and handles every whole frame from ioproc received so far.
   void consume_io_frames();
@@ -448,7 +452,7 @@ class session : public std::enable_shared_from_this<session<Layer>> {
     board_.state.store(s, std::memory_order_release);
   }
 
-  const config& cfg_;
+  const net_settings& cfg_;
   status_board& board_;
   tcp::resolver resolver_;
   tcp::resolver::results_type proxy_results_;       ///< socks5://: the proxy, while the server resolves
@@ -515,11 +519,12 @@ class session : public std::enable_shared_from_this<session<Layer>> {
   unsigned answer_status_ = 0;  ///< 101, or the refusal's status, for the access log
   std::chrono::steady_clock::time_point accepted_at_{};
   std::chrono::steady_clock::time_point connect_deadline_{};  ///< client: --connect-timeout from the start
+  std::string replay_;  ///< see replay()
 };
 
 /// Started as root: become nobody once the certificates are loaded and before we
 /// connect (sandbox.hpp).
-inline bool drop_root(const config& cfg) {
+inline bool drop_root(const net_settings& cfg) {
   std::string err;
   if (!cfg.sandbox || sandbox::drop_root(SIGKILL, &err)) return true;
   std::fprintf(stderr, "wsbridge: network process: %s\n", err.c_str());

@@ -111,9 +111,9 @@ void session<Layer>::consume_io_frames() {
 template <class Layer>
 void session<Layer>::take_replay() {
   // Trusted as much as ioproc's pipe, whence it came: the same decoder checks it.
-  auto space = from_io_decoder_.prepare(cfg_.replay.size());
-  std::memcpy(space.data(), cfg_.replay.data(), cfg_.replay.size());
-  from_io_decoder_.commit(cfg_.replay.size());
+  auto space = from_io_decoder_.prepare(replay_.size());
+  std::memcpy(space.data(), replay_.data(), replay_.size());
+  from_io_decoder_.commit(replay_.size());
   consume_io_frames();
 }
 

@@ -1,6 +1,6 @@
 #include "netproc/tls_module.hpp"
 
-#include "bridge/module_loader.hpp"
+#include "bridge/common/module_loader.hpp"
 #include "netproc/netproc.hpp"
 
 namespace wsbridge::netproc {
@@ -13,7 +13,7 @@ tls_session_fn load_tls_module(std::string* err) {
 
 namespace wsbridge {
 
-bool check_server_tls(const config& cfg, std::string* err) {
+bool check_server_tls(const net_settings& cfg, std::string* err) {
   const auto check = reinterpret_cast<netproc::tls_check_fn>(
       load_module("wsbridge-tls.so", netproc::tls_check_point, "TLS module", err));
   return check && check(cfg, err) == 0;

@@ -13,20 +13,21 @@
 #include <boost/beast/websocket/stream.hpp>
 #include <random>
 #include <string>
+#include <string_view>
 
-#include "bridge/config.hpp"
+#include "bridge/protocol/settings.hpp"
 #include "bridge/protocol/status_board.hpp"
 
 namespace wsbridge::netproc {
 
-using tls_session_fn = int (*)(const config&, status_board&);
+using tls_session_fn = int (*)(const net_settings&, std::string_view replay, status_board&);
 
 /// Name of the module's entry point (extern "C").
 inline constexpr const char* tls_entry_point = "wsbridge_tls_session";
 
 /// Server mode: the module's check of --tls-cert and --tls-key (extern "C"): 0, or 1
 /// with *err filled.
-using tls_check_fn = int (*)(const config&, std::string*);
+using tls_check_fn = int (*)(const net_settings&, std::string*);
 inline constexpr const char* tls_check_point = "wsbridge_tls_check";
 
 /// Loads wsbridge-tls.so from beside the executable, or else from the directory it is

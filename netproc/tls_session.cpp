@@ -13,7 +13,7 @@ namespace wsbridge::netproc {
 /// The TLS client context: peer verified by default against the system's CA bundle,
 /// loaded now (before the sandbox) rather than looked up lazily on disk during the
 /// handshake. Returns false and fills *err.
-bool make_tls_context(const config& cfg, net::ssl::context& ctx, std::string* err) {
+bool make_tls_context(const net_settings& cfg, net::ssl::context& ctx, std::string* err) {
   error_code ec;
   ctx.set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
                   net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 | net::ssl::context::no_tlsv1_1);
@@ -52,7 +52,7 @@ bool make_tls_context(const config& cfg, net::ssl::context& ctx, std::string* er
 }
 
 /// Server mode: the context with our certificate and key, loaded before the sandbox.
-bool make_server_context(const config& cfg, net::ssl::context& ctx, std::string* err) {
+bool make_server_context(const net_settings& cfg, net::ssl::context& ctx, std::string* err) {
   error_code ec;
   ctx.set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
                   net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 | net::ssl::context::no_tlsv1_1);
@@ -70,13 +70,14 @@ bool make_server_context(const config& cfg, net::ssl::context& ctx, std::string*
 }
 
 /// Server mode, in the listener before it listens (tls_module.hpp).
-extern "C" __attribute__((visibility("default"))) int wsbridge_tls_check(const config& cfg, std::string* err) {
+extern "C" __attribute__((visibility("default"))) int wsbridge_tls_check(const net_settings& cfg, std::string* err) {
   net::ssl::context ctx{net::ssl::context::tls_server};
   return make_server_context(cfg, ctx, err) ? 0 : 1;
 }
 
 /// The TLS module's entry point (tls_module.hpp): what run_session does for wss://.
-extern "C" __attribute__((visibility("default"))) int wsbridge_tls_session(const config& cfg, status_board& board) {
+extern "C" __attribute__((visibility("default"))) int wsbridge_tls_session(const net_settings& cfg, std::string_view replay,
+                                                                           status_board& board) {
   // This module has its own copy of Beast, whose mask generator needs its own seed;
   // OpenSSL's generator and the time zone (for certificate checks) are loaded now,
   // while the files they read can still be opened: inside the sandbox OpenSSL would
@@ -99,6 +100,7 @@ extern "C" __attribute__((visibility("default"))) int wsbridge_tls_session(const
   const bool ready = make_tls_context(cfg, ctx, &err);
   if (!drop_root(cfg)) return exit_failure;
   auto s = std::make_shared<session<tls_layer>>(ioc, cfg, board, ctx);
+  s->replay(replay);
   if (ready) s->run();
   else s->fail_now("tls", err, exit_usage);  // ioproc waits for a `closed` frame: the usual path
   run_loop(ioc);

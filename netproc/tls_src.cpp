@@ -1,3 +1,3 @@
 // Asio's TLS layer, compiled once, into the TLS module only (see tls_module.hpp and
-// bridge/boost_src.cpp for the rest of Asio, Beast and URL).
+// bridge/common/boost_src.cpp for the rest of Asio, Beast and URL).
 #include <boost/asio/ssl/impl/src.hpp>

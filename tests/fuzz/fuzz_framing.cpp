@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "bridge/config.hpp"
+#include "bridge/protocol/settings.hpp"
 #include "bridge/protocol/ipc.hpp"
 #include "ioproc/input_framer.hpp"
 #include "ioproc/output_framer.hpp"
@@ -79,7 +79,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const bool typed_length = typing.length_bit;
   if (whole.ok && (typed_length || (!typing.any() && enc == payload_encoding::binary &&
                                     (mode == framing::length_prefixed || mode == framing::null)))) {
-    config cfg;
+    io_settings cfg;
     cfg.framing_mode = mode;
     cfg.encoding = enc;
     cfg.typing = typing;

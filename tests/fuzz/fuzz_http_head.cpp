@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <string>
 
-#include "bridge/safe_text.hpp"
+#include "bridge/common/safe_text.hpp"
 #include "netproc/handshake.hpp"
 
 namespace http = boost::beast::http;

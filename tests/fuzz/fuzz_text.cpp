@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <string>
 
-#include "bridge/base64.hpp"
-#include "bridge/safe_text.hpp"
+#include "bridge/common/base64.hpp"
+#include "bridge/common/safe_text.hpp"
 
 using namespace wsbridge;
 

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string>
 
-#include "bridge/config.hpp"
+#include "bridge/cli/config.hpp"
 
 using namespace wsbridge;
 

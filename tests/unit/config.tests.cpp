@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "bridge/config.hpp"
+#include "bridge/cli/config.hpp"
 
 using namespace wsbridge;
 

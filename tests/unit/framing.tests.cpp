@@ -2,8 +2,8 @@
 #include <cstring>
 
 #include "bridge/protocol/ipc.hpp"
-#include "bridge/safe_text.hpp"
-#include "bridge/base64.hpp"
+#include "bridge/common/safe_text.hpp"
+#include "bridge/common/base64.hpp"
 #include "ioproc/input_framer.hpp"
 #include "ioproc/output_framer.hpp"
 
@@ -177,7 +177,7 @@ TEST_CASE("utf8_valid_prefix tells invalid from cut short", "[safe_text]") {
 }
 
 TEST_CASE("output framing: lines, escaped lines, NUL, length prefix, raw, base64", "[output_framer]") {
-  config cfg;
+  io_settings cfg;
   std::string out;
   {
     output_framer lines(cfg, false);
@@ -323,7 +323,7 @@ TEST_CASE("typed framing keeps each message's type at every split of the reads",
 }
 
 TEST_CASE("typed output: the length's top bit, and the prefixes with base64 binary", "[output_framer][typed]") {
-  config cfg;
+  io_settings cfg;
   std::string out;
   cfg.framing_mode = framing::length_prefixed;
   cfg.typing.length_bit = true;

@@ -4,9 +4,9 @@
 #include <catch2/catch.hpp>
 #include <cstring>
 
-#include "bridge/config.hpp"
+#include "bridge/cli/config.hpp"
 #include "bridge/protocol/ipc.hpp"
-#include "bridge/safe_text.hpp"
+#include "bridge/common/safe_text.hpp"
 #include "bridge/protocol/status_board.hpp"
 #include "ioproc/display.hpp"
 #include "ioproc/input_framer.hpp"
@@ -341,7 +341,7 @@ TEST_CASE("the upgrade request's headers: credentials, subprotocols, and -H last
   const config cfg = parsed({"--origin", "https://app.test", "--subprotocol", "chat.v2", "--subprotocol", "chat",
                              "-H", "X-A: 1", "ws://al%40ice:p%3Ass@h/"},
                             &text);
-  const auto headers = netproc::upgrade_headers(cfg);
+  const auto headers = netproc::upgrade_headers(net_settings_of(cfg));
   REQUIRE(headers.size() == 5);
   CHECK(headers[0].first == "User-Agent");
   CHECK(headers[1] == std::pair<std::string, std::string>{"Origin", "https://app.test"});
@@ -350,7 +350,7 @@ TEST_CASE("the upgrade request's headers: credentials, subprotocols, and -H last
   CHECK(headers[4] == std::pair<std::string, std::string>{"X-A", "1"});
   // --user wins over the URL; -H Authorization comes after both, so it is what is sent.
   const config over = parsed({"-u", "u:p", "-H", "Authorization: Bearer t", "ws://x:y@h/"}, &text);
-  const auto h2 = netproc::upgrade_headers(over);
+  const auto h2 = netproc::upgrade_headers(net_settings_of(over));
   CHECK(h2[1] == std::pair<std::string, std::string>{"Authorization", "Basic dTpw"});
   CHECK(h2.back() == std::pair<std::string, std::string>{"Authorization", "Bearer t"});
   CHECK(netproc::subprotocol_offered("", {}));
@@ -391,7 +391,7 @@ TEST_CASE("other tools' spellings are accepted", "[config]") {
   CHECK(cfg.user == "u:p");
   CHECK(cfg.max_redirects == 3);
   CHECK(cfg.cacert == "ca.pem");
-  CHECK(netproc::upgrade_headers(cfg).back() == std::pair<std::string, std::string>{"User-Agent", "probe/1.0"});
+  CHECK(netproc::upgrade_headers(net_settings_of(cfg)).back() == std::pair<std::string, std::string>{"User-Agent", "probe/1.0"});
   const config unix_socket = parsed({"--unix-socket", "/run/app.sock", "ws://localhost/"}, &text);
   CHECK(unix_socket.target.unix_path == "/run/app.sock");
 }

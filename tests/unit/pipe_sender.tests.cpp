@@ -8,7 +8,7 @@
 #include <unistd.h>
 #include <vector>
 
-#include "bridge/fd_util.hpp"
+#include "bridge/common/fd_util.hpp"
 #include "ioproc/pipe_sender.hpp"
 
 using namespace wsbridge;

@@ -1,8 +1,8 @@
-// --reconnect's policy (bridge/reconnect.hpp).
+// --reconnect's policy (bridge/supervisor/reconnect.hpp).
 #include <catch2/catch.hpp>
 
 #include "bridge/protocol/exit_codes.hpp"
-#include "bridge/reconnect.hpp"
+#include "bridge/supervisor/reconnect.hpp"
 
 using namespace wsbridge;
 using namespace std::chrono_literals;

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "bridge/request_gate.hpp"
+#include "bridge/supervisor/request_gate.hpp"
 
 using wsbridge::request_gate;
 using wsbridge::unique_fd;

@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "bridge/safe_text.hpp"
+#include "bridge/common/safe_text.hpp"
 
 using wsbridge::safe_text;
 

@@ -3,7 +3,7 @@
 // launcher may set for the program.
 #include <catch2/catch.hpp>
 
-#include "bridge/config.hpp"
+#include "bridge/cli/config.hpp"
 #include "bridge/protocol/ipc.hpp"
 #include "netproc/handshake.hpp"
 

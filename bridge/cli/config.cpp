@@ -1,17 +1,17 @@
-#include "bridge/config.hpp"
+#include "bridge/cli/config.hpp"
 
 #include <boost/algorithm/string/predicate.hpp>
 #include <boost/program_options.hpp>
 #include <algorithm>
 #include <unistd.h>
 
-#include "bridge/help.hpp"
-#include "bridge/option_values.hpp"
+#include "bridge/cli/help.hpp"
+#include "bridge/cli/option_values.hpp"
 #include "bridge/protocol/close_codes.hpp"
 #include "bridge/protocol/limits.hpp"
-#include "bridge/safe_text.hpp"
-#include "bridge/sandbox.hpp"
-#include "bridge/version.hpp"
+#include "bridge/common/safe_text.hpp"
+#include "bridge/common/sandbox.hpp"
+#include "bridge/common/version.hpp"
 
 namespace po = boost::program_options;
 
@@ -93,6 +93,69 @@ bool terminal_session_wanted(const config& cfg) {
   // a terminal.
   return ::isatty(STDIN_FILENO) && ::isatty(STDOUT_FILENO) && cfg.exec.empty() && cfg.execute.empty() &&
          cfg.framing_mode == framing::lines && cfg.encoding != payload_encoding::base64 && !cfg.typing.any();
+}
+
+net_settings net_settings_of(const config& cfg, const std::string& peer) {
+  net_settings n;
+  n.side = {cfg.server(), peer};
+  n.target = cfg.target;
+  n.proxy = cfg.proxy;
+  n.connect_timeout = cfg.connect_timeout;
+  n.max_redirects = cfg.max_redirects;
+  n.reconnect = cfg.reconnect;
+  n.cacert = cfg.cacert;
+  n.cert = cfg.cert;
+  n.key = cfg.key;
+  n.insecure = cfg.insecure;
+  n.user = cfg.user;
+  n.headers = cfg.headers;
+  n.subprotocols = cfg.subprotocols;
+  n.origin = cfg.origin;
+  n.compress = cfg.compress;
+  n.listen_port = cfg.listen_port;
+  n.unix_socket = !cfg.listen_unix.empty();
+  n.origins = cfg.origins;
+  n.same_origin_only = cfg.same_origin_only;
+  n.tls_cert = cfg.tls_cert;
+  n.tls_key = cfg.tls_key;
+  n.program = !cfg.exec.empty();
+  n.max_message = cfg.max_message;
+  n.close_timeout = cfg.close_timeout;
+  n.linger = cfg.linger;
+  n.ping_interval = cfg.ping_interval;
+  n.ping_timeout = cfg.ping_timeout;
+  n.timeout = cfg.timeout;
+  n.max_messages = cfg.max_messages;
+  n.no_close = cfg.no_close;
+  n.close_code = cfg.close_code;
+  n.close_reason = cfg.close_reason;
+  n.verbose = cfg.verbose;
+  n.show_ping_pong = cfg.show_ping_pong;
+  n.sandbox = cfg.sandbox;
+  return n;
+}
+
+io_settings io_settings_of(const config& cfg, const std::string& peer) {
+  io_settings io;
+  io.side = {cfg.server(), peer};
+  io.terminal = terminal_session_wanted(cfg);
+  io.display = cfg.server() ? "client " + peer : cfg.target.display;
+  io.framing_mode = cfg.framing_mode;
+  io.encoding = cfg.encoding;
+  io.typing = cfg.typing;
+  io.escape_newlines = cfg.escape_newlines;
+  io.max_messages = cfg.max_messages;
+  io.execute = cfg.execute;
+  io.exec = cfg.exec;
+  io.reconnect = cfg.reconnect;
+  io.quiet = cfg.quiet;
+  io.verbose = cfg.verbose;
+  io.color = cfg.color;
+  io.history = cfg.history;
+  io.timestamps = cfg.timestamps;
+  io.log = !cfg.log_path.empty();
+  io.sandbox = cfg.sandbox;
+  return io;
 }
 
 parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,

@@ -8,7 +8,7 @@
 #include <cstdint>
 #include <string>
 
-#include "bridge/config.hpp"
+#include "bridge/cli/config.hpp"
 
 namespace wsbridge {
 

@@ -1,6 +1,6 @@
 // URLs: the target (parse_ws_url), proxies (--proxy and the environment) and the
 // redirect policy (resolve_redirect, apply_redirect), all with Boost.URL.
-#include "bridge/config.hpp"
+#include "bridge/cli/config.hpp"
 
 #include <boost/url/ipv4_address.hpp>
 #include <boost/url/ipv6_address.hpp>
@@ -12,7 +12,7 @@
 #include <cstdlib>
 
 #include "bridge/protocol/limits.hpp"
-#include "bridge/safe_text.hpp"
+#include "bridge/common/safe_text.hpp"
 
 namespace wsbridge {
 namespace {

@@ -1,4 +1,4 @@
-#include "bridge/listener.hpp"
+#include "bridge/supervisor/listener.hpp"
 
 #include <algorithm>
 #include <arpa/inet.h>
@@ -21,13 +21,13 @@
 #include <unistd.h>
 #include <vector>
 
-#include "bridge/fd_util.hpp"
+#include "bridge/common/fd_util.hpp"
 #include "bridge/protocol/exit_codes.hpp"
 #include "bridge/protocol/limits.hpp"
-#include "bridge/process_spawn.hpp"
+#include "bridge/supervisor/process_spawn.hpp"
 #include "bridge/protocol/child_fd.hpp"
 #include "bridge/protocol/status_board.hpp"
-#include "bridge/request_gate.hpp"
+#include "bridge/supervisor/request_gate.hpp"
 
 namespace wsbridge {
 namespace {
@@ -384,11 +384,8 @@ int listener::run_connection(const std::string& peer, status_board_mapping& boar
   // (a compromised netproc least of all) can read or write them.
   for (auto it = connections_.begin(); it != connections_.end();)
     it = it->second.board.get() == &board ? std::next(it) : connections_.erase(it);
-  config c = cfg_;
-  c.accepted_socket = child_fd::accepted;
-  c.peer = peer;
-  c.target.display = "client " + peer;  // "Connected to client 127.0.0.1:40312" on a terminal
-  return run_supervisor(c, roles_, &board);
+  const accepted_connection accepted{child_fd::accepted, peer, &board};
+  return run_supervisor(cfg_, roles_, &accepted);
 }
 
 void listener::on_signal(int sig, bool from_terminal) {

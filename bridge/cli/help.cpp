@@ -1,10 +1,10 @@
-#include "bridge/help.hpp"
+#include "bridge/cli/help.hpp"
 
 #include <boost/program_options/cmdline.hpp>
 #include <boost/program_options/value_semantic.hpp>
 #include <sstream>
 
-#include "bridge/option_values.hpp"
+#include "bridge/cli/option_values.hpp"
 #include "bridge/protocol/limits.hpp"
 
 namespace po = boost::program_options;

@@ -5,10 +5,10 @@
 #include <string>
 #include <unistd.h>
 
-#include "bridge/config.hpp"
-#include "bridge/listener.hpp"
+#include "bridge/cli/config.hpp"
+#include "bridge/supervisor/listener.hpp"
 #include "bridge/protocol/exit_codes.hpp"
-#include "bridge/supervisor.hpp"
+#include "bridge/supervisor/supervisor.hpp"
 #include "ioproc/ioproc.hpp"
 #include "netproc/netproc.hpp"
 
@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
       break;
   }
   const child_roles roles{run_netproc, run_ioproc};
-  if (cfg.server() && cfg.target.tls && !check_server_tls(cfg, &text)) {
+  if (cfg.server() && cfg.target.tls && !check_server_tls(net_settings_of(cfg), &text)) {
     std::fprintf(stderr, "wsbridge: tls: %s\n", text.c_str());
     return exit_usage;
   }

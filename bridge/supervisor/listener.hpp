@@ -6,8 +6,8 @@
 // listener never reads a byte a client sends, and one connection's processes cannot
 // touch another's.
 
-#include "bridge/config.hpp"
-#include "bridge/supervisor.hpp"
+#include "bridge/cli/config.hpp"
+#include "bridge/supervisor/supervisor.hpp"
 
 namespace wsbridge {
 

@@ -1,4 +1,4 @@
-#include "bridge/fd_util.hpp"
+#include "bridge/common/fd_util.hpp"
 
 #include <cerrno>
 #include <cstring>

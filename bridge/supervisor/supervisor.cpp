@@ -1,4 +1,4 @@
-#include "bridge/supervisor.hpp"
+#include "bridge/supervisor/supervisor.hpp"
 
 #include <cerrno>
 #include <chrono>
@@ -16,13 +16,13 @@
 
 #include "bridge/protocol/close_codes.hpp"
 #include "bridge/protocol/exit_codes.hpp"
-#include "bridge/fd_util.hpp"
+#include "bridge/common/fd_util.hpp"
 #include "bridge/protocol/ipc.hpp"
 #include "bridge/protocol/limits.hpp"
-#include "bridge/process_spawn.hpp"
-#include "bridge/reconnect.hpp"
-#include "bridge/safe_text.hpp"
-#include "bridge/sandbox.hpp"
+#include "bridge/supervisor/process_spawn.hpp"
+#include "bridge/supervisor/reconnect.hpp"
+#include "bridge/common/safe_text.hpp"
+#include "bridge/common/sandbox.hpp"
 #include "bridge/protocol/status_board.hpp"
 
 namespace wsbridge {
@@ -81,8 +81,12 @@ struct child {
 
 class supervisor {
  public:
-  supervisor(const config& cfg, child_roles roles, status_board_mapping* board)
-      : cfg_(cfg), roles_(roles), given_board_(board), net_cfg_(cfg) {}
+  supervisor(const config& cfg, child_roles roles, const accepted_connection* accepted)
+      : cfg_(cfg),
+        roles_(roles),
+        accepted_(accepted ? *accepted : accepted_connection{}),
+        who_(accepted ? accepted->peer + ": " : ""),
+        net_cfg_(cfg) {}
   int run();
 
  private:
@@ -116,9 +120,9 @@ class supervisor {
 
   const config& cfg_;
   const child_roles roles_;
-  const std::string who_ = cfg_.who();  ///< server mode: which connection, in reports
+  accepted_connection accepted_;  ///< server mode: the connection (its socket is -1 once netproc has it)
+  const std::string who_;         ///< server mode: which connection, in reports
   terminal_guard terminal_;
-  status_board_mapping* const given_board_;  ///< the listener's, or null
   status_board_mapping board_;
   child net_{"network process", -1, {}, false, {}};
   child io_{"I/O process", -1, {}, false, {}};
@@ -130,7 +134,7 @@ class supervisor {
   bool release_when_flushed_ = false;
   unsigned redirects_ = 0;
   bool redirect_refused_ = false;  ///< a redirect answer we did not follow
-  config net_cfg_;  ///< the configuration of the current netproc: cfg_, after redirects
+  config net_cfg_;  ///< the command line as the current netproc's target needs it: cfg_, after redirects
   unique_fd signals_;
   int interrupted_by_ = 0;                 ///< first interrupting signal, 0 if none
   bool child_crashed_ = false;
@@ -193,7 +197,7 @@ bool supervisor::start(std::string* err) {
       return false;
     }
   }
-  if (given_board_) board_ = std::move(*given_board_);
+  if (accepted_.board) board_ = std::move(*accepted_.board);
   else if (!board_.create(err)) return false;
   unique_fd io_to_net_w, net_to_io_r, io_ctl_r;
   if (!make_pipe(net_in_, io_to_net_w, err) || !make_pipe(net_to_io_r, net_out_, err) ||
@@ -209,7 +213,8 @@ bool supervisor::start(std::string* err) {
   // settings (we cannot, being dead); in every mode it says so in one line and exits.
   child_spec io_spec{"wsbridge-io", {net_to_io_r.get(), io_to_net_w.get(), io_ctl_r.get()}, SIGUSR1};
   if (log) io_spec.fds.push_back(log.get());  // child_fd::log
-  io_.pid = spawn_child(io_spec, [this] { return roles_.ioproc(cfg_, *board_.get()); }, err);
+  const io_settings io = io_settings_of(cfg_, accepted_.peer);
+  io_.pid = spawn_child(io_spec, [this, &io] { return roles_.ioproc(io, *board_.get()); }, err);
   return io_.pid >= 0;
   // The children's pipe ends close here as the unique_fds go out of scope: from now
   // on, EOF on a pipe means the process at the other end has gone.
@@ -230,13 +235,15 @@ bool supervisor::spawn_netproc(std::string* err) {
     board_.get()->spilled_messages.store(0, std::memory_order_relaxed);
   }
   child_spec spec{"wsbridge-net", {net_in_.get(), net_out_.get(), net_ctl_.get()}, SIGKILL};
-  if (const int extra = cfg_.reconnect ? spill_w.get() : cfg_.accepted_socket; extra >= 0)
+  if (const int extra = cfg_.reconnect ? spill_w.get() : accepted_.socket; extra >= 0)
     spec.fds.push_back(extra);  // child_fd::spill or child_fd::socket
-  net_ = child{"network process", spawn_child(spec, [this] { return roles_.netproc(net_cfg_, *board_.get()); }, err), {},
+  const net_settings net = net_settings_of(net_cfg_, accepted_.peer);
+  net_ = child{"network process",
+               spawn_child(spec, [this, &net] { return roles_.netproc(net, replay_given_, *board_.get()); }, err), {},
                false, std::move(net_.control)};
   net_ctl_.reset();
   // Server mode: the connection is netproc's alone from now on (its end closes it).
-  if (cfg_.accepted_socket >= 0) ::close(cfg_.accepted_socket);
+  if (accepted_.socket >= 0) ::close(std::exchange(accepted_.socket, -1));
   return net_.pid >= 0;
 }
 
@@ -354,15 +361,13 @@ bool supervisor::consider_reconnect(int status) {
 void supervisor::start_reconnect() {
   reconnect_at_.reset();
   if (interrupted_by_ != 0 || io_.pid <= 0) return;
-  net_cfg_.replay = std::move(replay_);
+  replay_given_ = std::move(replay_);
   replay_.clear();
-  replay_given_ = net_cfg_.replay;
   std::string err;
   if (!spawn_netproc(&err)) {
     tell_io("reconnect", err, true);
     release_net_pipes();
   }
-  net_cfg_.replay.clear();  // the child has its copy
 }
 
 void supervisor::tell_io(const std::string& step, const std::string& detail, bool last) {
@@ -535,8 +540,8 @@ int supervisor::exit_status() const {
 
 }  // namespace
 
-int run_supervisor(const config& cfg, child_roles roles, status_board_mapping* board) {
-  supervisor s(cfg, roles, board);
+int run_supervisor(const config& cfg, child_roles roles, const accepted_connection* accepted) {
+  supervisor s(cfg, roles, accepted);
   return s.run();
 }
 

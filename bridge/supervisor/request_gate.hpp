@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "bridge/fd_util.hpp"
+#include "bridge/common/fd_util.hpp"
 
 namespace wsbridge {
 

@@ -1,4 +1,4 @@
-#include "bridge/sandbox.hpp"
+#include "bridge/common/sandbox.hpp"
 
 #include <cerrno>
 #include <csignal>
@@ -14,9 +14,9 @@
 #include <unistd.h>
 #include <grp.h>
 
-#include "bridge/fd_util.hpp"
+#include "bridge/common/fd_util.hpp"
 #include "bridge/protocol/limits.hpp"
-#include "bridge/seccomp_filters.hpp"  // generated
+#include "bridge/common/seccomp_filters.hpp"  // generated
 
 namespace wsbridge::sandbox {
 namespace {

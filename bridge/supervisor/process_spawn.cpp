@@ -1,4 +1,4 @@
-#include "bridge/process_spawn.hpp"
+#include "bridge/supervisor/process_spawn.hpp"
 
 #include <cerrno>
 #include <csignal>
@@ -10,7 +10,7 @@
 
 #include <memory>
 
-#include "bridge/fd_util.hpp"
+#include "bridge/common/fd_util.hpp"
 #include "bridge/protocol/limits.hpp"
 
 namespace wsbridge {

@@ -1,4 +1,4 @@
-#include "bridge/reconnect.hpp"
+#include "bridge/supervisor/reconnect.hpp"
 
 #include <algorithm>
 

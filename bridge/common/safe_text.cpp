@@ -1,4 +1,4 @@
-#include "bridge/safe_text.hpp"
+#include "bridge/common/safe_text.hpp"
 
 #include <cstdint>
 #include <cstdio>

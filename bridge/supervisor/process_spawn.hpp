@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "bridge/fd_util.hpp"
+#include "bridge/common/fd_util.hpp"
 #include "bridge/protocol/child_fd.hpp"
 
 namespace wsbridge {

@@ -1,4 +1,4 @@
-#include "bridge/base64.hpp"
+#include "bridge/common/base64.hpp"
 
 #include <array>
 #include <cstdint>

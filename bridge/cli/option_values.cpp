@@ -1,4 +1,4 @@
-#include "bridge/option_values.hpp"
+#include "bridge/cli/option_values.hpp"
 
 #include <boost/algorithm/string/predicate.hpp>
 #include <algorithm>
@@ -9,7 +9,7 @@
 #include <sstream>
 #include <vector>
 
-#include "bridge/safe_text.hpp"
+#include "bridge/common/safe_text.hpp"
 
 namespace po = boost::program_options;
 

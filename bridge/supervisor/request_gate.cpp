@@ -1,4 +1,4 @@
-#include "bridge/request_gate.hpp"
+#include "bridge/supervisor/request_gate.hpp"
 
 #include <sys/socket.h>
 

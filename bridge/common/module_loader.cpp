@@ -1,4 +1,4 @@
-#include "bridge/module_loader.hpp"
+#include "bridge/common/module_loader.hpp"
 
 #include <climits>
 #include <dlfcn.h>

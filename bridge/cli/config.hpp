@@ -1,6 +1,6 @@
 #pragma once
-// The command line, parsed once by the supervisor; its children are forks that start
-// with a copy (process_spawn.hpp).
+// The command line, parsed once, and what the supervisor makes of it. Its children
+// never see it: each gets its own narrow settings (protocol/settings.hpp), built here.
 
 #include <chrono>
 #include <cstddef>
@@ -9,23 +9,9 @@
 #include <utility>
 #include <vector>
 
-namespace wsbridge {
+#include "bridge/protocol/settings.hpp"
 
-/// A ws:// URL taken apart for the client (Boost.URL does the parsing).
-struct ws_target {
-  bool tls = false;          ///< wss://
-  std::string host;          ///< for the resolver: a name or a bare IP literal ("::1")
-  std::string port;          ///< always set: explicit, or 80 / 443
-  std::string host_header;   ///< Host: header value ("[::1]:8080", "example.com")
-  std::string resource;      ///< path and query, at least "/"
-  std::string userinfo;      ///< "user:password" from the URL, percent-decoded (Basic auth)
-  std::string unix_path;     ///< connect to this Unix domain socket instead (ws+unix://, --unix)
-  std::string display;       ///< the URL without its password, for messages
-  /// --connect-to/--resolve: connect here instead of host:port (the Host header, SNI
-  /// and the certificate check keep `host`); empty: host and port themselves.
-  std::string connect_host;
-  std::string connect_port;
-};
+namespace wsbridge {
 
 /// One --connect-to HOST1:PORT1:HOST2:PORT2 or --resolve HOST:PORT:ADDR (curl's).
 /// An empty host or port matches any.
@@ -48,15 +34,6 @@ bool same_origin(const ws_target& a, const ws_target& b);
 /// suggestion where one helps, e.g. a missing scheme).
 bool parse_ws_url(const std::string& url, ws_target& out, std::string* err);
 
-/// A proxy to reach the server through (--proxy, or the proxy environment variables).
-struct proxy_target {
-  enum class kind { none, http, socks5, socks5h } type = kind::none;
-  std::string host;
-  std::string port;
-  std::string userinfo;  ///< "user:password", percent-decoded
-  std::string display;   ///< the proxy URL without its password
-};
-
 /// Parses a proxy URL: http://, socks5:// (we resolve the server's name) or socks5h://
 /// (the proxy does); the port defaults to 1080, as in curl.
 bool parse_proxy_url(const std::string& url, proxy_target& out, std::string* err);
@@ -64,36 +41,6 @@ bool parse_proxy_url(const std::string& url, proxy_target& out, std::string* err
 /// True when `host` matches a no_proxy list ("*", names matching as domain suffixes,
 /// ".example.com", IP literals; ports are ignored).
 bool no_proxy_matches(std::string_view no_proxy, std::string_view host);
-
-/// How stdin/stdout (or a --exec program's pipes) are cut into messages.
-enum class framing {
-  lines,            ///< --lines (default): one line, one message
-  null,             ///< -0/--null: NUL-separated, both directions
-  length_prefixed,  ///< --length-prefixed: u32 big-endian length, then the payload
-  raw,              ///< --raw: each read is a message; received payloads back to back
-};
-
-/// What an input message becomes.
-enum class payload_encoding {
-  text,    ///< a text message; must be valid UTF-8 (RFC 6455 §8.1)
-  binary,  ///< --binary: a binary message, bytes as they are
-  base64,  ///< --base64: input decoded from base64 into a binary message; received
-           ///< binary messages are written as base64
-};
-
-/// Message types in a pipe: which of text and binary each message is, kept in
-/// both directions.
-struct message_typing {
-  /// --typed, with --length-prefixed: the top bit of the 4-byte length is set for a
-  /// binary message and clear for a text one (messages are at most 64 MiB, so the bit
-  /// is free; a stream of text messages is the same as without --typed).
-  bool length_bit = false;
-  /// --text-prefix, --binary-prefix, with lines or -0: a record that starts with one
-  /// has that type; a binary one's payload is base64 after its prefix (a raw payload
-  /// could hold the separator). A record with neither is of the default type.
-  std::string text_prefix, binary_prefix;
-  bool any() const { return length_bit || !text_prefix.empty() || !binary_prefix.empty(); }
-};
 
 struct config {
   std::string url;
@@ -126,9 +73,6 @@ struct config {
   std::chrono::milliseconds reconnect_min{1000};   ///< --reconnect-delay MIN[,MAX]: the backoff's ...
   std::chrono::milliseconds reconnect_max{30000};  ///< ... first and longest wait
   bool reconnect_on_close = false;  ///< --reconnect-on-close: after a server's 1000/1001 too
-  /// Not an option: what the previous netproc had taken from ioproc and not given the
-  /// kernel (IPC frames, maybe ending inside one), sent first by the next (reconnect.hpp).
-  std::string replay;
   bool compress = true;   ///< offer permessage-deflate; --no-compress turns it off
   bool sandbox = true;  ///< --no-sandbox turns the children's sandboxes off (debugging)
   framing framing_mode = framing::lines;
@@ -157,16 +101,15 @@ struct config {
   bool same_origin_only = false;    ///< --same-origin: the Origin's host must be the Host header's
   std::string tls_cert;             ///< --tls-cert: serve wss:// with this certificate chain (PEM)
   std::string tls_key;              ///< --tls-key: its private key (default: in the --tls-cert file)
-  /// In a connection's processes: the accepted socket (the supervisor's copy, before it
-  /// hands it to netproc at child_fd::socket), and the client's address for messages.
-  int accepted_socket = -1;
-  std::string peer;                 ///< "127.0.0.1:40312"
   bool server() const { return !listen_port.empty() || !listen_unix.empty(); }
-  /// "server" or "client": the other end, in messages.
-  const char* peer_name() const { return server() ? "client" : "server"; }
-  /// Server mode: "127.0.0.1:40312: ", the start of every line about this connection.
-  std::string who() const { return server() ? peer + ": " : ""; }
 };
+
+/// netproc's settings for the connection `cfg` describes (cfg.target, after redirects),
+/// in server mode the one with `peer`.
+net_settings net_settings_of(const config& cfg, const std::string& peer = {});
+
+/// ioproc's settings; in server mode for the connection with `peer`.
+io_settings io_settings_of(const config& cfg, const std::string& peer = {});
 
 /// The interactive client: stdin and stdout a terminal, nothing else asked to take them
 /// (--exec, -x), line framing of text. Otherwise pipe mode (ioproc).
