@@ -1,9 +1,10 @@
 #pragma once
-// ioproc's half of the dispatch tables (netproc's is io_frame_rule in
-// netproc/handshake.hpp): which frames netproc may send in each phase of the
-// connection. Shared by both readers, pipe mode and terminal mode; anything out of
-// place is fatal, as in OpenSSH's monitor.
+// ioproc's reading of netproc's pipe, shared by both front ends (pipe mode and
+// terminal mode): the decoding, and ioproc's half of the dispatch tables (netproc's is
+// io_frame_rule in netproc/handshake.hpp), which frames netproc may send in each phase
+// of the connection. Anything out of place is fatal, as in OpenSSH's monitor.
 
+#include <functional>
 #include <string>
 
 #include "bridge/protocol/ipc.hpp"
@@ -31,6 +32,30 @@ class net_frame_checker {
  private:
   phase phase_ = phase::connecting;
   bool reconnecting_;
+};
+
+/// Reads netproc's frames (child_fd::peer_in) for a front end, which sees only frames
+/// that decoded and that the dispatch table accepts in the current phase.
+class net_reader {
+ public:
+  explicit net_reader(bool reconnecting) : checker_(reconnecting) {}
+
+  enum class result {
+    frames,  ///< what this read held was handed on (maybe nothing yet)
+    gone,    ///< EOF or a read error: netproc died (the supervisor reports it)
+    broken,  ///< a frame that did not decode or was out of place: *err says which
+  };
+
+  /// One read of the pipe; then `on(frame)` for each whole frame, while it returns
+  /// true. A frame's payload is valid only during its call.
+  result read_once(const std::function<bool(const ipc::frame&)>& on, std::string* err);
+
+  /// The file descriptor to poll for readability.
+  int fd() const;
+
+ private:
+  ipc::frame_decoder decoder_;
+  net_frame_checker checker_;
 };
 
 }  // namespace wsbridge

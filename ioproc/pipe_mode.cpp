@@ -254,7 +254,7 @@ class output_pump {
         program_(program),
         input_(input),
         framer_(cfg, !program && ::isatty(fd)),
-        cfg_reconnect_(cfg.reconnect),
+        reader_(cfg.reconnect),
         max_messages_(cfg.max_messages),
         verbose_(cfg.verbose),
         quiet_(cfg.quiet || (cfg.server() && !cfg.verbose)),  // a server's normal closes are its routine
@@ -263,56 +263,49 @@ class output_pump {
 
   /// Returns ioproc's exit status.
   int run() {
-    ipc::frame_decoder decoder;
-    std::string out;
-    std::string err;
+    std::string out, err;
     for (;;) {
       if (!wait_readable()) continue;
-      auto space = decoder.prepare();
-      const ssize_t n = read_some(child_fd::peer_in, space.data(), space.size());
-      // EOF before a `closed` frame: netproc died; the supervisor reports it.
-      if (n <= 0) return exit_process_died;
-      decoder.commit(static_cast<std::size_t>(n));
-      ipc::frame f;
       std::uint64_t written = 0;
-      for (;;) {
-        const auto r = decoder.next(f, &err);
-        if (r == ipc::frame_decoder::result::need_more) break;
-        if (r == ipc::frame_decoder::result::error) {
-          say("I/O process: internal protocol error from network process: " + err);
-          return exit_failure;
-        }
-        if (const std::string bad = checker_.accept(f.type); !bad.empty()) {
-          say("I/O process: internal protocol error: " + bad);
-          return exit_failure;
-        }
-        switch (f.type) {
-          case ipc::frame_type::text:
-          case ipc::frame_type::binary:
-            framer_.append(f.type, f.payload, out);
-            ++written;
-            break;
-          case ipc::frame_type::opened:
-            if (program_ && !program_->started()) start_program(f.payload);  // once, across reconnects
-            break;
-          case ipc::frame_type::notice:
-            if (!flush(out, written)) return exit_output_closed;
-            say(safe_text(f.payload));
-            break;
-          case ipc::frame_type::closed: {
-            if (!flush(out, written)) return exit_output_closed;
-            ipc::close_info c;
-            if (!ipc::decode_close(f.payload, c, &err)) {
-              say("I/O process: " + err);
-              return exit_failure;
-            }
-            return report_close(c);
-          }
-          default:  // pong: only /ping in terminal mode asks for one
-            break;
-        }
+      std::optional<int> end;  // set by a frame that ends the session
+      const auto r = reader_.read_once([&](const ipc::frame& f) { return on_frame(f, out, written, end); }, &err);
+      if (r == net_reader::result::gone) return exit_process_died;  // the supervisor reports it
+      if (r == net_reader::result::broken) {
+        say("I/O process: " + err);
+        return exit_failure;
       }
+      if (end) return *end;
       if (!flush(out, written)) return exit_output_closed;
+    }
+  }
+
+  /// One frame from netproc; false (and `end` set) when the session is over.
+  bool on_frame(const ipc::frame& f, std::string& out, std::uint64_t& written, std::optional<int>& end) {
+    switch (f.type) {
+      case ipc::frame_type::text:
+      case ipc::frame_type::binary:
+        framer_.append(f.type, f.payload, out);
+        ++written;
+        return true;
+      case ipc::frame_type::opened:
+        if (program_ && !program_->started()) start_program(f.payload);  // once, across reconnects
+        return true;
+      case ipc::frame_type::notice:
+        if (!flush(out, written)) return end = exit_output_closed, false;
+        say(safe_text(f.payload));
+        return true;
+      case ipc::frame_type::closed: {
+        if (!flush(out, written)) return end = exit_output_closed, false;
+        ipc::close_info c;
+        std::string err;
+        if (!ipc::decode_close(f.payload, c, &err)) {
+          say("I/O process: " + err);
+          return end = exit_failure, false;
+        }
+        return end = report_close(c), false;
+      }
+      default:  // pong: only /ping in terminal mode asks for one
+        return true;
     }
   }
 
@@ -418,8 +411,7 @@ class output_pump {
   wrapped_program* program_;
   const input_pump& input_;
   output_framer framer_;
-  const bool cfg_reconnect_;     ///< (before checker_, which it sets up)
-  net_frame_checker checker_{cfg_reconnect_};
+  net_reader reader_;
   const std::uint64_t max_messages_;
   const bool verbose_;
   const bool quiet_;
@@ -460,15 +452,18 @@ int run_pipe_mode(const io_settings& cfg, status_board& board, wrapped_program* 
   if (!program)
     for (int fd : {STDIN_FILENO, STDOUT_FILENO}) ::fcntl(fd, F_SETPIPE_SZ, limits::pipe_size);
   // The input thread is detached: it may still be inside its pump (blocked in read(),
-  // or framing a chunk) when this function returns and the process _exits, so the pump
-  // is never destroyed; destroying it freed the buffers the thread was writing into.
+  // or framing a chunk) when this function returns and the process _exits. So the pump
+  // and the stderr relay's state live as long as the process (static storage: ioproc
+  // ends with _exit, which runs no destructor); destroying the pump here freed the
+  // buffers the thread was writing into. ioproc runs this function once.
+  static std::optional<input_pump> input_storage;
+  static relay_end errors;
   const int input_fd = program ? program->output_fd() : cfg.execute.empty() ? STDIN_FILENO : execute_input(cfg);
-  auto& input = *new input_pump(cfg, board, input_fd, program ? "program output" : cfg.execute.empty() ? "stdin" : "-x",
-                                cfg.server() ? program : nullptr);
+  input_pump& input = input_storage.emplace(cfg, board, input_fd,
+                                            program ? "program output" : cfg.execute.empty() ? "stdin" : "-x",
+                                            cfg.server() ? program : nullptr);
   std::thread input_thread([&input] { input.run(); });
   input_thread.detach();  // may stay blocked in read(); the process exit ends it
-  // Never destroyed, like the input pump: the thread may outlive this function.
-  auto& errors = *new relay_end;
   errors.done = program == nullptr || program->errors_fd() < 0;
   if (!errors.done) std::thread(relay_program_errors, program->errors_fd(), std::ref(errors)).detach();
   output_pump output(cfg, board, program ? program->input_fd() : STDOUT_FILENO, program, input);

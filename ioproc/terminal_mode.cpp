@@ -100,9 +100,6 @@ std::string history_path() {
   return dir + "/history";
 }
 
-class terminal_session;
-terminal_session* active = nullptr;  // for libedit's C callback
-
 
 /// The interactive client: a line editor at the bottom, messages printed above it.
 class terminal_session {
@@ -112,7 +109,7 @@ class terminal_session {
         log_fd_(!cfg.log ? -1 : child_fd::log) {}
 
   int run() {
-    active = this;
+    active_ = this;
     // Resizes, and Ctrl+C: the terminal sends SIGINT to all of us, and the supervisor
     // closes the connection; we only tidy the screen. (It is ignored, as in every
     // child, but a blocked signal is queued all the same, so the signalfd sees it.
@@ -138,9 +135,9 @@ class terminal_session {
     std::setlocale(LC_CTYPE, "");  // libedit decodes and encodes UTF-8 by the locale
     rl_catch_signals = 0;          // the supervisor owns signals
     rl_catch_sigwinch = 0;
-    rl_getc_function = [](FILE*) { return active->getc_hook(); };
+    rl_getc_function = [](FILE*) { return active_->getc_hook(); };
     using_history();  // initialises the readline layer, which rl_add_defun needs
-    rl_add_defun("wsbridge-screen", [](int, int) { return active->on_screen_key(); }, screen_key);
+    rl_add_defun("wsbridge-screen", [](int, int) { return active_->on_screen_key(); }, screen_key);
     if (!history_file_.empty()) read_history(history_file_.c_str());
     while (!done_) {
       editing_ = true;
@@ -301,66 +298,54 @@ class terminal_session {
   // ---- what netproc sent -------------------------------------------------------------
 
   void on_frames() {
-    auto space = decoder_.prepare();
-    const ssize_t n = read_some(child_fd::peer_in, space.data(), space.size());
-    if (n <= 0) {  // netproc died; the supervisor reports it
+    std::string out;  // everything from this read is printed in one go
+    std::string err;
+    const auto r = reader_.read_once([&](const ipc::frame& f) { return on_frame(f, out); }, &err);
+    if (r == net_reader::result::gone) {  // netproc died; the supervisor reports it
       status_ = exit_process_died;
       done_ = true;
-      return;
-    }
-    decoder_.commit(static_cast<std::size_t>(n));
-    std::string out;  // everything from this read is printed in one go
-    ipc::frame f;
-    std::string err;
-    for (;;) {
-      const auto r = decoder_.next(f, &err);
-      if (r == ipc::frame_decoder::result::need_more) break;
-      if (r == ipc::frame_decoder::result::error) {
-        out += colors_.error + "wsbridge: internal protocol error from network process: " + err + colors_.reset + "\n";
-        status_ = exit_failure;
-        done_ = true;
-        break;
-      }
-      if (const std::string bad = checker_.accept(f.type); !bad.empty()) {
-        out += colors_.error + "wsbridge: internal protocol error: " + bad + colors_.reset + "\n";
-        status_ = exit_failure;
-        done_ = true;
-        break;
-      }
-      switch (f.type) {
-        case ipc::frame_type::text:
-        case ipc::frame_type::binary:
-          out += stamp() + colors_.incoming + "<" + colors_.reset + " ";
-          append_for_terminal(out, f.type, f.payload);
-          out += '\n';
-          log_message('<', f.type, f.payload);
-          last_.assign(f.payload);
-          last_type_ = f.type;
-          have_last_ = true;
-          board_.output_messages.fetch_add(1, std::memory_order_relaxed);
-          break;
-        case ipc::frame_type::opened:
-          out += stamp() + colors_.status + connected_text(f.payload) + colors_.reset + "\n";
-          log_line('#', "connected: " + safe_text(f.payload.substr(0, f.payload.find('\n'))));
-          opened_ = true;
-          break;
-        case ipc::frame_type::pong:
-          log_line('<', "pong" + (f.payload.empty() ? "" : " \"" + safe_text(f.payload) + "\""));
-          out += stamp() + colors_.status + pong_text(f.payload) + colors_.reset + "\n";
-          break;
-        case ipc::frame_type::notice:
-          log_line('#', safe_text(f.payload));
-          out += stamp() + colors_.error + "wsbridge: " + safe_text(f.payload) + colors_.reset + "\n";
-          break;
-        case ipc::frame_type::closed:
-          on_closed(f.payload, out);
-          break;
-        default:  // the checker has refused every other type
-          break;
-      }
-      if (done_) break;
+    } else if (r == net_reader::result::broken) {
+      out += colors_.error + "wsbridge: " + err + colors_.reset + "\n";
+      status_ = exit_failure;
+      done_ = true;
     }
     if (!out.empty()) print_above(out);
+  }
+
+  /// One frame from netproc, shown in `out`; false once the session is over.
+  bool on_frame(const ipc::frame& f, std::string& out) {
+    switch (f.type) {
+      case ipc::frame_type::text:
+      case ipc::frame_type::binary:
+        out += stamp() + colors_.incoming + "<" + colors_.reset + " ";
+        append_for_terminal(out, f.type, f.payload);
+        out += '\n';
+        log_message('<', f.type, f.payload);
+        last_.assign(f.payload);
+        last_type_ = f.type;
+        have_last_ = true;
+        board_.output_messages.fetch_add(1, std::memory_order_relaxed);
+        break;
+      case ipc::frame_type::opened:
+        out += stamp() + colors_.status + connected_text(f.payload) + colors_.reset + "\n";
+        log_line('#', "connected: " + safe_text(f.payload.substr(0, f.payload.find('\n'))));
+        opened_ = true;
+        break;
+      case ipc::frame_type::pong:
+        log_line('<', "pong" + (f.payload.empty() ? "" : " \"" + safe_text(f.payload) + "\""));
+        out += stamp() + colors_.status + pong_text(f.payload) + colors_.reset + "\n";
+        break;
+      case ipc::frame_type::notice:
+        log_line('#', safe_text(f.payload));
+        out += stamp() + colors_.error + "wsbridge: " + safe_text(f.payload) + colors_.reset + "\n";
+        break;
+      case ipc::frame_type::closed:
+        on_closed(f.payload, out);
+        break;
+      default:  // the reader has refused every other type
+        break;
+    }
+    return !done_;
   }
 
   std::string connected_text(std::string_view info) const {
@@ -498,14 +483,17 @@ class terminal_session {
     if (resized && editing_ && !line_left_) rl_resize_terminal();
   }
 
+  /// The session libedit's callbacks act on: they are plain C functions that carry no
+  /// context of their own, and a process has one terminal session.
+  static inline terminal_session* active_ = nullptr;
+
   const io_settings& cfg_;
   status_board& board_;
   palette colors_;
   unique_fd signal_fd_;  ///< SIGWINCH and SIGINT
   int log_fd_;           ///< --log: child_fd::log; else -1
   std::string history_file_;
-  ipc::frame_decoder decoder_;
-  net_frame_checker checker_{cfg_.reconnect};  ///< which frames netproc may send now
+  net_reader reader_{cfg_.reconnect};  ///< netproc's frames, checked against the phase
   std::map<std::string, std::chrono::steady_clock::time_point> pings_;  ///< by payload
   bool editing_ = false;  ///< inside readline(): the editor owns the input line
   bool line_left_ = false;  ///< the input line was left on screen for good (closed, Ctrl+C)
