@@ -195,10 +195,6 @@ void session<Layer>::finish(int status, const ipc::close_info& info, connection_
 
 template <class Layer>
 void session<Layer>::hand_over_the_end(const ipc::close_info& info) {
-  const std::string end = ipc::encode_close(info);
-  const std::size_t size = std::min(end.size(), sizeof board_.end_close);
-  std::memcpy(board_.end_close, end.data(), size);
-  board_.end_size.store(static_cast<std::uint32_t>(size), std::memory_order_release);
   // In the order ioproc sent them: given to the layer but not yet to the kernel (a
   // message cut off mid-write counts as not sent: the server never had all of it),
   // then queued, then the end of input, then the start of a frame still coming.
@@ -216,11 +212,21 @@ void session<Layer>::hand_over_the_end(const ipc::close_info& info) {
   }
   if (input_ended_) ipc::append_frame(spill, ipc::frame_type::input_end, input_end_payload_);
   spill.append(from_io_decoder_.undecoded());
-  board_.spilled_messages.store(messages, std::memory_order_relaxed);
-  // The supervisor reads the pipe as we write (it may hold more than the pipe does).
-  if (write_all(child_fd::spill, spill) != 0 && cfg_.verbose)
-    notify("reconnect", "cannot hand the unsent messages on; they are lost");
-  ::close(child_fd::spill);
+  end_.close = info;
+  end_.unsent_messages = messages;
+  // The supervisor reads the pipe as we write (it may hold more than the pipe does);
+  // the bytes go in pieces within the codec's cap (a frame still coming may be large).
+  bool ok = tell_supervisor(ipc::frame_type::ended, ipc::encode_end(end_));
+  for (std::size_t at = 0; ok && at < spill.size(); at += limits::max_ipc_payload)
+    ok = tell_supervisor(ipc::frame_type::unsent, std::string_view(spill).substr(at, limits::max_ipc_payload));
+  if (!ok && cfg_.verbose) notify("reconnect", "cannot hand the unsent messages on; they are lost");
+}
+
+template <class Layer>
+bool session<Layer>::tell_supervisor(ipc::frame_type type, std::string_view payload) {
+  std::string frame;
+  ipc::append_frame(frame, type, payload);
+  return write_all(child_fd::to_supervisor, frame) == 0;
 }
 
 template <class Layer>

@@ -130,7 +130,7 @@ void session<Layer>::on_tls_handshake(error_code ec) {
     std::string what = ec.message();
     const long v = SSL_get_verify_result(ws_.next_layer().next_layer().native_handle());
     if (v != X509_V_OK) what = std::string("certificate verify failed: ") + X509_verify_cert_error_string(v);
-    if (v != X509_V_OK) board_.certificate_refused.store(1, std::memory_order_relaxed);  // --reconnect: final
+    if (v != X509_V_OK) this->end_.certificate_refused = true;  // --reconnect: final
     else if (ec == beast::error::timeout) what = "timed out after " + seconds_text(cfg_.connect_timeout);
     // What to do next: the two causes users meet most (a test or company CA; a plain port).
     if (v == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT || v == X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN ||
@@ -201,10 +201,10 @@ void session<Layer>::on_handshake(error_code ec) {
     return report_redirect(response_[http::field::location]);
   if (ec == websocket::error::upgrade_declined) {
     // --reconnect: the supervisor decides by these (a 4xx is final, a 429 says when).
-    board_.refusal_status.store(response_.result_int(), std::memory_order_relaxed);
+    end_.http_status = response_.result_int();
     if (const auto ra = response_[http::field::retry_after];
         !ra.empty() && ra.size() <= 6 && ra.find_first_not_of("0123456789") == beast::string_view::npos)
-      board_.retry_after.store(static_cast<std::uint32_t>(std::stoul(std::string(ra))), std::memory_order_relaxed);
+      end_.retry_after = static_cast<std::uint32_t>(std::stoul(std::string(ra)));
     std::string what = "server answered HTTP " + std::to_string(response_.result_int());
     if (!response_.reason().empty()) what += " " + std::string(response_.reason());
     if (auto loc = response_.find(http::field::location); loc != response_.end())
@@ -325,15 +325,12 @@ template <class Layer>
 void session<Layer>::report_redirect(std::string_view location) {
   if (cfg_.verbose)
     notify("redirect", "HTTP " + std::to_string(response_.result_int()) + ", Location: " + std::string(location));
-  // Longer than the board: its start, and a size that says "too long".
-  std::memcpy(board_.redirect_url, location.data(), std::min(location.size(), sizeof board_.redirect_url));
-  const std::size_t size = std::min(location.size(), sizeof board_.redirect_url + 1);
-  board_.redirect_status.store(response_.result_int(), std::memory_order_relaxed);
-  board_.redirect_size.store(static_cast<std::uint32_t>(size), std::memory_order_release);
+  // Longer than limits::max_redirect_url: its start and one byte more ("too long").
+  tell_supervisor(ipc::frame_type::redirect,
+                  ipc::encode_redirect({response_.result_int(), std::string(location.substr(0, limits::max_redirect_url + 1))}));
   // Leave once every notice is written (no `closed` frame: the supervisor says what
   // happens next, on the same pipe).
   advance(close_event::finish);
-  exit_status_ = exit_redirect;
   if (!io_writing_ && to_io_pending_.empty()) exit_now();
   flush_to_io();
 }

@@ -255,15 +255,18 @@ class session : public std::enable_shared_from_this<session<Layer>> {
   }
 
   /// A 3xx with a Location: hand the status and the Location, as sent, to the
-  /// supervisor through the board, and leave. The supervisor decides (the redirect
+  /// supervisor (a `redirect` frame), and leave. The supervisor decides (the redirect
   /// policy is its alone) and starts a fresh netproc for the new target, which resolves,
   /// connects and locks down anew (this one's sandbox can no longer open a socket).
   void report_redirect(std::string_view location);
 
-  /// --reconnect: how the connection ended goes on the board, and what was taken from
-  /// ioproc but not given to the kernel to the supervisor (child_fd::spill), for the
+  /// --reconnect: how the connection ended (an `ended` frame), then what was taken from
+  /// ioproc but not given to the kernel (`unsent` frames), to the supervisor for the
   /// next netproc; no `closed` frame, since one may follow (reconnect.hpp).
   void hand_over_the_end(const ipc::close_info& info);
+  /// One frame to the supervisor (child_fd::to_supervisor), written at once; false if
+  /// it is gone.
+  bool tell_supervisor(ipc::frame_type type, std::string_view payload);
   /// --reconnect: the previous netproc's leftovers (replay()), before ioproc's pipe.
   void take_replay();
   /// Decodes and handles every whole frame from ioproc received so far.
@@ -520,6 +523,7 @@ class session : public std::enable_shared_from_this<session<Layer>> {
   std::chrono::steady_clock::time_point accepted_at_{};
   std::chrono::steady_clock::time_point connect_deadline_{};  ///< client: --connect-timeout from the start
   std::string replay_;  ///< see replay()
+  ipc::end_report end_;  ///< --reconnect: what the supervisor decides by, filled as it happens
 };
 
 /// Started as root: become nobody once the certificates are loaded and before we

@@ -17,7 +17,6 @@ enum exit_code : int {
                               ///< a malformed length prefix, a message over the size limit
   exit_incomplete = 10,       ///< --max-messages: fewer messages arrived (the server closed first,
                               ///< or --timeout ran out)
-  exit_redirect = 100,        ///< internal, netproc -> supervisor: follow board.redirect_url
   exit_output_closed = 141,   ///< stdout's reader went away (128 + SIGPIPE, as the shell expects)
   // 128 + N: interrupted by signal N (130 SIGINT, 143 SIGTERM, 129 SIGHUP)
 };

@@ -18,6 +18,9 @@ const char* to_string(frame_type t) {
     case frame_type::ping: return "ping";
     case frame_type::pong: return "pong";
     case frame_type::notice: return "notice";
+    case frame_type::redirect: return "redirect";
+    case frame_type::ended: return "ended";
+    case frame_type::unsent: return "unsent";
   }
   return "unknown";
 }
@@ -97,6 +100,47 @@ bool decode_close(std::string_view payload, close_info& out, std::string* err) {
   out.code = boost::endian::load_big_u16(reinterpret_cast<const unsigned char*>(payload.data()));
   out.by_server = payload[2] == 1;
   out.reason.assign(payload.substr(3));
+  return true;
+}
+
+std::string encode_redirect(const redirect_report& r) {
+  std::string s(4, '\0');
+  boost::endian::store_big_u32(reinterpret_cast<unsigned char*>(s.data()), r.status);
+  s.append(r.location.substr(0, limits::max_redirect_url + 1));
+  return s;
+}
+
+bool decode_redirect(std::string_view payload, redirect_report& out, std::string* err) {
+  if (payload.size() < 4 || payload.size() > 4 + limits::max_redirect_url + 1) {
+    if (err) *err = "malformed redirect payload";
+    return false;
+  }
+  out.status = boost::endian::load_big_u32(reinterpret_cast<const unsigned char*>(payload.data()));
+  out.location.assign(payload.substr(4));
+  return true;
+}
+
+std::string encode_end(const end_report& e) {
+  std::string s(17, '\0');  // status u32 | retry u32 | certificate u8 | unsent u64 | close payload
+  auto* p = reinterpret_cast<unsigned char*>(s.data());
+  boost::endian::store_big_u32(p, e.http_status);
+  boost::endian::store_big_u32(p + 4, e.retry_after);
+  p[8] = e.certificate_refused ? 1 : 0;
+  boost::endian::store_big_u64(p + 9, e.unsent_messages);
+  return s + encode_close(e.close);
+}
+
+bool decode_end(std::string_view payload, end_report& out, std::string* err) {
+  if (payload.size() < 17 || static_cast<unsigned char>(payload[8]) > 1 ||
+      !decode_close(payload.substr(17), out.close, err)) {
+    if (err) *err = "malformed end payload";
+    return false;
+  }
+  const auto* p = reinterpret_cast<const unsigned char*>(payload.data());
+  out.http_status = boost::endian::load_big_u32(p);
+  out.retry_after = boost::endian::load_big_u32(p + 4);
+  out.certificate_refused = p[8] == 1;
+  out.unsent_messages = boost::endian::load_big_u64(p + 9);
   return true;
 }
 

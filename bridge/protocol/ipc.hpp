@@ -29,8 +29,13 @@ enum class frame_type : std::uint8_t {
   ping = 7,           ///< ioproc -> netproc: send a ping with this payload
   pong = 8,           ///< netproc -> ioproc: a pong arrived; payload: its data
   notice = 9,         ///< netproc -> ioproc: one line for the user ("connect: refused")
+  // netproc -> supervisor (child_fd::to_supervisor), read with the supervisor's own table:
+  redirect = 10,      ///< a 3xx with a Location; payload: redirect_report. netproc then leaves
+  ended = 11,         ///< --reconnect: how the connection ended; payload: end_report
+  unsent = 12,        ///< --reconnect, after `ended`: a piece of the IPC frames netproc took
+                      ///< from ioproc and did not give the kernel, for the next netproc
 };
-inline constexpr std::uint8_t max_frame_type = 9;
+inline constexpr std::uint8_t max_frame_type = 12;
 
 /// Payload of `input_end` asking netproc to close without lingering (interactive Ctrl+D).
 /// Otherwise the payload is empty, or a `close_info` (encode_close) with the code and
@@ -100,6 +105,26 @@ struct close_info {
 };
 std::string encode_close(const close_info& c);
 bool decode_close(std::string_view payload, close_info& out, std::string* err);
+
+/// Payload of `redirect`: the status and the Location as the server sent it (at most
+/// limits::max_redirect_url + 1 bytes of it: one more says "too long to follow").
+struct redirect_report {
+  std::uint32_t status = 0;
+  std::string location;
+};
+std::string encode_redirect(const redirect_report& r);
+bool decode_redirect(std::string_view payload, redirect_report& out, std::string* err);
+
+/// Payload of `ended`: what the supervisor's reconnect policy decides by.
+struct end_report {
+  close_info close;                 ///< the Close (code 0: none: lost, refused, never opened)
+  std::uint32_t http_status = 0;    ///< a refused upgrade's HTTP status
+  std::uint32_t retry_after = 0;    ///< its Retry-After, in seconds
+  bool certificate_refused = false; ///< the server's certificate failed verification
+  std::uint64_t unsent_messages = 0;  ///< messages in the `unsent` pieces that follow
+};
+std::string encode_end(const end_report& e);
+bool decode_end(std::string_view payload, end_report& out, std::string* err);
 
 // Payload of `opened`: the subprotocol, a line break, the extensions; in server mode
 // then one line per variable of the --exec program's environment ("NAME=value").

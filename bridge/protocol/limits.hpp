@@ -94,7 +94,7 @@ inline constexpr std::size_t max_waiting_requests = 4096;
 /// at once. Option: --connect-timeout with --listen.
 inline constexpr auto request_timeout = 5s;
 
-/// Longest redirect target we follow (the status board holds it).
+/// Longest redirect target we follow (netproc reports at most one byte more).
 inline constexpr std::size_t max_redirect_url = 4096;
 
 /// Pipes between the processes, and stdin/stdout when they are pipes, are grown to

@@ -1,7 +1,9 @@
 #pragma once
 // The status board: a page of shared memory (Boost.Interprocess) where netproc
 // publishes the true connection state and counters the moment they change, and
-// ioproc publishes how much input it has read. The supervisor and ioproc read it at
+// ioproc publishes how much input it has read. Gauges only: what netproc reports to
+// the supervisor (a redirect, how a connection ended) travels as frames on its
+// channel (child_fd::to_supervisor), checked as they arrive. The supervisor and ioproc read it at
 // any time without asking anyone: there is no event loop whose turn must come first
 // (the stale-OPEN failure of python-websockets that motivated wsbridge).
 //
@@ -41,25 +43,8 @@ struct status_board {
   std::atomic<std::uint64_t> bytes_received{0};
   std::atomic<std::uint32_t> opened{0};           ///< the handshake succeeded at some point
   std::atomic<std::int32_t> sandbox_syscall{0};   ///< a call netproc's filter trapped
-  /// A redirect answer (3xx with a Location): netproc writes the status, the Location
-  /// as the server sent it, then its size (release; a size over the capacity means
-  /// longer than that, and only its start is here), and exits with exit_redirect. The supervisor alone
-  /// decides whether and where to follow (resolve_redirect in config.hpp).
-  std::atomic<std::uint32_t> redirect_status{0};
-  std::atomic<std::uint32_t> redirect_size{0};
-  char redirect_url[limits::max_redirect_url]{};
-  /// --reconnect: netproc writes how its connection ended here instead of in a `closed`
-  /// frame, and exits; the supervisor decides (reconnect.hpp) and, if no netproc
-  /// follows, hands this on to ioproc as the `closed` frame. `end_size` is written
-  /// last (release); the bytes are ipc::encode_close's, bounded, and checked again.
-  std::atomic<std::uint32_t> end_size{0};
-  char end_close[3 + limits::max_close_reason]{};
   std::atomic<std::uint32_t> close_requested{0};   ///< a close was asked for (/close, Ctrl+C)
-  std::atomic<std::uint32_t> refusal_status{0};    ///< a refused upgrade's HTTP status
-  std::atomic<std::uint32_t> retry_after{0};       ///< its Retry-After, in seconds
-  std::atomic<std::uint32_t> certificate_refused{0};  ///< the server's certificate failed verification
   std::atomic<std::uint64_t> opened_count{0};      ///< connections opened, each attempt adds one
-  std::atomic<std::uint64_t> spilled_messages{0};  ///< messages handed back for the next attempt
   // Written by ioproc.
   std::atomic<std::uint64_t> input_messages{0};   ///< messages framed from input
   std::atomic<std::uint64_t> output_messages{0};  ///< messages written to stdout

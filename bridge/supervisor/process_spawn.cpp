@@ -21,6 +21,7 @@ pid_t spawn_child(const child_spec& spec, const std::function<int()>& body, std:
   std::vector<unique_fd> high(spec.fds.size());
   const std::size_t placed = spec.fds.size();
   for (std::size_t i = 0; i < placed; ++i) {
+    if (spec.fds[i] < 0) continue;  // that number stays unused
     high[i].reset(::fcntl(spec.fds[i], F_DUPFD_CLOEXEC, 10));
     if (!high[i]) {
       *err = std::string("start ") + spec.name + ": " + errno_text(errno);
@@ -43,8 +44,11 @@ pid_t spawn_child(const child_spec& spec, const std::function<int()>& body, std:
     ::prctl(PR_SET_PDEATHSIG, spec.parent_death_signal);
     if (::getppid() != parent) ::_exit(limits::child_setup_failed);
   }
-  for (std::size_t i = 0; i < placed; ++i)
-    if (::dup2(high[i].get(), child_fd::peer_in + static_cast<int>(i)) < 0) ::_exit(limits::child_setup_failed);
+  for (std::size_t i = 0; i < placed; ++i) {
+    const int at = child_fd::peer_in + static_cast<int>(i);
+    if (!high[i]) ::close(at);  // a gap: whatever the parent had there is not the child's
+    else if (::dup2(high[i].get(), at) < 0) ::_exit(limits::child_setup_failed);
+  }
   // Everything else the supervisor had open: the other pipe ends, its signalfd, and
   // whatever the user's shell left open to us.
   const int first_unused = child_fd::peer_in + static_cast<int>(placed);

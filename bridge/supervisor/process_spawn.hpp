@@ -21,7 +21,7 @@ namespace wsbridge {
 
 struct child_spec {
   const char* name;              ///< process name (ps, top, pgrep): "wsbridge-net"
-  std::vector<int> fds;          ///< placed at 3, 4, 5, ... in the child (child_fd.hpp)
+  std::vector<int> fds;          ///< fds[i] is placed at 3 + i in the child (child_fd.hpp); -1: none there
   int parent_death_signal = 0;   ///< PR_SET_PDEATHSIG
   /// The child supervises others and reads its signals from a signalfd of its own (a
   /// connection's supervisor): they stay blocked, with their dispositions, so that none

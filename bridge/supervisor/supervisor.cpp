@@ -20,6 +20,7 @@
 #include "bridge/protocol/ipc.hpp"
 #include "bridge/protocol/limits.hpp"
 #include "bridge/supervisor/process_spawn.hpp"
+#include "bridge/supervisor/net_reports.hpp"
 #include "bridge/supervisor/reconnect.hpp"
 #include "bridge/common/safe_text.hpp"
 #include "bridge/common/sandbox.hpp"
@@ -96,8 +97,9 @@ class supervisor {
   /// --reconnect: netproc has ended (it wrote no `closed`): decide (reconnect.hpp) and
   /// schedule the next netproc, or hand ioproc the end. True when one will follow.
   bool consider_reconnect(int status);
-  /// Reads what netproc hands back for the next one (child_fd::spill); `to_end`: until EOF.
-  void read_spill(bool to_end);
+  /// Reads what netproc tells us on its channel (child_fd::to_supervisor) into
+  /// reports_; `to_end`: until EOF. A frame out of place ends netproc as a crash would.
+  void read_reports(bool to_end);
   void start_reconnect();
   /// A notice to the user through ioproc, in order after netproc's; `last`: and the
   /// session's end (a `closed` frame), when no netproc follows.
@@ -140,7 +142,8 @@ class supervisor {
   bool child_crashed_ = false;
   std::optional<clock::time_point> deadline_;  ///< when survivors get SIGKILL
   // --reconnect.
-  unique_fd spill_;                  ///< our end of the current netproc's spill pipe
+  unique_fd from_net_;               ///< our end of the current netproc's channel to us
+  net_reports reports_;              ///< what it told us there
   std::string replay_;               ///< what it handed back, for the next one
   std::string replay_given_;         ///< what the current netproc was given to send first
   std::optional<clock::time_point> reconnect_at_;  ///< when the next netproc starts
@@ -164,12 +167,12 @@ int supervisor::run() {
       timeout_ms = timeout_ms < 0 ? ms : std::min(timeout_ms, ms);
     }
     pollfd p[3] = {{signals_.get(), POLLIN, 0},
-                   {spill_ ? spill_.get() : -1, POLLIN, 0},
+                   {from_net_ ? from_net_.get() : -1, POLLIN, 0},
                    {!to_io_.empty() && net_out_ ? net_out_.get() : -1, POLLOUT, 0}};
     const int r = ::poll(p, 3, timeout_ms);
     if (r < 0 && errno != EINTR) break;
     if (r > 0 && p[0].revents) read_signals(signals_.get(), [this](const signalfd_siginfo& si) { on_signal(si); });
-    if (r > 0 && p[1].revents) read_spill(false);
+    if (r > 0 && p[1].revents) read_reports(false);
     if (r > 0 && p[2].revents) flush_to_io();
     if (deadline_ && clock::now() >= *deadline_) on_deadline();
     if (reconnect_at_ && clock::now() >= *reconnect_at_) start_reconnect();
@@ -212,7 +215,7 @@ bool supervisor::start(std::string* err) {
   // ioproc gets SIGUSR1 when we die: in terminal mode it restores the terminal
   // settings (we cannot, being dead); in every mode it says so in one line and exits.
   child_spec io_spec{"wsbridge-io", {net_to_io_r.get(), io_to_net_w.get(), io_ctl_r.get()}, SIGUSR1};
-  if (log) io_spec.fds.push_back(log.get());  // child_fd::log
+  if (log) io_spec.fds.insert(io_spec.fds.end(), {-1, -1, log.get()});  // child_fd::log
   const io_settings io = io_settings_of(cfg_, accepted_.peer);
   io_.pid = spawn_child(io_spec, [this, &io] { return roles_.ioproc(io, *board_.get()); }, err);
   return io_.pid >= 0;
@@ -222,21 +225,15 @@ bool supervisor::start(std::string* err) {
 
 bool supervisor::spawn_netproc(std::string* err) {
   if (!make_pipe(net_ctl_, net_.control, err)) return false;
-  unique_fd spill_w;
-  if (cfg_.reconnect) {
-    if (!make_pipe(spill_, spill_w, err)) return false;
-    ::fcntl(spill_.get(), F_SETFL, O_NONBLOCK);
-    opened_at_spawn_ = board_.get()->opened_count.load(std::memory_order_relaxed);
-    sent_at_spawn_ = board_.get()->messages_sent.load(std::memory_order_relaxed);
-    board_.get()->end_size.store(0, std::memory_order_relaxed);
-    board_.get()->refusal_status.store(0, std::memory_order_relaxed);
-    board_.get()->retry_after.store(0, std::memory_order_relaxed);
-    board_.get()->certificate_refused.store(0, std::memory_order_relaxed);
-    board_.get()->spilled_messages.store(0, std::memory_order_relaxed);
-  }
-  child_spec spec{"wsbridge-net", {net_in_.get(), net_out_.get(), net_ctl_.get()}, SIGKILL};
-  if (const int extra = cfg_.reconnect ? spill_w.get() : accepted_.socket; extra >= 0)
-    spec.fds.push_back(extra);  // child_fd::spill or child_fd::socket
+  unique_fd to_us;
+  if (!make_pipe(from_net_, to_us, err)) return false;
+  ::fcntl(from_net_.get(), F_SETFL, O_NONBLOCK);  // read in our loop, as it comes
+  reports_ = net_reports{};
+  opened_at_spawn_ = board_.get()->opened_count.load(std::memory_order_relaxed);
+  sent_at_spawn_ = board_.get()->messages_sent.load(std::memory_order_relaxed);
+  // child_fd: peer_in, peer_out, control_in, to_supervisor, and socket in server mode.
+  child_spec spec{"wsbridge-net", {net_in_.get(), net_out_.get(), net_ctl_.get(), to_us.get()}, SIGKILL};
+  if (accepted_.socket >= 0) spec.fds.push_back(accepted_.socket);
   const net_settings net = net_settings_of(net_cfg_, accepted_.peer);
   net_ = child{"network process",
                spawn_child(spec, [this, &net] { return roles_.netproc(net, replay_given_, *board_.get()); }, err), {},
@@ -252,15 +249,12 @@ bool supervisor::spawn_netproc(std::string* err) {
 /// end the session. A netproc that follows starts from the previous one's target, so
 /// a chain keeps only the credentials every hop was entitled to.
 bool supervisor::follow_redirect() {
-  if (interrupted_by_ != 0 || io_.pid <= 0) return false;
-  // The board is writable by netproc, which parsed the server's answer: the size is
-  // bounded before use, as is anything else it says.
-  const status_board& b = *board_.get();
-  const std::uint32_t size = b.redirect_size.load(std::memory_order_acquire);
-  if (size == 0) return false;
-  const std::string location(b.redirect_url, std::min<std::size_t>(size, sizeof b.redirect_url));
+  if (interrupted_by_ != 0 || io_.pid <= 0 || !reports_.redirect) return false;
+  // From netproc, which parsed the server's answer: bounded by the codec, and judged
+  // here by the one redirect policy.
+  const std::string location = reports_.redirect->location.substr(0, limits::max_redirect_url);
   std::string url, why;
-  if (size > sizeof b.redirect_url) {
+  if (reports_.redirect->location.size() > limits::max_redirect_url) {
     why = "the URL is too long to follow";
   } else if (resolve_redirect(net_cfg_.target, location, redirects_, cfg_.max_redirects, url, &why) &&
              apply_redirect(net_cfg_, url, &why)) {
@@ -272,38 +266,45 @@ bool supervisor::follow_redirect() {
   }
   redirect_refused_ = true;
   const std::string shown = location.size() > 200 ? location.substr(0, 200) + "..." : location;
-  tell_io("handshake", "server answered HTTP " + std::to_string(b.redirect_status.load(std::memory_order_relaxed)) +
+  tell_io("handshake", "server answered HTTP " + std::to_string(reports_.redirect->status) +
                            " (Location: " + shown + "): " + why, true);
   return false;
 }
 
-void supervisor::read_spill(bool to_end) {
+void supervisor::read_reports(bool to_end) {
   char buf[65536];
-  while (spill_) {
-    const ssize_t n = ::read(spill_.get(), buf, sizeof buf);
+  while (from_net_) {
+    const ssize_t n = ::read(from_net_.get(), buf, sizeof buf);
     if (n > 0) {
-      replay_.append(buf, static_cast<std::size_t>(n));
+      if (std::string err; !reports_.take(std::string_view(buf, static_cast<std::size_t>(n)), &err)) {
+        // As a crash: the child is not trusted to go on (OpenSSH's monitor: fatal).
+        std::fprintf(stderr, "wsbridge: %sinternal protocol error from the network process: %s\n", who_.c_str(),
+                     safe_text(err).c_str());
+        from_net_.reset();
+        reports_ = net_reports{};
+        child_crashed_ = true;
+        kill_child(net_, SIGKILL);
+        return;
+      }
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN && to_end) {  // netproc has exited: EOF is coming
-      pollfd p{spill_.get(), POLLIN, 0};
+      pollfd p{from_net_.get(), POLLIN, 0};
       ::poll(&p, 1, 1000);
       if (p.revents) continue;
     }
-    if (n == 0 || to_end || errno != EAGAIN) spill_.reset();
+    if (n == 0 || to_end || errno != EAGAIN) from_net_.reset();
     return;
   }
 }
 
 bool supervisor::consider_reconnect(int status) {
-  read_spill(true);
   status_board& b = *board_.get();
-  // Read from the board netproc wrote (it parsed the server's answers): checked again.
-  const std::uint32_t end_size = std::min<std::uint32_t>(b.end_size.load(std::memory_order_acquire),
-                                                         sizeof b.end_close);
-  ipc::close_info end_info;
-  if (!ipc::decode_close(std::string_view(b.end_close, end_size), end_info, nullptr)) end_info = {};
+  // From netproc's channel (it parsed the server's answers), checked as it came.
+  const ipc::end_report reported = reports_.end.value_or(ipc::end_report{});
+  const ipc::close_info& end_info = reported.close;
+  replay_ = std::move(reports_.unsent);
   const bool forced = b.reconnect_requested.exchange(0, std::memory_order_relaxed) != 0;
   attempt_end end;
   end.status = status;
@@ -311,9 +312,9 @@ bool supervisor::consider_reconnect(int status) {
   end.close_code = end_info.code;
   end.close_by_server = end_info.by_server;
   end.close_requested = b.close_requested.exchange(0, std::memory_order_relaxed) != 0;
-  end.http_status = b.refusal_status.load(std::memory_order_relaxed);
-  end.retry_after = b.retry_after.load(std::memory_order_relaxed);
-  end.certificate_refused = b.certificate_refused.load(std::memory_order_relaxed) != 0;
+  end.http_status = reported.http_status;
+  end.retry_after = reported.retry_after;
+  end.certificate_refused = reported.certificate_refused;
   end.work_left = cfg_.no_close || b.input_ended.load(std::memory_order_relaxed) == 0 ||
                   b.input_messages.load(std::memory_order_relaxed) > b.messages_sent.load(std::memory_order_relaxed);
   failures_ = end.opened ? 1 : failures_ + 1;
@@ -338,7 +339,7 @@ bool supervisor::consider_reconnect(int status) {
   }
   // What the user needs to know about the data (README "Reconnecting").
   const std::uint64_t sent = b.messages_sent.load(std::memory_order_relaxed) - sent_at_spawn_;
-  const std::uint64_t unsent = b.spilled_messages.load(std::memory_order_relaxed);
+  const std::uint64_t unsent = reported.unsent_messages;
   std::string line = forced ? std::string("reconnecting now (/reconnect)") : std::string();
   if (end.opened && !forced) {
     if (!line.empty()) line += "; ";
@@ -466,10 +467,9 @@ void supervisor::on_child_end(pid_t pid, int status) {
   c->status = status;
   c->control.reset();
   if (c == &net_) {
-    if (WIFEXITED(status) && WEXITSTATUS(status) == exit_redirect && follow_redirect()) return;
-    if (cfg_.reconnect && WIFEXITED(status) && WEXITSTATUS(status) != exit_redirect &&
-        consider_reconnect(WEXITSTATUS(status)))
-      return;
+    read_reports(true);
+    if (reports_.redirect && follow_redirect()) return;
+    if (cfg_.reconnect && !reports_.redirect && WIFEXITED(status) && consider_reconnect(WEXITSTATUS(status))) return;
     release_net_pipes();
   }
   report_child_end(*c);
@@ -532,8 +532,7 @@ int supervisor::exit_status() const {
   if (io_.status && WIFEXITED(*io_.status) && WEXITSTATUS(*io_.status) == exit_output_closed) return exit_output_closed;
   for (const child* c : {&net_, &io_}) {
     if (c->status && WIFEXITED(*c->status) && WEXITSTATUS(*c->status) != 0)
-      // A redirect nobody followed (ioproc had gone): not a status of ours to show.
-      return WEXITSTATUS(*c->status) == exit_redirect ? exit_failure : WEXITSTATUS(*c->status);
+      return WEXITSTATUS(*c->status);
   }
   return exit_ok;
 }

@@ -1,11 +1,14 @@
 """--reconnect: a lost connection is made again; nothing is lost or sent twice by
 wsbridge, and it stops when it should."""
 import os
+import queue
 import re
 import signal
 import subprocess
 import threading
 import time
+
+import pytest
 
 from conftest import (EXIT_HANDSHAKE, EXIT_OK, PEERS, PYTHON, WSBRIDGE, Server, assert_no_processes_left,
                       free_port, run_wsbridge, wait_for)
@@ -48,8 +51,20 @@ def record_server(port, *args):
     return Server([PYTHON, os.path.join(PEERS, "py_server.py"), "record", *map(str, args), "--port", str(port)])
 
 
-def received(server):
-    return [int(l.split()[1]) for l in server.stdout_lines() if l.startswith("GOT ")]
+def received(server, timeout=30.0):
+    """The numbers of the lines a record server printed, up to its RECORD END (every
+    message it received is printed by then, though its closing handshake may have
+    completed earlier)."""
+    got, deadline = [], time.monotonic() + timeout
+    while True:
+        try:
+            line = server.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            pytest.fail(f"timed out after {timeout}s waiting for the server's RECORD END")
+        if line is None or line == "RECORD END":
+            return got
+        if line.startswith("GOT "):
+            got.append(int(line.split()[1]))
 
 
 def test_a_server_killed_and_restarted_mid_stream_gets_every_line_once():

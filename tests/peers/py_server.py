@@ -15,7 +15,7 @@ serves until killed. Behaviours (--mode):
   ticker N SECONDS     send "tick <i>" N times, SECONDS apart, then close 1000
   ask N                send "question <i>" N times, print "ANSWER <m>" for each message
                        received, close 1000 "thanks" after N answers
-  record [K]           print "GOT <message>" for each message; never answer; after K
+  record [K]           print "GOT <message>" for each message, then "RECORD END"; never answer; after K
                        messages, read no more (the client's data piles up in the kernel)
   typed-echo [lines]   send text and binary messages (empty ones, invalid UTF-8 binary,
                        16 MiB of each) one at a time, expect each back with the same
@@ -148,6 +148,9 @@ async def main():
                 if count == limit:
                     print("STOPPED READING", flush=True)
                     await asyncio.Future()
+            # Every message received before the close has been printed (the closing
+            # handshake completes apart from this loop, which may still be behind).
+            print("RECORD END", flush=True)
         elif opts.mode == "sink":
             count = 0
             try:

@@ -1,0 +1,68 @@
+// net_reports: what netproc tells the supervisor on its channel, checked with the
+// supervisor's own dispatch table.
+#include <catch2/catch.hpp>
+#include <string>
+
+#include "bridge/protocol/ipc.hpp"
+#include "bridge/supervisor/net_reports.hpp"
+
+using namespace wsbridge;
+
+namespace {
+
+std::string frame(ipc::frame_type type, std::string_view payload) {
+  std::string out;
+  ipc::append_frame(out, type, payload);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("net reports: a redirect, or an end and its unsent frames", "[net_reports]") {
+  std::string err;
+  SECTION("a redirect, in pieces") {
+    net_reports r;
+    const std::string bytes = frame(ipc::frame_type::redirect, ipc::encode_redirect({302, "/next"}));
+    REQUIRE(r.take(bytes.substr(0, 3), &err));
+    REQUIRE(r.take(bytes.substr(3), &err));
+    REQUIRE(r.redirect);
+    CHECK(r.redirect->status == 302);
+    CHECK(r.redirect->location == "/next");
+    CHECK_FALSE(r.incomplete());
+  }
+  SECTION("an end, then the unsent frames in two pieces") {
+    net_reports r;
+    ipc::end_report e;
+    e.close = {1006, true, ""};
+    e.http_status = 429;
+    e.retry_after = 7;
+    e.unsent_messages = 2;
+    REQUIRE(r.take(frame(ipc::frame_type::ended, ipc::encode_end(e)) + frame(ipc::frame_type::unsent, "ab") +
+                       frame(ipc::frame_type::unsent, "cd"),
+                   &err));
+    REQUIRE(r.end);
+    CHECK(r.end->http_status == 429);
+    CHECK(r.end->retry_after == 7);
+    CHECK(r.end->unsent_messages == 2);
+    CHECK(r.end->close.code == 1006);
+    CHECK(r.unsent == "abcd");
+  }
+}
+
+TEST_CASE("net reports: anything out of place is refused", "[net_reports]") {
+  std::string err;
+  // Each: what a corrupted or compromised netproc might send.
+  for (const std::string& bytes :
+       {frame(ipc::frame_type::unsent, "x"),                                       // unsent before ended
+        frame(ipc::frame_type::redirect, ipc::encode_redirect({302, "/a"})) +
+            frame(ipc::frame_type::redirect, ipc::encode_redirect({302, "/b"})),  // a second redirect
+        frame(ipc::frame_type::ended, ipc::encode_end({})) +
+            frame(ipc::frame_type::redirect, ipc::encode_redirect({302, "/a"})),  // a redirect after the end
+        frame(ipc::frame_type::notice, "hello"),                                  // a frame for ioproc
+        frame(ipc::frame_type::redirect, "ab"),                                   // a malformed payload
+        frame(ipc::frame_type::redirect, std::string(4 + 4097 + 1, 'x'))}) {      // a Location over the limit
+    net_reports r;
+    CHECK_FALSE(r.take(bytes, &err));
+    CHECK_FALSE(err.empty());
+  }
+}
