@@ -4,7 +4,9 @@ the python3-websockets and node `ws` peers, on a fast local server (tests/bench)
 
 Each workload runs each client against a fresh server on 127.0.0.1 and reports wall
 time, messages/s, MB/s, and the ratio to the reference (the single-process client).
-Writes a Markdown table and a PNG chart (build/bench/results.md, results.png).
+Writes a Markdown table and an SVG chart (build/bench/results.md, results.svg). The
+chart is drawn here, with no plotting library: Debian 12's python3-matplotlib pulls
+libboost1.74-dev, which apt refuses beside the libboost1.81-dev the build needs.
 """
 import argparse
 import os
@@ -236,7 +238,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale", type=float, default=1.0, help="multiply message counts (0.01 for a quick check)")
     ap.add_argument("--clients", default=",".join(CLIENTS), help="comma-separated: " + ", ".join(CLIENTS))
-    ap.add_argument("--out", default=os.path.join(BUILD, "bench"), help="where results.md and results.png go")
+    ap.add_argument("--out", default=os.path.join(BUILD, "bench"), help="where results.md and results.svg go")
     ap.add_argument("--repeat", type=int, default=5, help="runs per client and workload (the median counts)")
     ap.add_argument("--memory-gb", type=float, default=1.0, help="largest input for the memory flatness check")
     ap.add_argument("--wsbridge", default=WSBRIDGE, help="the wsbridge binary to measure (an A/B against another build)")
@@ -337,10 +339,7 @@ def main():
     with open(os.path.join(opts.out, "results.md"), "w") as f:
         f.write(table)
     print(table)
-    try:
-        chart(rows, clients, os.path.join(opts.out, "results.png"))
-    except ImportError:
-        print("(no chart: python3-matplotlib is not installed)", file=sys.stderr)
+    chart(rows, clients, os.path.join(opts.out, "results.svg"))
     if failures:
         print("FAILED:\n" + "\n".join(failures), file=sys.stderr)
         return 1
@@ -348,26 +347,46 @@ def main():
 
 
 def chart(rows, clients, path):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Messages per second, one group of bars per workload, one bar per client, on a
+    log scale: an SVG file written by hand."""
+    import html
+    import math
     titles = list(dict.fromkeys(r[0] for r in rows))
-    fig, ax = plt.subplots(figsize=(10, 4.5))
-    width = 0.8 / len(clients)
-    for i, c in enumerate(clients):
-        values = []
-        for t in titles:
-            row = next(r for r in rows if r[0] == t and r[1] == c)
-            values.append(float(row[3].replace(",", "")) if row[3] != "-" else 0)
-        ax.bar([x + i * width for x in range(len(titles))], values, width, label=c)
-    ax.set_xticks([x + width * (len(clients) - 1) / 2 for x in range(len(titles))], titles)
-    ax.set_ylabel("messages per second")
-    ax.set_yscale("log")
-    ax.set_title("wsbridge benchmark (scripts/bench)")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    value = {(r[0], r[1]): float(r[3].replace(",", "")) if r[3] not in ("-", "") else 0.0 for r in rows}
+    positive = [v for v in value.values() if v > 0] or [1.0]
+    low, high = math.floor(math.log10(min(positive))), math.ceil(math.log10(max(positive)))
+    high = max(high, low + 1)
+    w, h, left, bottom, top = 900, 420, 80, 70, 40
+    plot_h = h - bottom - top
+    group_w = (w - left - 20) / max(1, len(titles))
+    bar_w = group_w * 0.8 / max(1, len(clients))
+    colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
 
+    def y(v):
+        return top + plot_h * (1 - (math.log10(v) - low) / (high - low)) if v > 0 else top + plot_h
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" '
+           f'font-size="12"><rect width="{w}" height="{h}" fill="white"/>',
+           f'<text x="{w / 2}" y="20" text-anchor="middle" font-size="14">wsbridge benchmark (scripts/bench): '
+           'messages per second, log scale</text>']
+    for e in range(low, high + 1):
+        out.append(f'<line x1="{left}" x2="{w - 20}" y1="{y(10 ** e):.1f}" y2="{y(10 ** e):.1f}" stroke="#ddd"/>'
+                   f'<text x="{left - 6}" y="{y(10 ** e) + 4:.1f}" text-anchor="end">1e{e}</text>')
+    for g, t in enumerate(titles):
+        x0 = left + g * group_w + group_w * 0.1
+        for i, c in enumerate(clients):
+            v = value.get((t, c), 0.0)
+            out.append(f'<rect x="{x0 + i * bar_w:.1f}" y="{y(v):.1f}" width="{bar_w * 0.95:.1f}" '
+                       f'height="{top + plot_h - y(v):.1f}" fill="{colours[i % len(colours)]}">'
+                       f'<title>{html.escape(c)}: {v:,.0f}</title></rect>')
+        out.append(f'<text x="{x0 + group_w * 0.4:.1f}" y="{h - bottom + 16}" text-anchor="middle">'
+                   f'{html.escape(t)}</text>')
+    for i, c in enumerate(clients):
+        out.append(f'<rect x="{left + i * 170}" y="{h - 28}" width="12" height="12" fill="{colours[i % len(colours)]}"/>'
+                   f'<text x="{left + i * 170 + 16}" y="{h - 18}">{html.escape(c)}</text>')
+    out.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(out) + "\n")
 
 if __name__ == "__main__":
     sys.exit(main())
