@@ -42,11 +42,11 @@ void add_connection(po::options_description& g, option_values& v, config& cfg) {
         "; 0: none); wss:// to ws:// is never followed").c_str())
       ("reconnect", po::value(&cfg.reconnect_attempts)->implicit_value(0, "")->value_name("[=N]"),
        "make a lost connection again, with a growing wait; give up after N failed attempts in a row "
-       "(default: never). Not after a Close 1000/1001 from the server, nor a 4xx refusal (429 waits its "
-       "Retry-After)")
+       "(default: never). Also after a server's Close 1001 (going away), 1012 (restart) or 1013 (try "
+       "later); not after its Close 1000, nor a 4xx refusal (429 waits its Retry-After)")
       ("reconnect-delay", po::value(&v.reconnect_delay)->value_name("MIN[,MAX]"),
        "the first wait before reconnecting, doubled each failed attempt up to MAX, with jitter (default 1,30)")
-      ("reconnect-on-close", "reconnect after the server's Close 1000/1001 too")
+      ("reconnect-on-close", "reconnect after the server's Close 1000 too")
       ("ping-interval", po::value(&v.ping_interval)->value_name("SECONDS"),
        "keepalive: ping after this long without traffic from the server (default 0: off)")
       ("ping-timeout", po::value(&v.ping_timeout)->value_name("SECONDS"),

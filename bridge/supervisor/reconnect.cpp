@@ -24,10 +24,10 @@ reconnect_decision decide_reconnect(const attempt_end& end, const config& cfg, u
     d.why_not = "not reconnecting: the server's certificate was not accepted";
     return d;
   }
-  // The server chose to close (RFC 6455 §7.4.1: 1000 normal, 1001 going away; a Close
-  // without a code is normal too): not a blip, unless asked.
-  const bool normal = end.close_code == close_normal || end.close_code == close_going_away ||
-                      end.close_code == close_no_status;
+  // The server chose to end the conversation (RFC 6455 §7.4.1: 1000 normal; a Close
+  // without a code is normal too): not a blip, unless asked. A server going away (1001)
+  // or restarting (1012, 1013) is one to come back to: a graceful restart or deploy.
+  const bool normal = end.close_code == close_normal || end.close_code == close_no_status;
   if (end.close_by_server && normal && !cfg.reconnect_on_close) return d;
   if (!end.work_left) return d;  // input ended and all of it was sent: nothing to reconnect for
   std::chrono::milliseconds wait{0};

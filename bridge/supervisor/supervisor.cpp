@@ -342,10 +342,19 @@ bool supervisor::consider_reconnect(int status) {
   const std::uint64_t unsent = reported.unsent_messages;
   std::string line = forced ? std::string("reconnecting now (/reconnect)") : std::string();
   if (end.opened && !forced) {
-    if (!line.empty()) line += "; ";
-    line += std::to_string(sent) + " message" + (sent == 1 ? "" : "s") +
-            " sent on the lost connection (the kernel took them; the server may not have processed the last)";
-    if (unsent != 0) line += ", " + std::to_string(unsent) + " to send again first";
+    const auto add = [&](const std::string& part) { line += (line.empty() ? "" : "; ") + part; };
+    // How it ended: a server that closed says why (a restart: 1001, 1012, 1013); else
+    // the connection was lost.
+    const bool closed = end.close_by_server && end_info.code != 0 && end_info.code != close_abnormal;
+    if (closed)
+      add("the server closed the connection: " + std::to_string(end_info.code) + " (" +
+          close_code_meaning(end_info.code) + ")" + (end_info.reason.empty() ? "" : " \"" + safe_text(end_info.reason) + "\""));
+    const std::string messages = std::to_string(sent) + " message" + (sent == 1 ? "" : "s");
+    if (sent != 0)
+      add(closed ? messages + " sent before it closed"
+                 : messages + " sent on the lost connection (the kernel took them; the server may not have "
+                              "processed the last)");
+    if (unsent != 0) add(std::to_string(unsent) + " message" + (unsent == 1 ? "" : "s") + " to send again first");
   }
   if (!forced) {
     char wait[32];

@@ -89,7 +89,7 @@ def test_a_server_killed_and_restarted_mid_stream_gets_every_line_once():
         if second:
             second.stop()
     report = re.search(rb"reconnect: (\d+) messages sent on the lost connection \(the kernel took them; "
-                       rb"the server may not have processed the last\), (\d+) to send again first; "
+                       rb"the server may not have processed the last\); (\d+) messages? to send again first; "
                        rb"reconnecting in [0-9.]+ s \(attempt 1\)", err)
     assert report, err
     sent_first, again = int(report.group(1)), int(report.group(2))
@@ -138,6 +138,27 @@ def test_a_close_the_server_chose_is_not_reconnected(servers):
     assert r.returncode == EXIT_OK, r.stderr
     assert r.stdout == b"msg 0\nmsg 1\n"
     assert b"reconnect" not in r.stderr
+
+
+def test_a_server_going_away_is_reconnected_to(servers):
+    # A graceful restart or deploy: the server closes with 1001 (going away).
+    server = servers("python", "close-later", "0.2", "1001")
+    proc = subprocess.Popen([WSBRIDGE, "--reconnect", "--reconnect-delay", "0.05,0.1", server.url],
+                            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    lines = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(l) for l in proc.stderr], daemon=True).start()
+    try:
+        said = []
+        deadline = time.monotonic() + 20
+        while not any(b"reconnecting in" in l for l in said):
+            try:
+                said.append(lines.get(timeout=max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
+                pytest.fail(f"no reconnect after the server's 1001: {said}")
+        assert any(b"the server closed the connection: 1001 (going away)" in l for l in said), said
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def test_ctrl_c_during_the_backoff_wait_exits_at_once():

@@ -54,7 +54,7 @@ TEST_CASE("reconnect: not after an ordinary end, a close the server chose, or a 
   attempt_end asked = lost();
   asked.close_requested = true;
   CHECK_FALSE(decide_reconnect(asked, cfg, 1, 0).reconnect);
-  for (const std::uint16_t code : {std::uint16_t{1000}, std::uint16_t{1001}, std::uint16_t{1005}}) {
+  for (const std::uint16_t code : {std::uint16_t{1000}, std::uint16_t{1005}}) {
     attempt_end server_closed = lost();
     server_closed.status = exit_ok;
     server_closed.close_code = code;
@@ -63,6 +63,14 @@ TEST_CASE("reconnect: not after an ordinary end, a close the server chose, or a 
     config on_close = cfg;
     on_close.reconnect_on_close = true;
     CHECK(decide_reconnect(server_closed, on_close, 1, 0).reconnect);
+  }
+  // A server going away or restarting (1001, 1012, 1013): come back, by default.
+  for (const std::uint16_t code : {std::uint16_t{1001}, std::uint16_t{1012}, std::uint16_t{1013}}) {
+    attempt_end restarting = lost();
+    restarting.status = code == 1001 ? exit_ok : exit_closed_abnormally;
+    restarting.close_code = code;
+    restarting.close_by_server = true;
+    CHECK(decide_reconnect(restarting, cfg, 1, 0).reconnect);
   }
   attempt_end forbidden = lost();
   forbidden.status = exit_handshake_rejected;
