@@ -270,7 +270,8 @@ void session<Layer>::on_open() {
   ws_.set_option(websocket::stream_base::timeout{
       std::chrono::duration_cast<std::chrono::steady_clock::duration>(cfg_.close_timeout),
       websocket::stream_base::none(), false});
-  if (cfg_.ping_interval.count() != 0) keepalive_wait(cfg_.ping_interval);
+  keepalive_since_ = std::chrono::steady_clock::now();
+  if (cfg_.ping_interval.count() != 0) keepalive_wait(keepalive_since_ + cfg_.ping_interval);
   if (cfg_.timeout.count() != 0) {
     session_timer_.expires_after(cfg_.timeout);
     session_timer_.async_wait([self = this->shared_from_this()](error_code timer_ec) {

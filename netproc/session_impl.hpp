@@ -339,7 +339,7 @@ class session : public std::enable_shared_from_this<session<Layer>> {
 
   static constexpr std::string_view keepalive_payload = "wsbridge keepalive";
 
-  void keepalive_wait(std::chrono::milliseconds d);
+  void keepalive_wait(std::chrono::steady_clock::time_point until);
 
   /// --ping-interval I, --ping-timeout T: after I without a byte from the server, ping;
   /// if nothing at all arrives within T after that, the server is dead. Any bytes count,
@@ -468,7 +468,8 @@ class session : public std::enable_shared_from_this<session<Layer>> {
   net::steady_timer linger_timer_;
   net::steady_timer keepalive_timer_;
   net::steady_timer session_timer_;   ///< --timeout
-  std::uint64_t keepalive_seen_ = 0;  ///< bytes received at the last keepalive look
+  std::chrono::steady_clock::time_point keepalive_since_{};      ///< the connection opened
+  std::chrono::steady_clock::time_point keepalive_pinged_at_{};  ///< our last keepalive ping
   bool keepalive_pinged_ = false;     ///< a keepalive ping is out, unanswered so far
   websocket::response_type response_;
   beast::flat_buffer read_buffer_;

@@ -269,8 +269,8 @@ void session<Layer>::send_ping(std::string data) {
 }
 
 template <class Layer>
-void session<Layer>::keepalive_wait(std::chrono::milliseconds d) {
-  keepalive_timer_.expires_after(d);
+void session<Layer>::keepalive_wait(std::chrono::steady_clock::time_point until) {
+  keepalive_timer_.expires_at(until);
   keepalive_timer_.async_wait([self = this->shared_from_this()](error_code ec) {
     if (!ec) self->keepalive_tick();
   });
@@ -279,17 +279,18 @@ void session<Layer>::keepalive_wait(std::chrono::milliseconds d) {
 template <class Layer>
 void session<Layer>::keepalive_tick() {
   if (phase_ >= close_phase::sent) return;
-  const std::uint64_t received = ws_.next_layer().received();
-  if (received != keepalive_seen_) {  // traffic since the last look: all is well
-    keepalive_seen_ = received;
-    keepalive_pinged_ = false;
-    return keepalive_wait(cfg_.ping_interval);
-  }
-  if (keepalive_pinged_) {
+  const auto now = std::chrono::steady_clock::now();
+  // Quiet is counted from the last byte received (the pong of our last ping included),
+  // so that pings are --ping-interval apart on a connection with nothing else to say.
+  const auto heard = std::max(ws_.next_layer().last_received(), keepalive_since_);
+  if (keepalive_pinged_ && heard < keepalive_pinged_at_) {
+    if (now - keepalive_pinged_at_ < cfg_.ping_timeout) return keepalive_wait(keepalive_pinged_at_ + cfg_.ping_timeout);
     notify("keepalive", "no answer from " + the_peer() + " for " + seconds_text(cfg_.ping_timeout) +
                             " after a ping (--ping-timeout)");
     return finish(exit_peer_dead, {close_abnormal, true, ""}, connection_state::closed);
   }
+  keepalive_pinged_ = false;  // something arrived since the ping: alive
+  if (now - heard < cfg_.ping_interval) return keepalive_wait(heard + cfg_.ping_interval);
   // Beast allows one ping in flight; a /ping being written counts as ours.
   if (!ping_in_flight_) {
     ping_in_flight_ = true;
@@ -298,7 +299,8 @@ void session<Layer>::keepalive_tick() {
     ws_.async_ping(ping_data_, [self = this->shared_from_this()](error_code) { self->ping_in_flight_ = false; });
   }
   keepalive_pinged_ = true;
-  keepalive_wait(cfg_.ping_timeout);
+  keepalive_pinged_at_ = now;
+  keepalive_wait(now + cfg_.ping_timeout);
 }
 
 template <class Layer>

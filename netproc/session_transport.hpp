@@ -25,6 +25,7 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/beast/websocket/teardown.hpp>
 #include <algorithm>
+#include <chrono>
 #include <cctype>
 #include <cstdint>
 #include <cstring>
@@ -198,6 +199,8 @@ class session_transport {
   void drop_close_frames() { drop_close_frames_ = true; }
 
   std::uint64_t received() const { return received_; }  ///< bytes read from the next layer
+  /// When bytes last came from the next layer (keepalive measures quiet from it).
+  std::chrono::steady_clock::time_point last_received() const { return last_received_; }
   std::uint64_t accepted() const { return accepted_; }  ///< bytes taken in, in all
   std::uint64_t flushed() const { return flushed_; }    ///< bytes the next layer took
   std::uint64_t backlog() const { return accepted_ - flushed_; }
@@ -324,6 +327,7 @@ class session_transport {
                             rbuf_.filled(n);
                             scan_pos_ = 0;
                             received_ += n;
+                            if (n) last_received_ = std::chrono::steady_clock::now();  // one per read of up to 256 KiB
                             std::move(h)(n ? error_code{} : ec, n ? take(b) : 0);
                           });
   }
@@ -393,6 +397,7 @@ class session_transport {
   error_code error_;     ///< first write error; every later write fails with it
   std::uint64_t accepted_ = 0;
   std::uint64_t received_ = 0;
+  std::chrono::steady_clock::time_point last_received_{};
   std::uint64_t flushed_ = 0;
   std::function<void()> on_flushed_;
   /// Pongs and Close replies are small; a flood is stopped by not reading once this

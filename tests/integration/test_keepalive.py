@@ -50,3 +50,15 @@ def test_ping_timeout_is_separate_from_the_interval(servers):
     # Not declared dead before the ping had its 1.5 s (a lower bound: load only delays).
     assert elapsed >= 1.5
     assert_no_processes_left(server.url)
+
+
+def test_pings_are_one_interval_apart_on_a_quiet_connection(servers):
+    # --ping-interval 1: a ping after each second of quiet, the pong of the last one
+    # included; 4.5 s of a quiet connection hold 4 of them (a late one or two on a
+    # loaded machine), never one every other interval.
+    server = servers("python", "echo")
+    r = subprocess.run([WSBRIDGE, "--ping-interval", "1", "-P", "-n", "--timeout", "4.5", server.url],
+                       input=b"", capture_output=True, timeout=30)
+    assert r.returncode == EXIT_OK, r.stderr
+    pings = r.stderr.count(b"sent keepalive ping")
+    assert 3 <= pings <= 5, r.stderr
