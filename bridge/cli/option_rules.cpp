@@ -301,8 +301,10 @@ bool take_origins(rule_input& in, std::string* text) {
     std::string origin = list.substr(pos, end - pos);
     origin.erase(0, origin.find_first_not_of(' '));
     origin.erase(origin.find_last_not_of(' ') + 1);
-    if (origin.find("://") == std::string::npos || origin.find_first_of("\r\n") != std::string::npos)
-      return fail(text, "--origin-allow: '" + safe_text(origin) + "' is not an origin (scheme://host[:port])");
+    // "null" is what a browser sends from a file:// page or a sandboxed frame (RFC 6454
+    // §7.3): allowed only when listed, as what it is (any such page, from anywhere).
+    if ((origin.find("://") == std::string::npos && origin != "null") || origin.find_first_of("\r\n") != std::string::npos)
+      return fail(text, "--origin-allow: '" + safe_text(origin) + "' is not an origin (scheme://host[:port], or null)");
     cfg.origins.push_back(origin);
     pos = end + 1;
   }

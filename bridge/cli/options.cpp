@@ -142,7 +142,8 @@ void add_server(po::options_description& g, option_values& v, config& cfg) {
        ("at most N connections at once; more are answered 503 (default 1; with --exec " +
         std::to_string(limits::default_max_connections) + ")").c_str())
       ("origin-allow", po::value(&v.origin_allow)->value_name("ORIGIN,..."),
-       "accept only upgrade requests whose Origin is one of these (scheme://host[:port]); others get 403")
+       "accept only upgrade requests whose Origin is one of these (scheme://host[:port]; null: pages from "
+       "file:// and sandboxed frames, anywhere); others get 403")
       ("same-origin", "refuse (403) an upgrade whose Origin names another host than its Host header "
        "(websocketd's --sameorigin)")
       ("tls-cert", po::value(&cfg.tls_cert)->value_name("FILE"), "serve wss:// with this certificate chain (PEM)")

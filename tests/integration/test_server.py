@@ -304,6 +304,15 @@ def test_a_client_that_sends_half_a_request_is_dropped(listen):
     assert not server.processes()  # it never had any: its request never came
 
 
+def test_origin_allow_null_admits_file_pages_only_when_listed(listen):
+    # A page opened from file:// (or a sandboxed frame) sends "Origin: null".
+    null_origin = UPGRADE.replace(b"\r\n\r\n", b"\r\nOrigin: null\r\n\r\n")
+    server = listen("--origin-allow", "https://good.example, null", "--exec", "sh", "-c", "cat")
+    assert raw_request(server.port, null_origin).startswith(b"HTTP/1.1 101")
+    other = listen("--origin-allow", "https://good.example", "--exec", "sh", "-c", "cat")
+    assert raw_request(other.port, null_origin).startswith(b"HTTP/1.1 403")
+
+
 def test_origin_allow_refuses_other_origins_with_403(listen):
     server = listen("--origin-allow", "https://good.example", "--exec", "sh", "-c", "cat")
     bad = raw_request(server.port, UPGRADE.replace(b"\r\n\r\n", b"\r\nOrigin: https://evil.example\r\n\r\n"))
