@@ -122,7 +122,9 @@ class terminal_session {
     if (log_fd_ >= 0) log_line('#', "session started: " + safe_text(cfg_.display));
     if (cfg_.history) history_file_ = history_path();
 
-    print_status("Connecting to " + safe_text(cfg_.display) + " ...");
+    // A server's terminal session starts once a client has connected: its upgrade is
+    // what is under way, not a connection of ours.
+    print_status((cfg_.server() ? "Accepting " : "Connecting to ") + safe_text(cfg_.display) + " ...");
     while (!done_ && !opened_) wait_for_input(/*keys=*/false);
     if (opened_ && !done_) edit_lines();
     while (!done_) wait_for_input(false);  // after Ctrl+D: until the close is reported

@@ -232,6 +232,9 @@ def test_a_server_s_one_connection_on_the_terminal(home):
     thread = threading.Thread(target=lambda: asyncio.run(client()))
     thread.start()
     t.wait_text("Connected to client 127.0.0.1:")
+    # The client connected to us: we accept it, we do not connect to it.
+    assert any(l.startswith("Accepting client 127.0.0.1:") for l in t.lines()), t.lines()
+    assert not any("Connecting to client" in l for l in t.lines()), t.lines()
     t.wait_text("hi from the client")
     t.wait_prompt()
     t.type("hello from the terminal\r")
