@@ -11,6 +11,7 @@
 #include "bridge/cli/option_rules.hpp"
 #include "bridge/cli/option_values.hpp"
 #include "bridge/cli/options.hpp"
+#include "bridge/cli/other_spellings.hpp"
 #include "bridge/protocol/close_codes.hpp"
 #include "bridge/protocol/limits.hpp"
 #include "bridge/common/safe_text.hpp"
@@ -176,6 +177,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
     return parse_outcome::error;
   }
   argc = ours;
+  if (*text = other_tool_spelling(argc, argv); !text->empty()) return parse_outcome::error;
   option_table table;
   option_values values;
   make_option_table(table, values, cfg);

@@ -27,7 +27,7 @@ bool take_switches(rule_input& in, std::string*) {
   cfg.color = !on("no-color");
   cfg.history = !on("no-history");
   cfg.sandbox = !on("no-sandbox");
-  cfg.insecure = on("insecure");
+  cfg.insecure = on("insecure") || on("no-check");  // wscat's --no-check
   cfg.compress = !on("no-compress");
   cfg.escape_newlines = on("escape-newlines");
   cfg.no_close = on("no-close");
@@ -213,6 +213,8 @@ bool take_target(rule_input& in, std::string* text) {
       cfg.url = to + cfg.url.substr(std::string_view(from).size());
       break;
     }
+  // wscat's -c HOST:PORT: a connection to make, so ws:// is what it means.
+  if (in.vm.count("connect") && cfg.url.find("://") == std::string::npos) cfg.url = "ws://" + cfg.url;
   if (!parse_ws_url(cfg.url, cfg.target, text)) return false;
   apply_connect_rules(cfg.connect_rules, cfg.target);
   if (in.values.unix_path.empty()) return true;
@@ -258,10 +260,16 @@ constexpr option_rule client_rules[] = {
 // ---- the server (--listen) -----------------------------------------------------------
 
 bool refuse_client_options(rule_input& in, std::string* text) {
-  if (!in.cfg.url.empty()) return fail(text, "--listen takes no URL: with it wsbridge accepts connections instead of making one");
+  if (!in.cfg.url.empty()) {
+    // "--listen 9300 ./count.sh": the program, without --exec before it.
+    if (in.cfg.url.find("://") == std::string::npos)
+      return fail(text, "--listen: put --exec before the program (wsbridge --listen PORT --exec " +
+                            safe_text(in.cfg.url) + " [ARGS...])");
+    return fail(text, "--listen takes no URL: with it wsbridge accepts connections instead of making one");
+  }
   // The client's options have no meaning for a server; silently ignoring one would
   // hide a mistake.
-  for (const char* name : {"proxy", "cacert", "ca", "cert", "key", "insecure", "user", "auth", "header", "origin",
+  for (const char* name : {"proxy", "cacert", "ca", "cert", "key", "insecure", "no-check", "user", "auth", "header", "origin",
                            "max-redirects", "max-redirs", "unix", "unix-socket", "user-agent", "connect", "no-close",
                            "connect-to", "resolve", "reconnect"})
     if (in.vm.count(name)) return fail(text, std::string("--") + name + " is a client option; it has no meaning with --listen");

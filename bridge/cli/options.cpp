@@ -151,7 +151,8 @@ void add_server(po::options_description& g, option_values& v, config& cfg) {
 }
 
 /// Other tools' spellings, accepted so that habits work (not listed in --help; README
-/// "Options"): wscat's -c URL and --auth, curl's --max-redirs and --unix-socket, --ca.
+/// "Options"): wscat's -c URL, --auth and --no-check, curl's --max-redirs and
+/// --unix-socket, --ca. Those that mean something else here are other_spellings.cpp's.
 /// And what the build asks for: the man page and the completion scripts.
 void add_hidden(po::options_description& g, option_values& v, config& cfg) {
   g.add_options()
@@ -159,6 +160,7 @@ void add_hidden(po::options_description& g, option_values& v, config& cfg) {
       ("connect,c", po::value(&cfg.url))
       ("ca", po::value(&cfg.cacert))
       ("auth", po::value(&cfg.user))
+      ("no-check", "")
       ("max-redirs", po::value(&cfg.max_redirects))
       ("unix-socket", po::value(&v.unix_path))
       ("man-page", "")

@@ -1,6 +1,8 @@
 """The command line as users of wscat, websocat and curl type it."""
 import subprocess
 
+import pytest
+
 from conftest import EXIT_OK, EXIT_USAGE, WSBRIDGE, run_wsbridge
 
 
@@ -148,3 +150,42 @@ def test_zsh_completion_parses_and_registers(tmp_path):
     r = subprocess.run(["zsh", "-f", "-c", probe], capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "_wsbridge"
+
+
+@pytest.mark.parametrize("args, ours", [
+    (["--port=8080", "--exec", "cat"], "--listen PORT"),
+    (["--address", "0.0.0.0", "--listen", "1"], "--listen ADDR:PORT"),
+    (["--ssl", "--listen", "1"], "--tls-cert FILE"),
+    (["--sslcert", "c.pem", "--listen", "1"], "--tls-cert"),
+    (["--sslkey", "k.pem", "--listen", "1"], "--tls-key"),
+    (["--maxforks", "5", "--listen", "1"], "--max-connections"),
+    (["--loglevel", "debug", "--listen", "1"], "-v"),
+    (["--passenv", "HOME", "--listen", "1"], "inherits wsbridge's whole environment"),
+    (["--staticdir", ".", "--listen", "1"], "WebSocket connections only"),
+    (["--devconsole", "--listen", "1"], "interactive client"),
+    (["--listen", "9300", "./count.sh"], "put --exec before the program"),
+    (["-sS", "ws://127.0.0.1:9/"], "-q here"),
+    (["--max-time", "2", "ws://127.0.0.1:9/"], "--timeout SECONDS"),
+    (["-m", "2", "ws://127.0.0.1:9/"], "--timeout SECONDS"),
+    (["-t", "ws://127.0.0.1:9/"], "--binary for binary"),
+    (["-b", "ws://127.0.0.1:9/"], "--binary"),
+    (["-E", "ws://127.0.0.1:9/"], "end of input"),
+    (["--oneshot", "ws://127.0.0.1:9/"], "-1"),
+    (["ws-l:127.0.0.1:1234"], "--listen ADDR"),
+    (["ws://127.0.0.1:9/", "cmd:cat"], "--exec sh -c COMMAND"),
+    (["-o", "http://a.example", "ws://127.0.0.1:9/"], "--origin"),
+    (["--slash", "ws://127.0.0.1:9/"], "commands start with /"),
+], ids=lambda v: " ".join(v) if isinstance(v, list) else None)
+def test_other_tools_spellings_name_ours(args, ours):
+    r = run_wsbridge(args)
+    assert r.returncode == EXIT_USAGE, r.stderr
+    lines = r.stderr.decode().splitlines()
+    assert len(lines) == 1 and ours in lines[0], lines
+    assert "did you mean" not in lines[0]  # never a guess at an option that does something else
+
+
+def test_wscat_connect_without_a_scheme_and_no_check_work(servers):
+    server = servers("python", "echo")
+    r = run_wsbridge(["--no-check", "-c", f"127.0.0.1:{server.port}"], b"hi\n")
+    assert r.returncode == EXIT_OK, r.stderr
+    assert r.stdout == b"hi\n"
