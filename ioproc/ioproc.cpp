@@ -25,6 +25,8 @@ namespace {
 /// The terminal settings before the line editor changed them (terminal mode only).
 termios original_termios{};
 bool have_original_termios = false;
+/// Our parent at start: the supervisor.
+pid_t supervisor_pid = 0;
 
 /// The supervisor is gone and cannot restore the terminal, so we do, and leave.
 /// Async-signal-safe: it also runs as the SIGUSR1 (parent-death signal) handler.
@@ -49,7 +51,14 @@ void watch_supervisor() {
 
 }  // namespace
 
+void leave_if_supervisor_gone() {
+  // Its death kills netproc too (PR_SET_PDEATHSIG), which may reach us as the end of
+  // netproc's pipe before our own parent-death signal does.
+  if (::getppid() != supervisor_pid) on_supervisor_gone(0);
+}
+
 int run_ioproc(const io_settings& cfg, status_board& board) {
+  supervisor_pid = ::getppid();
   std::signal(SIGPIPE, SIG_IGN);
   std::string err;
   // --exec: the launcher is forked now, while we are one thread and not yet sandboxed.

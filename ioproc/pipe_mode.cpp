@@ -269,7 +269,10 @@ class output_pump {
       std::uint64_t written = 0;
       std::optional<int> end;  // set by a frame that ends the session
       const auto r = reader_.read_once([&](const ipc::frame& f) { return on_frame(f, out, written, end); }, &err);
-      if (r == net_reader::result::gone) return exit_process_died;  // the supervisor reports it
+      if (r == net_reader::result::gone) {  // netproc died: the supervisor reports it, if it lives
+        leave_if_supervisor_gone();
+        return exit_process_died;
+      }
       if (r == net_reader::result::broken) {
         say("I/O process: " + err);
         return exit_failure;

@@ -13,4 +13,7 @@ class wrapped_program;
 /// Returns ioproc's exit status.
 int run_pipe_mode(const io_settings& cfg, status_board& board, wrapped_program* program);
 
+/// If the supervisor has died, says so (it no longer can) and exits (ioproc.cpp).
+void leave_if_supervisor_gone();
+
 }  // namespace wsbridge
