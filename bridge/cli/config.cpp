@@ -189,6 +189,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
   if (!apply_common_rules(in, text)) return parse_outcome::error;
   const bool listening = vm.count("listen") > 0;
   if (!(listening ? apply_server_rules(in, text) : apply_client_rules(in, text))) return parse_outcome::error;
+  collect_warnings(in);
   return parse_outcome::run;
 }
 

@@ -102,6 +102,8 @@ struct config {
   std::string tls_cert;             ///< --tls-cert: serve wss:// with this certificate chain (PEM)
   std::string tls_key;              ///< --tls-key: its private key (default: in the --tls-cert file)
   bool server() const { return !listen_port.empty() || !listen_unix.empty(); }
+  /// Options given that do nothing in this mode, one line each (said, not refused).
+  std::vector<std::string> warnings;
 };
 
 /// netproc's settings for the connection `cfg` describes (cfg.target, after redirects),

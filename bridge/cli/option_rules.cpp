@@ -341,6 +341,33 @@ constexpr option_rule server_rules[] = {
 
 }  // namespace
 
+void collect_warnings(rule_input& in) {
+  const config& cfg = in.cfg;
+  const auto given = [&](const char* name) { return in.vm.count(name) > 0; };
+  const auto warn = [&](std::string line) { in.cfg.warnings.push_back(std::move(line)); };
+  const bool listening = given("listen");
+  // The interactive client's own options, when this run is not one.
+  if (!terminal_session_wanted(cfg) && (!listening || cfg.exec.empty()))
+    for (const char* name : {"timestamps", "no-history"})
+      if (given(name))
+        warn(std::string("--") + name + " is for the interactive client (stdin and stdout a terminal); "
+                                        "ignored here");
+  if (listening) {
+    if (!cfg.exec.empty())
+      for (const char* name : {"timestamps", "no-history"})
+        if (given(name)) warn(std::string("--") + name + " is for a terminal session; ignored with --exec");
+    return;
+  }
+  // A client's TLS options with ws://, which a redirect to wss:// may still use.
+  if (!cfg.target.tls)
+    for (const char* name : {"cacert", "ca", "cert", "key", "insecure", "no-check"})
+      if (given(name))
+        warn(std::string("--") + name + " applies to wss:// only; ignored unless a redirect leads there");
+  // A server's options without --listen.
+  for (const char* name : {"max-connections", "origin-allow", "same-origin"})
+    if (given(name)) warn(std::string("--") + name + " is a server option (with --listen); ignored");
+}
+
 bool apply_common_rules(rule_input& in, std::string* text) { return apply_rules(common_rules, in, text); }
 bool apply_client_rules(rule_input& in, std::string* text) { return apply_rules(client_rules, in, text); }
 bool apply_server_rules(rule_input& in, std::string* text) { return apply_rules(server_rules, in, text); }

@@ -34,6 +34,10 @@ bool apply_rules(const option_rule (&rules)[N], rule_input& in, std::string* tex
 
 /// The rules for every mode, then those of the mode (client or --listen).
 bool apply_common_rules(rule_input& in, std::string* text);
+
+/// Options given that do nothing in the mode chosen: one line each for cfg.warnings
+/// ("--timestamps shows times in the interactive client; ignored in pipe mode").
+void collect_warnings(rule_input& in);
 bool apply_client_rules(rule_input& in, std::string* text);
 bool apply_server_rules(rule_input& in, std::string* text);
 

@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
     case parse_outcome::run:
       break;
   }
+  for (const std::string& line : cfg.warnings) std::fprintf(stderr, "wsbridge: warning: %s\n", line.c_str());
   const child_roles roles{run_netproc, run_ioproc};
   if (cfg.server() && cfg.target.tls && !check_server_tls(net_settings_of(cfg), &text)) {
     std::fprintf(stderr, "wsbridge: tls: %s\n", text.c_str());

@@ -189,3 +189,17 @@ def test_wscat_connect_without_a_scheme_and_no_check_work(servers):
     r = run_wsbridge(["--no-check", "-c", f"127.0.0.1:{server.port}"], b"hi\n")
     assert r.returncode == EXIT_OK, r.stderr
     assert r.stdout == b"hi\n"
+
+
+def test_options_that_do_nothing_here_are_said_once_each(servers):
+    server = servers("python", "echo")
+    r = run_wsbridge(["--timestamps", "--cacert", "ca.pem", "--max-connections", "3", server.url], b"hi\n")
+    assert r.returncode == EXIT_OK, r.stderr  # said, not refused
+    assert r.stdout == b"hi\n"
+    assert r.stderr.decode().splitlines() == [
+        "wsbridge: warning: --timestamps is for the interactive client (stdin and stdout a terminal); ignored here",
+        "wsbridge: warning: --cacert applies to wss:// only; ignored unless a redirect leads there",
+        "wsbridge: warning: --max-connections is a server option (with --listen); ignored",
+    ]
+    quiet = run_wsbridge([server.url], b"hi\n")
+    assert quiet.stderr == b""  # nothing to warn about, nothing said
