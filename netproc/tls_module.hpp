@@ -3,8 +3,8 @@
 // OpenSSL, loaded by netproc (before its sandbox) only when a connection needs TLS.
 // Loading libssl and libcrypto cost every session about 5 ms in all (about 150 page
 // faults for their relocations before main, and their mappings carried by all three
-// processes through fork and exit), a quarter of a ws:// session's start-up (README
-// "Architecture"); a ws:// netproc has no TLS code mapped at all.
+// processes through fork and exit), a quarter of a ws:// session's start-up
+// (docs/architecture.md); a ws:// netproc has no TLS code mapped at all.
 //
 // The module is session.cpp compiled a second time with WSBRIDGE_TLS_MODULE, so the
 // session is one piece of code; its entry point runs the whole TLS session, sandbox

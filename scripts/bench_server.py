@@ -167,7 +167,7 @@ def main():
         try:
             rate, p50 = connections(port, n)
             stream = echo_stream_python(port, m // 4)
-            # websocketd 0.4.1 stalls under this one (README "Performance"): wsbridge only.
+            # websocketd 0.4.1 stalls under this one (docs/performance.md): wsbridge only.
             fast = echo_stream(port, m) if kind == "wsbridge" else None
             mem = memory(proc, port, k)
         finally:

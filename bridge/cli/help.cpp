@@ -163,7 +163,7 @@ std::string format_man_page(const help_page& page, const std::string& version) {
     std::istringstream lines(section.text);
     for (std::string line; std::getline(lines, line);) out += line.empty() ? ".PP\n" : roff(line) + "\n";
   }
-  out += ".SH \"SEE ALSO\"\nThe README in /usr/share/doc/wsbridge has examples, the architecture and the sandbox.\n";
+  out += ".SH \"SEE ALSO\"\n/usr/share/doc/wsbridge has the README and docs/: the guide, the architecture and sandbox, performance, testing.\n";
   return out;
 }
 
@@ -239,8 +239,8 @@ help_page wsbridge_help_page() {
        "0 closed normally, 2 usage, 3 cannot connect, 4 handshake failed, 5 closed abnormally or with an error "
        "code, 6 input not fully delivered, 7 a wsbridge process died, 8 the server stopped answering pings, "
        "9 input refused (not UTF-8 text, bad base64 or length prefix, message too long), 10 fewer than "
-       "--max-messages messages arrived, 1 other errors, 128+N interrupted by signal N. With --exec: the "
-       "program's status if it failed."},
+       "--max-messages messages arrived, 1 other errors, 141 stdout's reader went away, 128+N interrupted by "
+       "signal N. With --exec: the program's status if it failed."},
       {"--exec CMD [ARGS...]",
        "Each message received goes to the program's stdin, its stdout is framed into messages, its stderr is "
        "ours. The program starts once the connection is open, with WSBRIDGE_URL and WSBRIDGE_SUBPROTOCOL set. "

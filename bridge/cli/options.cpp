@@ -150,7 +150,7 @@ void add_server(po::options_description& g, option_values& v, config& cfg) {
       ("tls-key", po::value(&cfg.tls_key)->value_name("FILE"), "its private key (default: in the --tls-cert file)");
 }
 
-/// Other tools' spellings, accepted so that habits work (not listed in --help; README
+/// Other tools' spellings, accepted so that habits work (not listed in --help; docs/guide.md
 /// "Options"): wscat's -c URL, --auth and --no-check, curl's --max-redirs and
 /// --unix-socket, --ca. Those that mean something else here are other_spellings.cpp's.
 /// And what the build asks for: the man page and the completion scripts.

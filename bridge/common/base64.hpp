@@ -1,6 +1,6 @@
 #pragma once
 // Base64 (RFC 4648 §4) for --base64 and Basic authentication. Our own, not OpenSSL's:
-// plain ws:// does not load OpenSSL at all (see README "Performance").
+// plain ws:// does not load OpenSSL at all (see docs/performance.md).
 
 #include <string>
 #include <string_view>

@@ -1,5 +1,5 @@
 #pragma once
-// The exit statuses of wsbridge. README.md "Exit codes" documents the same table.
+// The exit statuses of wsbridge. docs/guide.md "Exit codes" documents the same table (tests/integration/test_cli.py checks it).
 
 namespace wsbridge {
 

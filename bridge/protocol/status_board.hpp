@@ -37,7 +37,7 @@ struct status_board {
   std::atomic<connection_state> state{connection_state::starting};
   // Written by netproc. How the connection closed travels in netproc's `closed` frame,
   // in order after the messages; the board holds what must be readable at any time.
-  std::atomic<std::uint64_t> messages_sent{0};     ///< taken by the kernel (README "Pipe mode")
+  std::atomic<std::uint64_t> messages_sent{0};     ///< taken by the kernel (docs/guide.md)
   std::atomic<std::uint64_t> bytes_sent{0};
   std::atomic<std::uint64_t> messages_received{0}; ///< handed to ioproc
   std::atomic<std::uint64_t> bytes_received{0};

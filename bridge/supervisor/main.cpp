@@ -1,5 +1,5 @@
 // wsbridge: one executable, three roles. Run by the user it is the supervisor, which
-// forks the network and I/O processes (README "Architecture").
+// forks the network and I/O processes (docs/architecture.md).
 
 #include <cstdio>
 #include <string>

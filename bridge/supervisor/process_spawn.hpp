@@ -4,7 +4,7 @@
 // without exec (OpenSSH's privilege-separated child is made the same way). The
 // program, its libraries and the parsed command line are already in memory; exec
 // would load and initialise them all again, three times the start-up cost for one
-// connection (README "Performance"). Signals and ended children are read in the event
+// connection (docs/performance.md). Signals and ended children are read in the event
 // loop, from a signalfd, as tini does.
 
 #include <sys/signalfd.h>

@@ -337,7 +337,7 @@ bool supervisor::consider_reconnect(int status) {
     replay_.clear();
     return false;
   }
-  // What the user needs to know about the data (README "Reconnecting").
+  // What the user needs to know about the data (docs/guide.md).
   const std::uint64_t sent = b.messages_sent.load(std::memory_order_relaxed) - sent_at_spawn_;
   const std::uint64_t unsent = reported.unsent_messages;
   std::string line = forced ? std::string("reconnecting now (/reconnect)") : std::string();

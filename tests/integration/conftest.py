@@ -21,7 +21,7 @@ WSBRIDGE = os.environ.get("WSBRIDGE", os.path.join(os.path.dirname(os.path.dirna
 PYTHON = "/usr/bin/python3"  # Debian's, which has python3-websockets
 sys.path.insert(0, PEERS)  # shared helpers for tests and scripts (hanging_dns)
 
-# Exit statuses (bridge/protocol/exit_codes.hpp, README "Exit codes").
+# Exit statuses (bridge/protocol/exit_codes.hpp, docs/guide.md "Exit codes").
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_CONNECT, EXIT_HANDSHAKE = 0, 1, 2, 3, 4
 EXIT_ABNORMAL, EXIT_UNDELIVERED, EXIT_PROCESS_DIED, EXIT_PEER_DEAD, EXIT_INPUT_REFUSED = 5, 6, 7, 8, 9
 

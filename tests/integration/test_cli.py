@@ -203,3 +203,28 @@ def test_options_that_do_nothing_here_are_said_once_each(servers):
     ]
     quiet = run_wsbridge([server.url], b"hi\n")
     assert quiet.stderr == b""  # nothing to warn about, nothing said
+
+
+def test_every_listing_of_exit_codes_matches_the_code():
+    # Written once (bridge/protocol/exit_codes.hpp); each place that lists them is
+    # checked against it: the guide's table, --help, the man page, the tests' constants.
+    import os
+    import re
+    import conftest
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "bridge", "protocol", "exit_codes.hpp")) as f:
+        codes = {int(n) for n in re.findall(r"^\s+exit_\w+ = (\d+),", f.read(), re.M)}
+    assert codes == set(range(0, 11)) | {141}
+    with open(os.path.join(root, "docs", "guide.md")) as f:
+        guide = f.read()
+    table = guide[guide.index("## Exit codes"):]
+    assert {int(n) for n in re.findall(r"^\| (\d+) \|", table, re.M)} == codes
+    assert "| 128+N |" in table
+    help_text = subprocess.run([WSBRIDGE, "--help"], capture_output=True, text=True, check=True).stdout
+    man = subprocess.run([WSBRIDGE, "--man-page"], capture_output=True, text=True, check=True).stdout
+    for listing in (help_text[help_text.index("Exit status:"):], man[man.index('.SH "EXIT STATUS"'):]):
+        listed = {int(n) for n in re.findall(r"(?:^|[\s,])(\d+) (?=[a-z\\-])", listing.split("\n\n")[0])}
+        assert codes <= listed, sorted(codes - listed)
+        assert "128+N" in listing
+    constants = {v for k, v in vars(conftest).items() if k.startswith("EXIT_") and isinstance(v, int)}
+    assert constants <= codes

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The rooms of the code and what each may include, checked on every build's tests.
 
-README's architecture picture, as data: a room is a folder, and a file may include only
+The architecture picture (docs/architecture.md), as data: a room is a folder, and a file may include only
 headers of its own room and of the rooms listed for it. The children (netproc, ioproc)
 never see the command line or the supervisor; the supervisor reaches a child's code
 only through its entry point (main() hands the roles to the supervisor)."""
