@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <csignal>
+#include <poll.h>
 #include <cstdlib>
 #include <sys/socket.h>
 #include <cstdio>
@@ -53,8 +54,12 @@ void watch_supervisor() {
 
 void leave_if_supervisor_gone() {
   // Its death kills netproc too (PR_SET_PDEATHSIG), which may reach us as the end of
-  // netproc's pipe before our own parent-death signal does.
-  if (::getppid() != supervisor_pid) on_supervisor_gone(0);
+  // netproc's pipe before our own parent-death signal does, and even before we are
+  // given a new parent. A dying process closes its descriptors first, so by then the
+  // supervisor's end of our control pipe is closed: that pipe has hung up.
+  pollfd control{child_fd::control_in, 0, 0};
+  const bool hung_up = ::poll(&control, 1, 0) == 1 && (control.revents & POLLHUP) != 0;
+  if (hung_up || ::getppid() != supervisor_pid) on_supervisor_gone(0);
 }
 
 int run_ioproc(const io_settings& cfg, status_board& board) {
