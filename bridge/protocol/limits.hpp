@@ -88,6 +88,11 @@ inline constexpr std::size_t max_upgrading = 64;
 /// one. Also at most a quarter of the listener's descriptor limit.
 inline constexpr std::size_t max_waiting_requests = 4096;
 
+/// Server mode, --listen unix:PATH: a connection whose request head is incomplete is
+/// looked at again after this (on TCP the socket's low-water mark wakes the listener
+/// when more arrives instead; poll ignores it on Unix sockets).
+inline constexpr auto request_look_pause = 100ms;
+
 /// Server mode: how long a client has for TLS and its whole upgrade request (a client
 /// that sends half a request and waits holds processes: slowloris). Shorter than
 /// nginx's client_header_timeout (60 s): a WebSocket client sends one small request

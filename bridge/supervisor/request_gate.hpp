@@ -58,10 +58,18 @@ class request_gate {
     unique_fd fd;
     std::string peer;
     clock::time_point until;
+    /// Not polled before this (a Unix socket, whose poll ignores SO_RCVLOWAT).
+    clock::time_point next_look{};
   };
   enum class look { waiting, complete, gone };
-  /// Peeks at what the client has sent so far.
-  look look_at(int fd) const;
+  /// Peeks at what the client has sent so far. While it waits, `h` is not reported
+  /// readable again until more arrives (look_later).
+  look look_at(held& h) const;
+  /// A peek leaves the bytes unread, so poll would report the socket readable at
+  /// once, again and again: a listener spinning on every half-open connection. The
+  /// low-water mark makes it wait for one byte more than `seen`; a Unix socket, whose
+  /// poll ignores it, is looked at again after a pause instead.
+  static void look_later(held& h, std::size_t seen);
 
   std::deque<held> held_;  ///< oldest first
   const std::size_t capacity_;
