@@ -140,13 +140,15 @@ bool parse_options(int argc, const char* const* argv, const option_table& table,
   return true;
 }
 
-/// --help, --man-page, --completion and --version, if asked for.
+/// --help (-h: its first screen), --man-page, --completion and --version, if asked for.
 std::optional<parse_outcome> pages(const po::variables_map& vm, const option_table& table,
-                                   const option_values& values, std::string* text) {
+                                   const option_values& values, bool short_help, std::string* text) {
   if (vm.count("help") || vm.count("man-page") || vm.count("completion")) {
     help_page page = wsbridge_help_page();
     for (const auto& [title, group] : table.titled()) page.groups.push_back({title, group});
-    if (vm.count("man-page")) {
+    if (short_help && !vm.count("man-page") && !vm.count("completion")) {
+      *text = format_short_help(page, table.visible());
+    } else if (vm.count("man-page")) {
       *text = format_man_page(page, version_string);
     } else if (vm.count("completion")) {
       *text = format_completion(page, values.completion_shell);
@@ -184,7 +186,11 @@ parse_outcome parse_command_line(int argc, const char* const* argv, config& cfg,
   cfg.max_redirects = limits::default_max_redirects;
   po::variables_map vm;
   if (!parse_options(argc, argv, table, vm, text)) return parse_outcome::error;
-  if (const auto page = pages(vm, table, values, text)) return *page;
+  // -h is the first screen; --help (or both) the whole list.
+  const auto typed = [&](std::string_view word) {
+    return std::any_of(argv + 1, argv + argc, [&](const char* a) { return word == a; });
+  };
+  if (const auto page = pages(vm, table, values, typed("-h") && !typed("--help"), text)) return *page;
   rule_input in{vm, values, cfg};
   if (!apply_common_rules(in, text)) return parse_outcome::error;
   const bool listening = vm.count("listen") > 0;

@@ -1,5 +1,7 @@
 #include "bridge/cli/help.hpp"
 
+#include <boost/make_shared.hpp>
+
 #include <boost/program_options/cmdline.hpp>
 #include <boost/program_options/value_semantic.hpp>
 #include <sstream>
@@ -163,8 +165,39 @@ std::string format_man_page(const help_page& page, const std::string& version) {
     std::istringstream lines(section.text);
     for (std::string line; std::getline(lines, line);) out += line.empty() ? ".PP\n" : roff(line) + "\n";
   }
-  out += ".SH \"SEE ALSO\"\n/usr/share/doc/wsbridge has the README and docs/: the guide, the architecture and sandbox, performance, testing.\n";
+  for (const auto& section : page.manual_sections) {
+    std::string title = section.title;
+    for (auto& c : title) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    out += ".SH \"" + roff(title) + "\"\n";
+    std::istringstream lines(section.text);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.empty()) out += ".PP\n";
+      else if (line.starts_with("  ")) out += ".nf\n.RS 4\n" + roff(line.substr(2)) + "\n.RE\n.fi\n";
+      else out += roff(line) + "\n";
+    }
+  }
   return out;
+}
+
+std::string format_short_help(const help_page& page, const boost::program_options::options_description& table) {
+  std::string out;
+  for (std::size_t i = 0; i < page.usage.size(); ++i) out += (i == 0 ? "usage: " : "       ") + page.usage[i] + "\n";
+  out += "\nMost used (each on one line; wsbridge --help has them all, grouped):\n";
+  // The options a first session reaches for, each with its description's first clause.
+  boost::program_options::options_description most;
+  for (const char* name : {"verbose", "quiet", "header", "subprotocol", "execute", "-1", "no-close", "timeout",
+                           "binary", "length-prefixed", "reconnect", "exec", "listen"})
+    if (const auto* found = table.find_nothrow(name, false))
+      most.add(boost::make_shared<boost::program_options::option_description>(*found));
+  for (const option_view& v : options_of(most)) {
+    std::string line = "  " + left_column(v);
+    line.resize(std::max(line.size() + 1, description_column), ' ');
+    std::string text = v.description.substr(0, v.description.find(';'));
+    while (!text.empty() && text.back() == ' ') text.pop_back();
+    if (line.size() + text.size() > width - 1) text = text.substr(0, width - 4 - line.size()) + "...";
+    out += line + text + "\n";
+  }
+  return out + "\nAll options: wsbridge --help. The manual, with examples: man wsbridge.\n";
 }
 
 std::string format_completion(const help_page& page, const std::string& shell) {
@@ -253,6 +286,49 @@ help_page wsbridge_help_page() {
        "websocketd gives it (REMOTE_ADDR, PATH_INFO, QUERY_STRING, HTTP_<HEADER>, ...); it ends with Close 1000 "
        "(1011 if the program failed). Without --exec one connection is bridged to stdin/stdout (others get 503) "
        "and wsbridge exits when it ends. Ctrl+C closes every connection (1001)."},
+  };
+  page.manual_sections = {
+      {"Examples",
+       "An interactive session (on a terminal):\n"
+       "  wsbridge wss://echo.example/chat\n\n"
+       "Send a file's lines, one message each, and save the answers, one line each:\n"
+       "  wsbridge ws://127.0.0.1:8080/ < questions.txt > answers.txt\n\n"
+       "One JSON request with a deadline; exit 0 answered, 3 no connection, 4 refused, 10 no answer in time:\n"
+       "  echo '{\"op\":\"status\"}' | wsbridge -1 --timeout 5 wss://api.example/ws\n\n"
+       "Wrap a program: each message it receives is a line on its stdin, each line it writes a message:\n"
+       "  wsbridge ws://host/feed --exec ./filter.py\n\n"
+       "A websocketd replacement: each connection gets its own program, with websocketd's variables:\n"
+       "  wsbridge --listen 8080 --exec ./count.sh\n\n"
+       "A websockify-style bridge from noVNC (which asks for subprotocol binary) to a VNC server's TCP port:\n"
+       "  wsbridge --listen 6080 --subprotocol binary --raw --binary --exec nc 127.0.0.1 5900\n\n"
+       "Behind nginx (proxy_http_version 1.1; the Upgrade and Connection headers set), on loopback only:\n"
+       "  wsbridge --listen 127.0.0.1:8080 --origin-allow https://app.example --exec ./app\n\n"
+       "A log shipper that survives blips and server restarts, without losing or repeating a line:\n"
+       "  tail -F app.log | wsbridge --reconnect ws://collector/ingest\n\n"
+       "A TLS server:\n"
+       "  wsbridge --listen 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem --exec ./app"},
+      {"Commands",
+       "In the interactive client, a line that starts with / is a command: /ping [DATA] (shows the pong and "
+       "its round trip), /close [CODE [REASON]], /binary HEX (a binary message), /last (the last message "
+       "received in full, binary as a hex dump), /reconnect (with --reconnect: a new connection now), /help. "
+       "//TEXT sends /TEXT."},
+      {"Environment",
+       "https_proxy, http_proxy, all_proxy (and their upper-case forms): the proxy, unless --proxy says "
+       "otherwise; no_proxy: hosts reached directly (loopback always is).\n\n"
+       "NO_COLOR: no colours in the interactive client.\n\n"
+       "XDG_STATE_HOME: where the history is kept (below).\n\n"
+       "A --exec program gets wsbridge's environment, then WSBRIDGE_SUBPROTOCOL, and as a client's "
+       "WSBRIDGE_URL (without a password); as a server's, websocketd's CGI variables (REMOTE_ADDR, "
+       "REMOTE_PORT, SERVER_NAME, SERVER_PORT, PATH_INFO, QUERY_STRING, REQUEST_URI, HTTP_<HEADER>, ...; "
+       "never HTTP_PROXY) and WSBRIDGE_REMOTE."},
+      {"Files",
+       "$XDG_STATE_HOME/wsbridge/history (default ~/.local/state/wsbridge/history): the interactive "
+       "client's history, unless --no-history.\n\n"
+       "wsbridge-tls.so and wsbridge-term.so, beside the program or in its library directory: the TLS "
+       "module (wss://) and the line editor module (the interactive client), loaded only when needed."},
+      {"See also",
+       "websocat(1), websocketd(1), curl(1). /usr/share/doc/wsbridge has the README and docs/: the guide, "
+       "the architecture and sandbox, performance, and testing."},
   };
   return page;
 }

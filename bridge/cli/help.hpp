@@ -23,6 +23,9 @@ struct help_page {
     std::string text;   ///< paragraphs, separated by blank lines
   };
   std::vector<section> sections;  ///< after the options
+  /// The man page's alone (examples, environment, files...): a line that starts with
+  /// two spaces is shown as it is (a command), the others are filled.
+  std::vector<section> manual_sections;
 };
 
 /// wsbridge's page without its option groups: the usage lines, the summary, and the
@@ -32,6 +35,10 @@ help_page wsbridge_help_page();
 /// The --help text: curl-style groups, "-H, --header NAME:VALUE" and the description
 /// wrapped beside it, in 80 columns.
 std::string format_help(const help_page& page);
+
+/// The -h text: the usage forms and the options most used, on one screen, with where
+/// the rest is. `table` is every listed option, from which the few are taken.
+std::string format_short_help(const help_page& page, const boost::program_options::options_description& table);
 
 /// The man page (man(7) roff) of the same text.
 std::string format_man_page(const help_page& page, const std::string& version);

@@ -228,3 +228,24 @@ def test_every_listing_of_exit_codes_matches_the_code():
         assert "128+N" in listing
     constants = {v for k, v in vars(conftest).items() if k.startswith("EXIT_") and isinstance(v, int)}
     assert constants <= codes
+
+
+def test_short_help_is_one_screen_and_the_manual_teaches_by_example():
+    short = subprocess.run([WSBRIDGE, "-h"], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert len(short) <= 24 and all(len(line) <= 80 for line in short), short
+    assert "wsbridge --help" in short[-1] and "man wsbridge" in short[-1]
+    full, names = visible_options()
+    assert len(full.splitlines()) > 100  # --help is the whole list
+    man = subprocess.run([WSBRIDGE, "--man-page"], capture_output=True, text=True, check=True).stdout
+    for section in ("EXAMPLES", "COMMANDS", "ENVIRONMENT", "FILES", "SEE ALSO"):
+        assert f'.SH "{section}"' in man, section
+    examples = man[man.index('.SH "EXAMPLES"'):man.index('.SH "COMMANDS"')]
+    commands = [line for line in examples.splitlines() if line.startswith(("wsbridge ", "tail ", "echo "))]
+    assert len(commands) >= 9
+    for command in commands:  # every option an example uses is one wsbridge has
+        words = command.replace("\\-", "-").split("wsbridge ", 1)[1].split()
+        for word in words:
+            if word.startswith("-") and word != "-":
+                assert word.split("=")[0] in names, (word, command)
+            if word == "--exec":
+                break  # the program's own arguments follow
