@@ -13,7 +13,7 @@ namespace {
 
 void add_general(po::options_description& g, option_values&, config&) {
   g.add_options()
-      ("help,h", "show this help and exit")
+      ("help,h", "-h: the options most used, on one screen; --help: all of them, grouped; then exit")
       ("version,V", "show the version and exit")
       ("verbose,v", "describe the connection on stderr: each step, headers (credentials masked), the close")
       ("quiet,q", "pipe mode: say nothing on stderr when the server closes normally")
