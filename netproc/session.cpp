@@ -1,12 +1,9 @@
 // netproc's session for ws:// and ws+unix:// (wss:// runs in the TLS module,
-// tls_session.cpp): the one translation unit of the executable that instantiates it.
+// tls_session.cpp): which stages run, on which layer.
 #include "netproc/session.hpp"
 
-#include "netproc/session_impl.hpp"
-#include "netproc/session_connect.ipp"
-#include "netproc/session_transfer.ipp"
-#include "netproc/session_close.ipp"
-#include "netproc/session_accept.ipp"
+#include "netproc/stages.hpp"
+#include "netproc/tls_module.hpp"
 
 namespace wsbridge::netproc {
 
@@ -18,36 +15,34 @@ int run_session(const net_settings& cfg, std::string_view replay, status_board& 
   if (tls_session) return tls_session(cfg, replay, board);
   net::io_context ioc{1};
   if (cfg.server())
-    return !cfg.unix_socket ? serve_accepted<plain_layer>(cfg, board, ioc)
-                                   : serve_accepted<unix_layer>(cfg, board, ioc);
+    return !cfg.unix_socket ? serve_accepted<plain_layer>(cfg, board, ioc) : serve_accepted<unix_layer>(cfg, board, ioc);
   if (cfg.target.tls) {  // the module could not be loaded: said the usual way
-    auto s = std::make_shared<session<plain_layer>>(ioc, cfg, board);
-    s->fail_now("tls", err, exit_failure);  // ioproc waits for a `closed` frame: the usual path
+    session_parts p(ioc, cfg, board);
+    p.end.fail("tls", err, exit_failure);  // ioproc waits for a `closed` frame: the usual path
     run_loop(ioc);
     return exit_failure;
   }
   if (!cfg.target.unix_path.empty()) {
-    // Connected as the user who ran wsbridge (the socket file's permissions are
-    // theirs to pass), then root is dropped. A Unix socket connects at once or fails.
+    // Connected as the user who ran wsbridge (the socket file's permissions are theirs
+    // to pass), then root is dropped. A Unix socket connects at once or fails.
     unix_stream::socket_type socket(ioc.get_executor());
     error_code ec;
     socket.connect(net::local::stream_protocol::endpoint(cfg.target.unix_path), ec);
     if (!drop_root(cfg)) return exit_failure;
-    auto s = std::make_shared<session<unix_layer>>(ioc, cfg, board);
-    s->replay(replay);
+    session_parts p(ioc, cfg, board);
     if (ec) {
-      s->fail_now("connect", cfg.target.unix_path + ": " + ec.message(), exit_connect_failed);
+      p.end.fail("connect", cfg.target.unix_path + ": " + ec.message(), exit_connect_failed);
     } else {
-      s->adopt(std::move(socket));
-      s->run();
+      auto connector = std::make_shared<client_connector<unix_layer>>(ioc, cfg, board, p.out, p.end);
+      connector->adopt(std::move(socket));
+      connect_then_relay(p, connector, replay);
     }
     run_loop(ioc);
     return exit_failure;
   }
   if (!drop_root(cfg)) return exit_failure;
-  auto s = std::make_shared<session<plain_layer>>(ioc, cfg, board);
-  s->replay(replay);
-  s->run();
+  session_parts p(ioc, cfg, board);
+  connect_then_relay(p, std::make_shared<client_connector<plain_layer>>(ioc, cfg, board, p.out, p.end), replay);
   run_loop(ioc);
   return exit_failure;  // every path ends in _exit; running out of work is a bug
 }

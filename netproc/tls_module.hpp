@@ -6,9 +6,10 @@
 // processes through fork and exit), a quarter of a ws:// session's start-up
 // (docs/architecture.md); a ws:// netproc has no TLS code mapped at all.
 //
-// The module is session.cpp compiled a second time with WSBRIDGE_TLS_MODULE, so the
-// session is one piece of code; its entry point runs the whole TLS session, sandbox
-// included, and never returns while the session lasts (netproc ends with _exit).
+// The module instantiates the same stages as netproc (client_connector, server_acceptor,
+// relay) on the TLS layer (tls_layer.hpp), so the session is one piece of code; its
+// entry point runs the whole TLS session, sandbox included, and never returns while
+// the session lasts (netproc ends with _exit).
 
 #include <boost/beast/websocket/stream.hpp>
 #include <random>

@@ -1,14 +1,21 @@
-// The TLS module's session (tls_module.hpp): the same session, compiled with
-// WSBRIDGE_TLS_MODULE and OpenSSL, and the module's entry point.
+// The TLS module's session (tls_module.hpp): the same stages as netproc's, on the TLS
+// layer (tls_layer.hpp), and the module's entry point.
 #include <sys/stat.h>
 
-#include "netproc/session_impl.hpp"
-#include "netproc/session_connect.ipp"
-#include "netproc/session_transfer.ipp"
-#include "netproc/session_close.ipp"
-#include "netproc/session_accept.ipp"
+#include <openssl/rand.h>
+
+#include "netproc/impl/client_connector.hpp"
+#include "netproc/impl/relay.hpp"
+#include "netproc/impl/server_acceptor.hpp"
+#include "netproc/stages.hpp"
+#include "netproc/tls_layer.hpp"
+#include "netproc/tls_module.hpp"
 
 namespace wsbridge::netproc {
+
+template class client_connector<tls_layer>;
+template class server_acceptor<tls_layer>;
+template class relay<tls_layer>;
 
 /// The TLS client context: peer verified by default against the system's CA bundle,
 /// loaded now (before the sandbox) rather than looked up lazily on disk during the
@@ -99,10 +106,11 @@ extern "C" __attribute__((visibility("default"))) int wsbridge_tls_session(const
   net::ssl::context ctx{net::ssl::context::tls_client};
   const bool ready = make_tls_context(cfg, ctx, &err);
   if (!drop_root(cfg)) return exit_failure;
-  auto s = std::make_shared<session<tls_layer>>(ioc, cfg, board, ctx);
-  s->replay(replay);
-  if (ready) s->run();
-  else s->fail_now("tls", err, exit_usage);  // ioproc waits for a `closed` frame: the usual path
+  session_parts p(ioc, cfg, board);
+  if (ready)
+    connect_then_relay(p, std::make_shared<client_connector<tls_layer>>(ioc, cfg, board, p.out, p.end, ctx), replay);
+  else
+    p.end.fail("tls", err, exit_usage);  // ioproc waits for a `closed` frame: the usual path
   run_loop(ioc);
   return exit_failure;
 }

@@ -79,3 +79,9 @@ inline void teardown(beast::role_type, stream&, error_code& ec) { ec = {}; }
 inline void beast_close_socket(stream&) {}  // Beast closes the lowest layer on a timeout
 
 }  // namespace fake
+
+namespace fake {
+/// No kernel queue under an in-memory stream: nothing is ever unacknowledged (the
+/// relay asks, as it asks SIOCOUTQ of a socket).
+inline int unacknowledged_bytes(stream&) { return 0; }
+}  // namespace fake

@@ -1,0 +1,101 @@
+#pragma once
+// How a session's stages are put together, for ws:// and ws+unix:// (session.cpp) and
+// for wss:// (the TLS module, tls_session.cpp): the parts every stage shares, then a
+// client connector or a server acceptor, which hands the open websocket to the relay.
+
+#include <sys/socket.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "bridge/protocol/child_fd.hpp"
+#include "bridge/protocol/exit_codes.hpp"
+#include "netproc/client_connector.hpp"
+#include "netproc/event_loop.hpp"
+#include "netproc/io_outbox.hpp"
+#include "netproc/lock_down.hpp"
+#include "netproc/relay.hpp"
+#include "netproc/server_acceptor.hpp"
+#include "netproc/session_end.hpp"
+#include "netproc/supervisor_link.hpp"
+
+namespace wsbridge::netproc {
+
+/// What every stage of one session shares: the frames to ioproc, the supervisor's
+/// pipes, and the one end. Until the connection opens, a close request (Ctrl+C) ends
+/// the attempt, and ioproc gone ends the process; the relay takes both over.
+struct session_parts {
+  session_parts(net::io_context& io, const net_settings& settings, status_board& b)
+      : ioc(io),
+        cfg(settings),
+        board(b),
+        out(io, child_fd::peer_out),
+        link(io, child_fd::control_in, child_fd::to_supervisor),
+        end(settings, b, out, link) {
+    link.on_close_request = [this](const ipc::close_info&) {
+      board.close_requested.store(1, std::memory_order_relaxed);
+      end.finish(exit_ok, {}, connection_state::failed);
+    };
+    out.on_gone = [this] { end.exit_now(); };
+    link.watch();
+  }
+  session_parts(const session_parts&) = delete;
+  session_parts& operator=(const session_parts&) = delete;
+
+  net::io_context& ioc;
+  const net_settings& cfg;
+  status_board& board;
+  io_outbox out;
+  supervisor_link link;
+  session_end end;
+};
+
+/// The client: connects with `connector`, then relays, sending `replay` first.
+template <class Layer>
+void connect_then_relay(session_parts& p, const std::shared_ptr<client_connector<Layer>>& connector,
+                        std::string_view replay) {
+  connector->run([&p, replay = std::string(replay)](websocket::stream<Layer>&& ws, websocket::response_type&& res) {
+    auto r = std::make_shared<relay<Layer>>(p.ioc, p.cfg, p.board, p.out, p.link, p.end, child_fd::peer_in,
+                                            std::move(ws), std::move(res));
+    r->start(replay);
+  });
+}
+
+/// The socket the listener accepted (child_fd::socket), as the stream's own.
+inline void assign_accepted(tcp_stream::socket_type& socket, error_code& ec) {
+  sockaddr_storage local{};
+  socklen_t len = sizeof local;
+  ::getsockname(child_fd::socket, reinterpret_cast<sockaddr*>(&local), &len);
+  socket.assign(local.ss_family == AF_INET6 ? tcp::v6() : tcp::v4(), child_fd::socket, ec);
+}
+
+inline void assign_accepted(unix_stream::socket_type& socket, error_code& ec) {
+  socket.assign(net::local::stream_protocol(), child_fd::socket, ec);
+}
+
+/// netproc's part of server mode: the accepted socket becomes the session's, root is
+/// dropped, the request is answered, then the relay runs. Ends with _exit.
+template <class Layer, class... StreamArgs>
+int serve_accepted(const net_settings& cfg, status_board& board, net::io_context& ioc, StreamArgs&... stream_args) {
+  typename beast::lowest_layer_type<Layer>::socket_type socket(ioc.get_executor());
+  error_code ec;
+  assign_accepted(socket, ec);
+  if (!drop_root(cfg)) return exit_failure;
+  session_parts p(ioc, cfg, board);
+  auto acceptor = std::make_shared<server_acceptor<Layer>>(ioc, cfg, board, p.out, p.end, stream_args...);
+  if (ec) {
+    p.end.fail("accept", ec.message(), exit_failure);
+  } else {
+    acceptor->adopt(std::move(socket));
+    acceptor->serve([&p](websocket::stream<Layer>&& ws, websocket::response_type&& res, std::string&& env) {
+      auto r = std::make_shared<relay<Layer>>(p.ioc, p.cfg, p.board, p.out, p.link, p.end, child_fd::peer_in,
+                                              std::move(ws), std::move(res), std::move(env));
+      r->start();
+    });
+  }
+  run_loop(ioc);
+  return exit_failure;  // every path ends in _exit
+}
+
+}  // namespace wsbridge::netproc
