@@ -14,6 +14,11 @@
 //   must deliver those messages, so the session writes the Close frame itself through
 //   write_raw(), in order after all message bytes, keeps reading with async_read, and
 //   asks this layer to drop the second Close that Beast's read would send in reply.
+// - Beast's other behaviours it works around, each a named adapter
+//   (beast_adapters.hpp): refusal_head_cut (a refused answer whose body runs until the
+//   server closes), close_frame_watch (the code Beast failed with, its echo of codes
+//   not allowed on the wire, its second Close); and the pongs Beast writes without
+//   backpressure (control_backlog() below).
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/async_result.hpp>
@@ -40,6 +45,7 @@
 
 #include "bridge/protocol/byte_buffer.hpp"
 #include "bridge/protocol/limits.hpp"
+#include "netproc/beast_adapters.hpp"
 
 namespace wsbridge::netproc {
 
@@ -63,7 +69,7 @@ class session_transport {
   auto async_read_some(const MutableBufferSequence& buffers, ReadToken&& token) {
     return boost::asio::async_initiate<ReadToken, void(error_code, std::size_t)>(
         [this](auto handler, const MutableBufferSequence& b) {
-          if (head_eof_ && rpos_ >= readable_end()) {  // see stop_after_refusal()
+          if (refusal_cut_.ended() && rpos_ >= readable_end()) {  // see stop_after_refusal()
             auto ex = boost::asio::get_associated_executor(handler, get_executor());
             boost::asio::post(ex, [h = std::move(handler)]() mutable {
               std::move(h)(boost::asio::error::eof, 0);
@@ -100,16 +106,16 @@ class session_transport {
         [this](auto handler, const ConstBufferSequence& b) {
           std::size_t n = boost::asio::buffer_size(b);
           error_code ec = error_;
-          const unsigned char first = first_byte(b);
-          // After our own Close only Beast's control frames come here, never message
-          // payload, so a first byte of 0x88 is a frame header.
-          if (!ec && !(drop_close_frames_ && first == close_frame_byte)) {
-            const std::uint16_t code = first == close_frame_byte ? close_code_of(b) : 0;
-            if (first == close_frame_byte && beast_close_code_ == 0)
-              beast_close_code_ = close_code_on_the_wire(code) ? code : close_protocol_error_code;
-            if (close_code_on_the_wire(code)) append(b);
-            else append_protocol_error_close(b);
-            if (first == close_frame_byte) close_frame_end_ = accepted_;
+          // Beast writes each frame with one write, so the first bytes are a frame's
+          // header; after our own Close only Beast's control frames come here.
+          char head_bytes[8];
+          const std::string_view head(head_bytes, boost::asio::buffer_copy(boost::asio::buffer(head_bytes), b));
+          const unsigned char first = head.empty() ? 0 : static_cast<unsigned char>(head[0]);
+          const auto action = ec ? close_frame_watch::action::drop : close_watch_.on_write(head);
+          if (action != close_frame_watch::action::drop) {
+            if (action == close_frame_watch::action::pass) append(b);
+            else append_bytes(close_frame_watch::rewritten(head));
+            if (first == close_frame_watch::close_byte) close_frame_end_ = accepted_;
             if (is_control_frame(first)) {
               control_backlog_ += n;
               control_ends_.push_back({accepted_, n});
@@ -130,7 +136,7 @@ class session_transport {
 
   /// The close code of a Close frame Beast wrote on its own (failing the connection
   /// after a protocol violation, or answering the server's Close), or 0.
-  std::uint16_t beast_close_code() const { return beast_close_code_; }
+  std::uint16_t beast_close_code() const { return close_watch_.beast_code(); }
 
   /// Puts bytes already read from the next layer back in front of those not yet given
   /// out, so that the next reads return them first. The server reads the upgrade
@@ -147,7 +153,7 @@ class session_transport {
     rbuf_.swap(merged);
     rpos_ = 0;
     rend_ = bytes.size() + rest;
-    scan_pos_ = 0;
+    refusal_cut_.new_buffer();
   }
 
   /// Appends bytes written by the session itself, in order after all accepted so far.
@@ -161,11 +167,11 @@ class session_transport {
   /// 101 and its body has no length (it would run until the server closes), reads end
   /// there (EOF, which ends such a body). Beast would otherwise wait for the server to
   /// close, which it may never do; the head is all the error message needs.
-  void stop_after_refusal() { head_mode_ = true; }
+  void stop_after_refusal() { refusal_cut_.arm(); }
 
   /// The start of the upgrade answer as read so far (lower case), for telling a TLS
   /// record or no answer at all from an HTTP answer.
-  std::string_view answer_start() const { return head_; }
+  std::string_view answer_start() const { return refusal_cut_.head(); }
 
   /// The gathering buffer, for frames the session encodes in place (frame_writer.hpp).
   /// Append whole frames only, then call frames_appended().
@@ -196,7 +202,7 @@ class session_transport {
   bool close_frame_flushed() const { return close_frame_end_ != 0 && flushed_ >= close_frame_end_; }
 
   /// From now on, writes that start a Close frame are acknowledged and dropped.
-  void drop_close_frames() { drop_close_frames_ = true; }
+  void drop_close_frames() { close_watch_.drop_from_now(); }
 
   std::uint64_t received() const { return received_; }  ///< bytes read from the next layer
   /// When bytes last came from the next layer (keepalive measures quiet from it).
@@ -225,37 +231,12 @@ class session_transport {
   }
 
  private:
-  static constexpr unsigned char close_frame_byte = 0x88;  // FIN | opcode 8 (RFC 6455 §5.2)
   static constexpr std::size_t flush_threshold = limits::socket_batch;
   static constexpr std::size_t read_chunk = limits::socket_batch;
 
   /// How far Beast may read: all that was read, or, while the HTTP head of the upgrade
-  /// answer is being read, up to its end.
-  std::size_t readable_end() {
-    if (!head_mode_) return head_cap_ ? std::min(head_cap_, rend_) : rend_;
-    for (std::size_t i = std::max(rpos_, scan_pos_); i < rend_; ++i) {
-      const char c = rbuf_[i];
-      head_ += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      if (head_.size() > max_head) {  // Beast refuses it anyway (its header limit)
-        head_mode_ = false;
-        break;
-      }
-      if (!head_.ends_with("\r\n\r\n")) continue;
-      head_mode_ = false;
-      // Refused, and the body runs until the server closes (no length, not chunked):
-      // the head is the whole message for us.
-      if (head_.size() >= 12 && head_.substr(9, 3) != "101" &&
-          head_.find("\ncontent-length:") == std::string::npos &&
-          head_.find("\ntransfer-encoding:") == std::string::npos) {
-        head_eof_ = true;
-        head_cap_ = i + 1;
-        return head_cap_;
-      }
-      break;
-    }
-    scan_pos_ = rend_;
-    return rend_;
-  }
+  /// answer is being read, up to its end (refusal_head_cut).
+  std::size_t readable_end() { return refusal_cut_.readable_end(rbuf_.data(), rpos_, rend_); }
 
   template <class Buffers>
   std::size_t take(const Buffers& b) {
@@ -274,50 +255,6 @@ class session_transport {
 
   static bool is_control_frame(unsigned char first) { return (first & 0x0f) >= 8; }
 
-  static constexpr std::uint16_t close_protocol_error_code = 1002;
-
-  /// False for a code no Close frame may carry. Beast 1.81 (detail::is_valid_close_code)
-  /// takes a received code of 5000 or more as valid and echoes it in its reply; RFC 6455
-  /// §7.4.2 leaves those unused on the wire, and a peer that sends one is failed with
-  /// 1002 (Autobahn 7.13.1-2). Beast's echo is the only Close it writes with a code it
-  /// did not choose, so checking its writes here catches exactly that case. 0 (no code)
-  /// is fine.
-  static bool close_code_on_the_wire(std::uint16_t code) { return code < 5000; }
-
-  /// Appends Beast's Close frame in `b` with its code replaced by 1002 and no reason,
-  /// masked with the frame's own key when it has one (a client's, RFC 6455 §5.3).
-  template <class Buffers>
-  void append_protocol_error_close(const Buffers& b) {
-    unsigned char f[8];
-    const std::size_t got = boost::asio::buffer_copy(boost::asio::buffer(f), b);
-    const bool masked = got >= 6 && (f[1] & 0x80) != 0;
-    unsigned char out[8] = {close_frame_byte, static_cast<unsigned char>(masked ? 0x82 : 0x02)};
-    std::size_t n = 2;
-    const unsigned char key[4] = {masked ? f[2] : std::uint8_t{0}, masked ? f[3] : std::uint8_t{0},
-                                  masked ? f[4] : std::uint8_t{0}, masked ? f[5] : std::uint8_t{0}};
-    if (masked) {
-      std::memcpy(out + 2, key, 4);
-      n = 6;
-    }
-    out[n] = static_cast<unsigned char>((close_protocol_error_code >> 8) ^ key[0]);
-    out[n + 1] = static_cast<unsigned char>((close_protocol_error_code & 0xff) ^ key[1]);
-    pending_.append(std::string_view(reinterpret_cast<const char*>(out), n + 2));
-    accepted_ += n + 2;
-  }
-
-  /// The status code in a Close frame (RFC 6455 §5.5.1: the first two bytes of the
-  /// payload, after the 2-byte header and, in a client's frame, the 4-byte masking
-  /// key), or 0 if it has none.
-  template <class Buffers>
-  static std::uint16_t close_code_of(const Buffers& b) {
-    unsigned char f[8];
-    const std::size_t got = boost::asio::buffer_copy(boost::asio::buffer(f), b);
-    if (got < 4 || (f[1] & 0x7f) < 2) return 0;
-    if ((f[1] & 0x80) == 0) return static_cast<std::uint16_t>(f[2] << 8 | f[3]);  // a server's: not masked
-    if (got < sizeof f) return 0;
-    return static_cast<std::uint16_t>((f[6] ^ f[2]) << 8 | (f[7] ^ f[3]));
-  }
-
   template <class Buffers, class Handler>
   void read_next(const Buffers& b, Handler&& handler) {
     next_.async_read_some(boost::asio::buffer(rbuf_.data(), rbuf_.size()),
@@ -325,18 +262,11 @@ class session_transport {
                             rpos_ = 0;
                             rend_ = n;
                             rbuf_.filled(n);
-                            scan_pos_ = 0;
+                            refusal_cut_.new_buffer();
                             received_ += n;
                             if (n) last_received_ = std::chrono::steady_clock::now();  // one per read of up to 256 KiB
                             std::move(h)(n ? error_code{} : ec, n ? take(b) : 0);
                           });
-  }
-
-  template <class Buffers>
-  static unsigned char first_byte(const Buffers& b) {
-    for (auto it = boost::asio::buffer_sequence_begin(b); it != boost::asio::buffer_sequence_end(b); ++it)
-      if (boost::asio::const_buffer c(*it); c.size() > 0) return *static_cast<const unsigned char*>(c.data());
-    return 0;
   }
 
   template <class Buffers>
@@ -346,6 +276,11 @@ class session_transport {
       pending_.append(std::string_view(static_cast<const char*>(c.data()), c.size()));
       accepted_ += c.size();
     }
+  }
+
+  void append_bytes(std::string_view bytes) {
+    pending_.append(bytes);
+    accepted_ += bytes.size();
   }
 
   void start_flush() {
@@ -382,17 +317,11 @@ class session_transport {
   bool flushing_ = false;
   bool held_ = false;
   std::uint64_t close_frame_end_ = 0;  ///< accepted_ after a Close frame from Beast, or 0
-  bool drop_close_frames_ = false;
+  close_frame_watch close_watch_;
   byte_buffer rbuf_;        ///< one large read from the next layer
   std::size_t rpos_ = 0;    ///< first byte of rbuf_ not yet given to Beast
   std::size_t rend_ = 0;    ///< end of the bytes read into rbuf_
-  // stop_after_refusal(): scanning the upgrade answer's head.
-  bool head_mode_ = false;
-  bool head_eof_ = false;       ///< the answer was not 101: reads end at head_cap_
-  std::size_t head_cap_ = 0;    ///< end of the head in rbuf_ once refused
-  std::size_t scan_pos_ = 0;    ///< rbuf_ bytes already scanned
-  std::string head_;            ///< the answer's head so far, lower case
-  static constexpr std::size_t max_head = limits::max_upgrade_head;
+  refusal_head_cut refusal_cut_;  ///< stop_after_refusal()
   std::function<void()> before_wait_;
   error_code error_;     ///< first write error; every later write fails with it
   std::uint64_t accepted_ = 0;
@@ -420,7 +349,6 @@ class session_transport {
     return std::make_unique<impl>(std::forward<F>(f));
   }
   std::unique_ptr<task> deferred_read_;  ///< a socket read held back, or null
-  std::uint16_t beast_close_code_ = 0;
   std::vector<boost::asio::any_completion_handler<void(error_code)>> flush_waiters_;
 };
 

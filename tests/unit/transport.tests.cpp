@@ -220,3 +220,67 @@ TEST_CASE("transport: bytes put back are read before the next layer, as frames",
   run_ready(ioc);
   CHECK(got == std::vector<std::string>{"first", "second"});
 }
+
+// The adapters on their own (beast_adapters.hpp): the bytes they see, what they decide.
+
+TEST_CASE("refusal_head_cut: a refused answer without a body length ends at its head", "[transport][adapter]") {
+  wsbridge::netproc::refusal_head_cut cut;
+  cut.arm();
+  const std::string answer = "HTTP/1.1 302 Found\r\nLocation: /x\r\n\r\nbody that never ends";
+  // Fed in two reads, split inside the blank line.
+  const std::size_t split = answer.find("\r\n\r\n") + 2;
+  CHECK(cut.readable_end(answer.data(), 0, split) == split);
+  CHECK_FALSE(cut.ended());
+  cut.new_buffer();
+  const std::string rest = answer.substr(split);
+  CHECK(cut.readable_end(rest.data(), 0, rest.size()) == 2);
+  CHECK(cut.ended());
+  CHECK(cut.head() == "http/1.1 302 found\r\nlocation: /x\r\n\r\n");
+}
+
+TEST_CASE("refusal_head_cut: 101, a length, chunked coding, or not armed: everything is readable",
+          "[transport][adapter]") {
+  for (const std::string answer : {"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x01x",
+                                   "HTTP/1.1 403 Forbidden\r\nContent-Length: 4\r\n\r\nnope",
+                                   "HTTP/1.1 500 Oops\r\nTransfer-Encoding: chunked\r\n\r\n4\r\noops\r\n0\r\n\r\n"}) {
+    wsbridge::netproc::refusal_head_cut cut;
+    cut.arm();
+    CHECK(cut.readable_end(answer.data(), 0, answer.size()) == answer.size());
+    CHECK_FALSE(cut.ended());
+  }
+  wsbridge::netproc::refusal_head_cut idle;
+  const std::string bytes = "HTTP/1.1 302 Found\r\n\r\nmore";
+  CHECK(idle.readable_end(bytes.data(), 0, bytes.size()) == bytes.size());
+  CHECK(idle.head().empty());
+}
+
+TEST_CASE("close_frame_watch: learns Beast's code, rewrites a code not allowed on the wire, drops a second Close",
+          "[transport][adapter]") {
+  using watch = wsbridge::netproc::close_frame_watch;
+  const std::string text_frame("\x81\x02hi", 4);
+  const std::string close_1002("\x88\x02\x03\xea", 4);            // a server's, unmasked
+  const std::string close_5000("\x88\x82\x01\x02\x03\x04\x12\x8a", 8);  // a client's, masked: 0x1388 ^ key
+  SECTION("the first Close Beast writes names the code it failed with") {
+    watch w;
+    CHECK(w.on_write(text_frame) == watch::action::pass);
+    CHECK(w.beast_code() == 0);
+    CHECK(w.on_write(close_1002) == watch::action::pass);
+    CHECK(w.beast_code() == 1002);
+  }
+  SECTION("an echoed 5000 becomes 1002, masked with the frame's own key") {
+    watch w;
+    CHECK(watch::code_of(close_5000) == 5000);
+    CHECK(w.on_write(close_5000) == watch::action::rewrite);
+    CHECK(w.beast_code() == 1002);
+    const std::string out = watch::rewritten(close_5000);
+    CHECK(out == std::string("\x88\x82\x01\x02\x03\x04", 6) + std::string{char(0x03 ^ 0x01), char(0xea ^ 0x02)});
+    CHECK(watch::code_of(out) == 1002);
+  }
+  SECTION("after our own Close, Beast's Close frames are dropped and teach nothing") {
+    watch w;
+    w.drop_from_now();
+    CHECK(w.on_write(close_1002) == watch::action::drop);
+    CHECK(w.on_write(text_frame) == watch::action::pass);  // other frames still go out
+    CHECK(w.beast_code() == 0);
+  }
+}
