@@ -2,7 +2,8 @@
 // The server's first stage (--listen): the client's upgrade request on the socket the
 // listener accepted, read (after TLS, for wss://), checked (Origin, subprotocol) and
 // answered, ending by handing the open websocket to the relay, with the environment
-// the --exec program is proposed; or in the session's end, after a refusal.
+// the --exec program is proposed; or in the session's end, after a refusal. A request
+// that is not an upgrade (a browser's GET for the page) goes to web_responder.
 
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/empty_body.hpp>
@@ -19,6 +20,7 @@
 #include "netproc/io_outbox.hpp"
 #include "netproc/layers.hpp"
 #include "netproc/session_end.hpp"
+#include "netproc/supervisor_link.hpp"
 
 namespace wsbridge::netproc {
 
@@ -35,8 +37,8 @@ class server_acceptor : public std::enable_shared_from_this<server_acceptor<Laye
  public:
   template <class... StreamArgs>
   server_acceptor(net::io_context& ioc, const net_settings& cfg, status_board& board, io_outbox& out,
-                  session_end& end, StreamArgs&... stream_args)
-      : cfg_(cfg), board_(board), out_(out), end_(end), ws_(ioc, stream_args...) {}
+                  supervisor_link& link, session_end& end, StreamArgs&... stream_args)
+      : cfg_(cfg), board_(board), out_(out), link_(link), end_(end), ws_(ioc, stream_args...) {}
 
   template <class Socket>
   void adopt(Socket&& socket) {
@@ -58,6 +60,7 @@ class server_acceptor : public std::enable_shared_from_this<server_acceptor<Laye
   const net_settings& cfg_;
   status_board& board_;
   io_outbox& out_;
+  supervisor_link& link_;
   session_end& end_;
   websocket::stream<Layer> ws_;
   beast::flat_buffer buffer_;

@@ -83,7 +83,7 @@ int serve_accepted(const net_settings& cfg, status_board& board, net::io_context
   assign_accepted(socket, ec);
   if (!drop_root(cfg)) return exit_failure;
   session_parts p(ioc, cfg, board);
-  auto acceptor = std::make_shared<server_acceptor<Layer>>(ioc, cfg, board, p.out, p.end, stream_args...);
+  auto acceptor = std::make_shared<server_acceptor<Layer>>(ioc, cfg, board, p.out, p.link, p.end, stream_args...);
   if (ec) {
     p.end.fail("accept", ec.message(), exit_failure);
   } else {

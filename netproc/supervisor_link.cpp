@@ -1,9 +1,13 @@
 #include "netproc/supervisor_link.hpp"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <string>
+#include <utility>
 
 #include "bridge/common/fd_util.hpp"
 #include "bridge/protocol/exit_codes.hpp"
@@ -11,32 +15,83 @@
 namespace wsbridge::netproc {
 
 supervisor_link::supervisor_link(boost::asio::io_context& ioc, int requests_fd, int reports_fd)
-    : requests_(ioc, requests_fd), reports_fd_(reports_fd) {}
+    : requests_(ioc, requests_fd), reports_fd_(reports_fd) {
+  boost::system::error_code ignored;
+  requests_.native_non_blocking(true, ignored);
+}
 
-void supervisor_link::watch() { read_more(); }
+void supervisor_link::watch() {
+  requests_.async_wait(boost::asio::posix::stream_descriptor::wait_read, [this](boost::system::error_code ec) {
+    if (ec) ::_exit(exit_process_died);
+    if (!read_ready()) ::_exit(exit_process_died);  // EOF: the supervisor is gone
+    watch();
+  });
+}
 
-void supervisor_link::read_more() {
-  auto space = decoder_.prepare(4096);
-  requests_.async_read_some(boost::asio::buffer(space.data(), space.size()),
-                            [this](boost::system::error_code ec, std::size_t n) {
-                              if (ec) ::_exit(exit_process_died);
-                              decoder_.commit(n);
-                              ipc::frame f;
-                              std::string err;
-                              for (;;) {
-                                const auto r = decoder_.next(f, &err);
-                                if (r == ipc::frame_decoder::result::need_more) break;
-                                ipc::close_info c;
-                                if (r == ipc::frame_decoder::result::error || f.type != ipc::frame_type::close_request ||
-                                    !ipc::decode_close(f.payload, c, &err)) {
-                                  std::fprintf(stderr, "wsbridge: network process: internal protocol error from "
-                                                       "supervisor: %s\n", err.empty() ? "unexpected frame" : err.c_str());
-                                  ::_exit(exit_failure);
-                                }
-                                if (on_close_request) on_close_request(c);
-                              }
-                              read_more();
-                            });
+bool supervisor_link::read_ready() {
+  for (;;) {
+    auto space = decoder_.prepare(4096);
+    // recvmsg on the server's socket (a descriptor may come with a file answer), read
+    // on the client's pipe.
+    iovec iov{space.data(), space.size()};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t n = ::recvmsg(requests_.native_handle(), &msg, MSG_CMSG_CLOEXEC);
+    if (n < 0 && errno == ENOTSOCK) {
+      msg.msg_controllen = 0;
+      n = ::read(requests_.native_handle(), space.data(), space.size());
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno == EAGAIN;
+    if (n == 0) return false;
+    for (cmsghdr* c = msg.msg_controllen ? CMSG_FIRSTHDR(&msg) : nullptr; c; c = CMSG_NXTHDR(&msg, c))
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int))) {
+        int fd;
+        std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
+        fds_.push_back(fd);
+      }
+    decoder_.commit(static_cast<std::size_t>(n));
+    ipc::frame f;
+    std::string err;
+    for (;;) {
+      const auto r = decoder_.next(f, &err);
+      if (r == ipc::frame_decoder::result::need_more) break;
+      if (r == ipc::frame_decoder::result::error || !on_frame(f, &err)) {
+        std::fprintf(stderr, "wsbridge: network process: internal protocol error from supervisor: %s\n",
+                     err.empty() ? "unexpected frame" : err.c_str());
+        ::_exit(exit_failure);
+      }
+    }
+  }
+}
+
+bool supervisor_link::on_frame(const ipc::frame& f, std::string* err) {
+  switch (f.type) {
+    case ipc::frame_type::close_request: {
+      ipc::close_info c;
+      if (!ipc::decode_close(f.payload, c, err)) return false;
+      if (on_close_request) on_close_request(c);
+      return true;
+    }
+    case ipc::frame_type::file_answer: {
+      int fd = -1;
+      if (f.payload.starts_with(ipc::file_found)) {
+        if (fds_.empty()) return false;  // a file answer without its descriptor
+        fd = fds_.front();
+        fds_.pop_front();
+      }
+      // One answer per request: the handler is taken (it may own its caller).
+      if (auto handler = std::exchange(on_file_answer, nullptr)) handler(std::string(f.payload), fd);
+      else if (fd >= 0) ::close(fd);
+      return true;
+    }
+    default:
+      return false;
+  }
 }
 
 bool supervisor_link::tell(ipc::frame_type type, std::string_view payload) {

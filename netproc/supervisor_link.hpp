@@ -1,11 +1,15 @@
 #pragma once
-// netproc's two pipes with the supervisor: requests come in on one (a close, when the
-// user interrupts), reports go out on the other (a redirect, how the connection ended).
-// Both carry IPC frames; a frame out of place from the supervisor is fatal.
+// netproc's two channels with the supervisor: requests and answers come in on one (a
+// close, when the user interrupts; the file a --static-dir request asked for, its
+// descriptor attached), reports go out on the other (a redirect, how the connection
+// ended, a file wanted). Both carry IPC frames; a frame out of place from the
+// supervisor is fatal.
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <deque>
 #include <functional>
+#include <string>
 #include <string_view>
 
 #include "bridge/protocol/ipc.hpp"
@@ -22,16 +26,22 @@ class supervisor_link {
   /// monitor means exit; PR_SET_PDEATHSIG normally came first).
   void watch();
   std::function<void(const ipc::close_info&)> on_close_request;
+  /// The answer to a `file_request`: ipc::file_found with the file's descriptor (now
+  /// ours), or another answer with -1. Called once: set it again for the next request.
+  std::function<void(const std::string& answer, int fd)> on_file_answer;
 
   /// One frame to the supervisor, written at once; false if it is gone.
   bool tell(ipc::frame_type type, std::string_view payload);
 
  private:
-  void read_more();
+  /// Reads what is there; false at EOF (or an error other than EAGAIN).
+  bool read_ready();
+  bool on_frame(const ipc::frame& f, std::string* err);
 
   boost::asio::posix::stream_descriptor requests_;
   int reports_fd_;
   ipc::frame_decoder decoder_{4096};
+  std::deque<int> fds_;  ///< descriptors received, for the file answers they came with
 };
 
 }  // namespace wsbridge::netproc

@@ -50,6 +50,8 @@ net_settings net_settings_of(const config& cfg, const std::string& peer) {
   n.unix_socket = !cfg.listen_unix.empty();
   n.origins = cfg.origins;
   n.same_origin_only = cfg.same_origin_only;
+  n.static_files = !cfg.static_dir.empty();
+  n.dev_console = cfg.dev_console;
   n.tls_cert = cfg.tls_cert;
   n.tls_key = cfg.tls_key;
   n.program = !cfg.exec.empty();

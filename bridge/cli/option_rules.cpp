@@ -1,11 +1,16 @@
 // The cross-option rules (option_rules.hpp), in the order they run.
 #include "bridge/cli/option_rules.hpp"
 
+#include <sys/stat.h>
+
+#include <cerrno>
+
 #include <boost/algorithm/string/predicate.hpp>
 #include <algorithm>
 #include <utility>
 
 #include "bridge/cli/option_values.hpp"
+#include "bridge/common/fd_util.hpp"
 #include "bridge/common/safe_text.hpp"
 #include "bridge/protocol/close_codes.hpp"
 #include "bridge/protocol/limits.hpp"
@@ -331,12 +336,24 @@ bool take_server_tls(rule_input& in, std::string* text) {
   return true;
 }
 
+bool take_web_page_options(rule_input& in, std::string* text) {
+  config& cfg = in.cfg;
+  cfg.dev_console = in.vm.count("dev-console") > 0 || in.vm.count("devconsole") > 0;
+  if (cfg.static_dir.empty()) return true;
+  struct stat st {};
+  if (::stat(cfg.static_dir.c_str(), &st) != 0)
+    return fail(text, "--static-dir " + safe_text(cfg.static_dir) + ": " + errno_text(errno));
+  if (!S_ISDIR(st.st_mode)) return fail(text, "--static-dir " + safe_text(cfg.static_dir) + ": not a directory");
+  return true;
+}
+
 constexpr option_rule server_rules[] = {
     {"no URL and no client option", refuse_client_options},
     {"the address to listen on", take_listen_address},
     {"--connect-timeout and --max-connections", take_connection_limits},
     {"--origin-allow and --same-origin", take_origins},
     {"--tls-cert and --tls-key", take_server_tls},
+    {"--static-dir and --dev-console", take_web_page_options},
 };
 
 }  // namespace
@@ -364,7 +381,7 @@ void collect_warnings(rule_input& in) {
       if (given(name))
         warn(std::string("--") + name + " applies to wss:// only; ignored unless a redirect leads there");
   // A server's options without --listen.
-  for (const char* name : {"max-connections", "origin-allow", "same-origin"})
+  for (const char* name : {"max-connections", "origin-allow", "same-origin", "static-dir", "dev-console"})
     if (given(name)) warn(std::string("--") + name + " is a server option (with --listen); ignored");
 }
 

@@ -146,6 +146,12 @@ void add_server(po::options_description& g, option_values& v, config& cfg) {
        "file:// and sandboxed frames, anywhere); others get 403")
       ("same-origin", "refuse (403) an upgrade whose Origin names another host than its Host header "
        "(websocketd's --sameorigin)")
+      ("static-dir", po::value(&cfg.static_dir)->value_name("DIR"),
+       "answer requests that are not WebSocket upgrades (GET and HEAD) with the files in DIR, "
+       "index.html for a directory; dotfiles and anything outside DIR are never served "
+       "(websocketd's --staticdir)")
+      ("dev-console", "serve a page at / for trying the server from a browser: send text or binary (hex), "
+       "see each message with its type, size and time, close with a code (websocketd's --devconsole)")
       ("tls-cert", po::value(&cfg.tls_cert)->value_name("FILE"), "serve wss:// with this certificate chain (PEM)")
       ("tls-key", po::value(&cfg.tls_key)->value_name("FILE"), "its private key (default: in the --tls-cert file)");
 }
@@ -161,6 +167,8 @@ void add_hidden(po::options_description& g, option_values& v, config& cfg) {
       ("ca", po::value(&cfg.cacert))
       ("auth", po::value(&cfg.user))
       ("no-check", "")
+      ("staticdir", po::value(&cfg.static_dir))
+      ("devconsole", "")
       ("max-redirs", po::value(&cfg.max_redirects))
       ("unix-socket", po::value(&v.unix_path))
       ("man-page", "")

@@ -26,10 +26,6 @@ constexpr std::array<spelling, 22> spellings{{
     {"--loglevel", "websocketd", "--loglevel: -v adds each connection's log line and headers, -q says less"},
     {"--passenv", "websocketd", "--passenv is not needed: the program inherits wsbridge's whole environment"},
     {"--sameorigin", "websocketd", "--sameorigin is --same-origin here"},
-    {"--staticdir", "websocketd", "--staticdir: wsbridge serves WebSocket connections only; serve the page from a "
-                                  "web server (docs: behind nginx)"},
-    {"--devconsole", "websocketd", "--devconsole: not in wsbridge; try the interactive client, "
-                                   "wsbridge ws://HOST:PORT/"},
     // websocat
     {"-t", "websocat", "-t: text messages are the default here (--binary for binary)"},
     {"--text", "websocat", "--text: text messages are the default here (--binary for binary)"},

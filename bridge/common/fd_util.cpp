@@ -3,6 +3,8 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 namespace wsbridge {
@@ -27,6 +29,39 @@ ssize_t read_some(int fd, char* buf, std::size_t len) {
     if (n >= 0) return n;
     if (errno != EINTR) return -errno;
   }
+}
+
+bool make_socket_pair(unique_fd& a, unique_fd& b, std::string* err) {
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+    if (err) *err = "socketpair: " + errno_text(errno);
+    return false;
+  }
+  a.reset(fds[0]);
+  b.reset(fds[1]);
+  return true;
+}
+
+int send_with_fd(int sock, std::string_view data, int fd) {
+  if (data.empty()) return EINVAL;
+  iovec iov{const_cast<char*>(data.data()), data.size()};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  ssize_t n;
+  do n = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return errno;
+  // The descriptor went with the first byte; the rest, if any, as plain bytes.
+  return write_all(sock, data.substr(static_cast<std::size_t>(n)));
 }
 
 bool make_pipe(unique_fd& read_end, unique_fd& write_end, std::string* err) {

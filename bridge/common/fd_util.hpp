@@ -53,6 +53,14 @@ ssize_t read_some(int fd, char* buf, std::size_t len);
 /// Creates a pipe whose both ends are close-on-exec. Returns false and fills *err.
 bool make_pipe(unique_fd& read_end, unique_fd& write_end, std::string* err);
 
+/// A connected pair of Unix stream sockets (close-on-exec): a channel that can carry
+/// descriptors (SCM_RIGHTS) as well as bytes. Returns false and fills *err.
+bool make_socket_pair(unique_fd& a, unique_fd& b, std::string* err);
+
+/// Writes all of `data` to the Unix socket `sock`, with descriptor `fd` attached to its
+/// first byte (SCM_RIGHTS, unix(7)). Returns 0 or the errno.
+int send_with_fd(int sock, std::string_view data, int fd);
+
 /// "Broken pipe" style text for an errno.
 std::string errno_text(int err);
 

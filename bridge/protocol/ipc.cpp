@@ -21,6 +21,8 @@ const char* to_string(frame_type t) {
     case frame_type::redirect: return "redirect";
     case frame_type::ended: return "ended";
     case frame_type::unsent: return "unsent";
+    case frame_type::file_request: return "file_request";
+    case frame_type::file_answer: return "file_answer";
   }
   return "unknown";
 }

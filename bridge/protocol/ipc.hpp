@@ -34,8 +34,20 @@ enum class frame_type : std::uint8_t {
   ended = 11,         ///< --reconnect: how the connection ended; payload: end_report
   unsent = 12,        ///< --reconnect, after `ended`: a piece of the IPC frames netproc took
                       ///< from ioproc and did not give the kernel, for the next netproc
+  file_request = 13,  ///< --static-dir: the file a request names; payload: its path, checked
+                      ///< (static_path); the supervisor opens it (netproc cannot)
+  // supervisor -> netproc (child_fd::control_in), beside close_request:
+  file_answer = 14,   ///< payload: file_found (the descriptor comes with the frame,
+                      ///< SCM_RIGHTS), file_is_directory, or file_missing
 };
-inline constexpr std::uint8_t max_frame_type = 12;
+inline constexpr std::uint8_t max_frame_type = 14;
+
+/// Payloads of `file_answer`: file_found is followed by " SIZE MTIME" (bytes, and
+/// seconds since the epoch), measured by the supervisor, which opened the file (netproc's
+/// sandbox refuses stat calls, as glibc makes fstat one).
+inline constexpr std::string_view file_found = "file";
+inline constexpr std::string_view file_is_directory = "directory";
+inline constexpr std::string_view file_missing = "missing";
 
 /// Payload of `input_end` asking netproc to close without lingering (interactive Ctrl+D).
 /// Otherwise the payload is empty, or a `close_info` (encode_close) with the code and

@@ -98,6 +98,10 @@ inline constexpr auto request_look_pause = 100ms;
 /// nginx's client_header_timeout (60 s): a WebSocket client sends one small request
 /// at once. Option: --connect-timeout with --listen.
 inline constexpr auto request_timeout = 5s;
+/// After a page or file is sent (--static-dir, --dev-console): how long to wait for the
+/// client to close its side, so that closing ours never resets a connection whose
+/// answer the client has not read yet (what nginx's lingering_close does).
+inline constexpr auto web_linger = 2s;
 
 /// Longest redirect target we follow (netproc reports at most one byte more).
 inline constexpr std::size_t max_redirect_url = 4096;

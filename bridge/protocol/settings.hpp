@@ -105,6 +105,8 @@ struct net_settings {
   bool unix_socket = false;          ///< --listen unix:PATH
   std::vector<std::string> origins;  ///< --origin-allow (empty: any)
   bool same_origin_only = false;
+  bool static_files = false;         ///< --static-dir: other requests ask the supervisor for a file
+  bool dev_console = false;          ///< --dev-console: the page at /
   std::string tls_cert, tls_key;     ///< --tls-cert: serve wss://
   bool program = false;              ///< --exec: the program's environment goes in `opened`
   // The connection.

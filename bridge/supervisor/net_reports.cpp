@@ -36,6 +36,10 @@ bool net_reports::on_frame(const ipc::frame& f, std::string* err) {
       if (!end) break;
       unsent.append(f.payload);
       return true;
+    case ipc::frame_type::file_request:
+      if (!first || file_request) break;
+      file_request.emplace(f.payload);
+      return true;
     default:
       break;
   }

@@ -17,7 +17,8 @@ class net_reports {
  public:
   /// Takes bytes read from the channel. Returns false and fills *err at a frame that
   /// is malformed or out of place: `redirect` alone, or `ended` then `unsent` pieces,
-  /// each at most once but the pieces, and nothing else.
+  /// each at most once but the pieces; `file_request`s, one at a time, before either;
+  /// and nothing else.
   bool take(std::string_view bytes, std::string* err);
 
   /// A partial frame was left when the channel ended (netproc died while writing).
@@ -26,6 +27,8 @@ class net_reports {
   std::optional<ipc::redirect_report> redirect;  ///< netproc left to let us decide
   std::optional<ipc::end_report> end;            ///< --reconnect: how it ended
   std::string unsent;                            ///< --reconnect: the frames for the next one
+  /// --static-dir: the path of a file netproc asks for, until answered (one at a time).
+  std::optional<std::string> file_request;
 
  private:
   bool on_frame(const ipc::frame& f, std::string* err);

@@ -20,6 +20,7 @@
 #include "bridge/protocol/ipc.hpp"
 #include "bridge/protocol/limits.hpp"
 #include "bridge/supervisor/process_spawn.hpp"
+#include "bridge/supervisor/file_opener.hpp"
 #include "bridge/supervisor/net_reports.hpp"
 #include "bridge/supervisor/reconnect.hpp"
 #include "bridge/common/safe_text.hpp"
@@ -100,6 +101,8 @@ class supervisor {
   /// Reads what netproc tells us on its channel (child_fd::to_supervisor) into
   /// reports_; `to_end`: until EOF. A frame out of place ends netproc as a crash would.
   void read_reports(bool to_end);
+  /// --static-dir: opens the file netproc asked for (file_opener.hpp) and answers.
+  void answer_file_request();
   void start_reconnect();
   /// A notice to the user through ioproc, in order after netproc's; `last`: and the
   /// session's end (a `closed` frame), when no netproc follows.
@@ -173,6 +176,7 @@ int supervisor::run() {
     if (r < 0 && errno != EINTR) break;
     if (r > 0 && p[0].revents) read_signals(signals_.get(), [this](const signalfd_siginfo& si) { on_signal(si); });
     if (r > 0 && p[1].revents) read_reports(false);
+    if (reports_.file_request) answer_file_request();
     if (r > 0 && p[2].revents) flush_to_io();
     if (deadline_ && clock::now() >= *deadline_) on_deadline();
     if (reconnect_at_ && clock::now() >= *reconnect_at_) start_reconnect();
@@ -224,7 +228,11 @@ bool supervisor::start(std::string* err) {
 }
 
 bool supervisor::spawn_netproc(std::string* err) {
-  if (!make_pipe(net_ctl_, net_.control, err)) return false;
+  // Server mode: a socket, so that the descriptor of a file for --static-dir can go
+  // with its answer (SCM_RIGHTS); otherwise a pipe.
+  if (!(accepted_.socket >= 0 ? make_socket_pair(net_ctl_, net_.control, err)
+                              : make_pipe(net_ctl_, net_.control, err)))
+    return false;
   unique_fd to_us;
   if (!make_pipe(from_net_, to_us, err)) return false;
   ::fcntl(from_net_.get(), F_SETFL, O_NONBLOCK);  // read in our loop, as it comes
@@ -269,6 +277,20 @@ bool supervisor::follow_redirect() {
   tell_io("handshake", "server answered HTTP " + std::to_string(reports_.redirect->status) +
                            " (Location: " + shown + "): " + why, true);
   return false;
+}
+
+void supervisor::answer_file_request() {
+  const std::string path = std::move(*reports_.file_request);
+  reports_.file_request.reset();
+  if (!net_.control) return;
+  opened_file file;
+  file.answer = std::string(ipc::file_missing);
+  if (!cfg_.static_dir.empty()) file = open_static_file(cfg_.static_dir, path);
+  std::string frame;
+  ipc::append_frame(frame, ipc::frame_type::file_answer, file.answer);
+  // A netproc gone meanwhile is found by reap(); nothing to report here.
+  if (file.fd) send_with_fd(net_.control.get(), frame, file.fd.get());
+  else write_all(net_.control.get(), frame);
 }
 
 void supervisor::read_reports(bool to_end) {

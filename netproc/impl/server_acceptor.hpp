@@ -22,6 +22,7 @@
 #include "netproc/lock_down.hpp"
 #include "netproc/server_acceptor.hpp"
 #include "netproc/show_headers.hpp"
+#include "netproc/web_responder.hpp"
 
 namespace wsbridge::netproc {
 
@@ -88,6 +89,10 @@ void server_acceptor<Layer>::on_request(error_code ec, std::size_t) {
   const auto& req = request_->get();
   end_.access().target = std::string(req.target());
   if (cfg_.verbose) show_headers(out_, "<", req);
+  if (!websocket::is_upgrade(req)) {
+    auto responder = std::make_shared<web_responder<Layer>>(ws_.next_layer(), this->shared_from_this(), cfg_, link_, end_);
+    return responder->answer(req);
+  }
   // Cross-site WebSocket hijacking: a page on another site can open a connection with
   // the user's cookies; browsers say where the page came from (RFC 6455 §10.2).
   if (const auto origin = req[http::field::origin];

@@ -161,8 +161,6 @@ def test_zsh_completion_parses_and_registers(tmp_path):
     (["--maxforks", "5", "--listen", "1"], "--max-connections"),
     (["--loglevel", "debug", "--listen", "1"], "-v"),
     (["--passenv", "HOME", "--listen", "1"], "inherits wsbridge's whole environment"),
-    (["--staticdir", ".", "--listen", "1"], "WebSocket connections only"),
-    (["--devconsole", "--listen", "1"], "interactive client"),
     (["--listen", "9300", "./count.sh"], "put --exec before the program"),
     (["-sS", "ws://127.0.0.1:9/"], "-q here"),
     (["--max-time", "2", "ws://127.0.0.1:9/"], "--timeout SECONDS"),

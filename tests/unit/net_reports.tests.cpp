@@ -47,6 +47,14 @@ TEST_CASE("net reports: a redirect, or an end and its unsent frames", "[net_repo
     CHECK(r.end->close.code == 1006);
     CHECK(r.unsent == "abcd");
   }
+  SECTION("a file request, answered before the next may come") {
+    net_reports r;
+    REQUIRE(r.take(frame(ipc::frame_type::file_request, "docs/index.html"), &err));
+    REQUIRE(r.file_request);
+    CHECK(*r.file_request == "docs/index.html");
+    r.file_request.reset();  // answered
+    REQUIRE(r.take(frame(ipc::frame_type::file_request, "app.js"), &err));
+  }
 }
 
 TEST_CASE("net reports: anything out of place is refused", "[net_reports]") {
@@ -59,6 +67,10 @@ TEST_CASE("net reports: anything out of place is refused", "[net_reports]") {
         frame(ipc::frame_type::ended, ipc::encode_end({})) +
             frame(ipc::frame_type::redirect, ipc::encode_redirect({302, "/a"})),  // a redirect after the end
         frame(ipc::frame_type::notice, "hello"),                                  // a frame for ioproc
+        frame(ipc::frame_type::file_request, "a") +
+            frame(ipc::frame_type::file_request, "b"),                            // two files at once
+        frame(ipc::frame_type::ended, ipc::encode_end({})) +
+            frame(ipc::frame_type::file_request, "a"),                            // a file after the end
         frame(ipc::frame_type::redirect, "ab"),                                   // a malformed payload
         frame(ipc::frame_type::redirect, std::string(4 + 4097 + 1, 'x'))}) {      // a Location over the limit
     net_reports r;
