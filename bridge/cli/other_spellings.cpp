@@ -15,7 +15,7 @@ struct spelling {
   std::string_view ours;    ///< the rest of the line
 };
 
-constexpr std::array<spelling, 22> spellings{{
+constexpr spelling spellings[] = {
     // websocketd
     {"--port", "websocketd", "--port PORT is --listen PORT here (wsbridge --listen 8080 --exec ./script)"},
     {"--address", "websocketd", "--address ADDR is --listen ADDR:PORT here"},
@@ -42,7 +42,7 @@ constexpr std::array<spelling, 22> spellings{{
     {"-m", "curl", "-m is --timeout SECONDS here (that long after the connection opened; --connect-timeout "
                    "bounds connecting)"},
     {"--compressed", "curl", "--compressed: permessage-deflate is offered by default (--no-compress to not)"},
-}};
+};
 
 /// websocat's endpoint specifiers, in place of a URL.
 constexpr std::array<std::pair<std::string_view, std::string_view>, 5> specifiers{{
