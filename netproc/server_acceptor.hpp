@@ -49,6 +49,10 @@ class server_acceptor : public std::enable_shared_from_this<server_acceptor<Laye
   void serve(accepted_handler<Layer> on_open);
 
  private:
+  /// --proxy-protocol: the header before the connection's first byte, read exactly.
+  void read_proxy_header();
+  /// TLS if serving wss://, then the request.
+  void start_reading();
   void read_request();
   void on_request(error_code ec, std::size_t);
   /// A refusal the acceptor writes itself (400, 403, 431), at once.
@@ -56,6 +60,9 @@ class server_acceptor : public std::enable_shared_from_this<server_acceptor<Laye
   void on_accept(error_code ec);
   /// The --exec program's environment: websocketd's variables, then WSBRIDGE_*.
   std::string program_environment(const http::request<http::empty_body>& req, const std::string& subprotocol) const;
+  /// Who the client is: the TCP peer, or behind a --trusted-proxy the client its
+  /// forwarding headers name, with the Host it asked that proxy for.
+  void identify_client(const http::request<http::empty_body>& req);
 
   const net_settings& cfg_;
   status_board& board_;
@@ -68,6 +75,10 @@ class server_acceptor : public std::enable_shared_from_this<server_acceptor<Laye
   websocket::response_type response_;
   std::string program_env_;
   accepted_handler<Layer> on_open_;
+  std::string client_address_, client_port_;  ///< REMOTE_ADDR, REMOTE_PORT
+  std::string client_host_;                   ///< the Host --same-origin compares with
+  std::string proxy_bytes_;                   ///< --proxy-protocol: the header so far
+  std::string proxied_address_, proxied_port_;  ///< the client the PROXY header names
 };
 
 extern template class server_acceptor<plain_layer>;

@@ -90,7 +90,8 @@ void session_end::log_access(const ipc::close_info& info) {
   // long, the messages each way (counted as the board counts them), how it closed.
   const auto ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - access_.accepted_at);
-  std::string line = "\"GET " + shown_target(access_.target) + "\" " + std::to_string(access_.status) + " " +
+  std::string line = (access_.client.empty() ? std::string() : "for " + access_.client + " ") + "\"GET " +
+                     shown_target(access_.target) + "\" " + std::to_string(access_.status) + " " +
                      seconds_text(ms) + " received " +
                      std::to_string(board_.messages_received.load(std::memory_order_relaxed)) + " sent " +
                      std::to_string(board_.messages_sent.load(std::memory_order_relaxed));

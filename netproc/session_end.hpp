@@ -31,6 +31,7 @@ struct access_record {
   std::string target;     ///< the request's target
   unsigned status = 0;    ///< 101, or the refusal's status
   std::chrono::steady_clock::time_point accepted_at{};
+  std::string client;     ///< behind a trusted proxy: the client it names ("" otherwise)
 };
 
 class session_end {

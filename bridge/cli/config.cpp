@@ -50,6 +50,8 @@ net_settings net_settings_of(const config& cfg, const std::string& peer) {
   n.unix_socket = !cfg.listen_unix.empty();
   n.origins = cfg.origins;
   n.same_origin_only = cfg.same_origin_only;
+  n.trusted_proxies = cfg.trusted_proxies;
+  n.proxy_protocol = cfg.proxy_protocol;
   n.static_files = !cfg.static_dir.empty();
   n.dev_console = cfg.dev_console;
   n.tls_cert = cfg.tls_cert;

@@ -99,6 +99,8 @@ struct config {
   unsigned max_connections = 0;     ///< --max-connections: more are refused with 503
   std::vector<std::string> origins; ///< --origin-allow: Origins accepted (empty: any)
   bool same_origin_only = false;    ///< --same-origin: the Origin's host must be the Host header's
+  std::vector<ip_range> trusted_proxies;  ///< --trusted-proxy
+  bool proxy_protocol = false;            ///< --proxy-protocol
   std::string static_dir;           ///< --static-dir: files for requests that are not upgrades
   bool dev_console = false;         ///< --dev-console: a page at / for trying the server
   std::string tls_cert;             ///< --tls-cert: serve wss:// with this certificate chain (PEM)

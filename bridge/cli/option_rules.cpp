@@ -336,6 +336,15 @@ bool take_server_tls(rule_input& in, std::string* text) {
   return true;
 }
 
+bool take_trusted_proxies(rule_input& in, std::string* text) {
+  in.cfg.proxy_protocol = in.vm.count("proxy-protocol") > 0;
+  if (in.vm.count("trusted-proxy") == 0) return true;
+  std::string err;
+  if (!parse_ip_ranges(in.values.trusted_proxy, in.cfg.trusted_proxies, &err))
+    return fail(text, "--trusted-proxy: " + safe_text(err));
+  return true;
+}
+
 bool take_web_page_options(rule_input& in, std::string* text) {
   config& cfg = in.cfg;
   cfg.dev_console = in.vm.count("dev-console") > 0 || in.vm.count("devconsole") > 0;
@@ -353,6 +362,7 @@ constexpr option_rule server_rules[] = {
     {"--connect-timeout and --max-connections", take_connection_limits},
     {"--origin-allow and --same-origin", take_origins},
     {"--tls-cert and --tls-key", take_server_tls},
+    {"--trusted-proxy and --proxy-protocol", take_trusted_proxies},
     {"--static-dir and --dev-console", take_web_page_options},
 };
 
@@ -381,7 +391,8 @@ void collect_warnings(rule_input& in) {
       if (given(name))
         warn(std::string("--") + name + " applies to wss:// only; ignored unless a redirect leads there");
   // A server's options without --listen.
-  for (const char* name : {"max-connections", "origin-allow", "same-origin", "static-dir", "dev-console"})
+  for (const char* name : {"max-connections", "origin-allow", "same-origin", "static-dir", "dev-console", "trusted-proxy",
+                           "proxy-protocol"})
     if (given(name)) warn(std::string("--") + name + " is a server option (with --listen); ignored");
 }
 

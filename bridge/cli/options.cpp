@@ -146,6 +146,12 @@ void add_server(po::options_description& g, option_values& v, config& cfg) {
        "file:// and sandboxed frames, anywhere); others get 403")
       ("same-origin", "refuse (403) an upgrade whose Origin names another host than its Host header "
        "(websocketd's --sameorigin)")
+      ("trusted-proxy", po::value(&v.trusted_proxy)->value_name("CIDR,..."),
+       "when the connection comes from one of these addresses (a reverse proxy), the client is the one its "
+       "Forwarded or X-Forwarded-For header names (the right-most not itself trusted): REMOTE_ADDR, the log, "
+       "and for --same-origin the X-Forwarded-Host or Forwarded host= it passed on")
+      ("proxy-protocol", "every connection starts with a PROXY protocol header (HAProxy's send-proxy or "
+       "send-proxy-v2), which names the client for REMOTE_ADDR and the log; one without a valid header is closed")
       ("static-dir", po::value(&cfg.static_dir)->value_name("DIR"),
        "answer requests that are not WebSocket upgrades (GET and HEAD) with the files in DIR, "
        "index.html for a directory; dotfiles and anything outside DIR are never served "

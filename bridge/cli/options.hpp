@@ -18,7 +18,7 @@ struct option_values {
   std::string max_size;
   std::vector<std::string> header_lines;
   std::string unix_path;
-  std::string user_agent, listen_text, origin_allow, wait;
+  std::string user_agent, listen_text, origin_allow, trusted_proxy, wait;
   std::vector<std::string> connect_to, resolve;
   std::string reconnect_delay;
   long close_code = 1000;

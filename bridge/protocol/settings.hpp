@@ -5,6 +5,7 @@
 // changed by the child; runtime state travels as what it is (a redirect's new target
 // is a new netproc with new settings, the previous netproc's unsent frames an argument).
 
+#include "bridge/protocol/ip_ranges.hpp"
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -105,6 +106,8 @@ struct net_settings {
   bool unix_socket = false;          ///< --listen unix:PATH
   std::vector<std::string> origins;  ///< --origin-allow (empty: any)
   bool same_origin_only = false;
+  std::vector<ip_range> trusted_proxies;  ///< --trusted-proxy: whose forwarding headers are believed
+  bool proxy_protocol = false;       ///< --proxy-protocol: a PROXY header comes first
   bool static_files = false;         ///< --static-dir: other requests ask the supervisor for a file
   bool dev_console = false;          ///< --dev-console: the page at /
   std::string tls_cert, tls_key;     ///< --tls-cert: serve wss://

@@ -4,6 +4,7 @@
 
 #include <sys/socket.h>
 
+#include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/bind_handler.hpp>
 #include <boost/beast/http.hpp>
@@ -17,6 +18,8 @@
 #include "bridge/protocol/exit_codes.hpp"
 #include "bridge/protocol/limits.hpp"
 #include "netproc/accept_path.hpp"
+#include "netproc/forwarded.hpp"
+#include "netproc/proxy_header.hpp"
 #include "netproc/frame_writer.hpp"
 #include "netproc/handshake.hpp"
 #include "netproc/lock_down.hpp"
@@ -34,6 +37,40 @@ void server_acceptor<Layer>::serve(accepted_handler<Layer> on_open) {
   // A client that sends half a request and waits (slowloris) holds a netproc: the TLS
   // handshake and the whole request must arrive within --connect-timeout.
   beast::get_lowest_layer(ws_).expires_after(cfg_.connect_timeout);
+  if (cfg_.proxy_protocol) return read_proxy_header();
+  start_reading();
+}
+
+template <class Layer>
+void server_acceptor<Layer>::read_proxy_header() {
+  const proxy_header h = parse_proxy_header(proxy_bytes_);
+  if (h.status == proxy_header::state::complete) {
+    if (!h.local) {
+      proxied_address_ = h.address;
+      proxied_port_ = h.port;
+    }
+    return start_reading();
+  }
+  if (h.status == proxy_header::state::invalid)
+    return end_.fail("handshake", "PROXY protocol: " + h.error + " (--proxy-protocol); connection closed",
+                     exit_handshake_rejected);
+  // Exactly what the header still needs, from the socket itself: not one byte of the
+  // request (or of TLS) after it.
+  const std::size_t at = proxy_bytes_.size();
+  proxy_bytes_.resize(at + h.wanted);
+  net::async_read(beast::get_lowest_layer(ws_), net::buffer(proxy_bytes_.data() + at, h.wanted),
+                  [self = this->shared_from_this()](error_code ec, std::size_t) {
+                    if (!ec) return self->read_proxy_header();
+                    self->end_.fail("handshake",
+                                    ec == beast::error::timeout
+                                        ? "no PROXY protocol header within " + seconds_text(self->cfg_.connect_timeout)
+                                        : "PROXY protocol: the connection ended inside the header (" + ec.message() + ")",
+                                    exit_handshake_rejected);
+                  });
+}
+
+template <class Layer>
+void server_acceptor<Layer>::start_reading() {
   if constexpr (is_tls_layer<Layer>) {
     end_.set_state(connection_state::tls_handshake);
     tls_steps<Layer>::server_handshake(ws_, [self = this->shared_from_this()](error_code ec) {
@@ -89,6 +126,7 @@ void server_acceptor<Layer>::on_request(error_code ec, std::size_t) {
   const auto& req = request_->get();
   end_.access().target = std::string(req.target());
   if (cfg_.verbose) show_headers(out_, "<", req);
+  identify_client(req);
   if (!websocket::is_upgrade(req)) {
     auto responder = std::make_shared<web_responder<Layer>>(ws_.next_layer(), this->shared_from_this(), cfg_, link_, end_);
     return responder->answer(req);
@@ -96,13 +134,17 @@ void server_acceptor<Layer>::on_request(error_code ec, std::size_t) {
   // Cross-site WebSocket hijacking: a page on another site can open a connection with
   // the user's cookies; browsers say where the page came from (RFC 6455 §10.2).
   if (const auto origin = req[http::field::origin];
-      !origin_allowed(origin, cfg_.origins) ||
-      (cfg_.same_origin_only && !same_origin_request(origin, req[http::field::host]))) {
+      !origin_allowed(origin, cfg_.origins) || (cfg_.same_origin_only && !same_origin_request(origin, client_host_))) {
     end_.access().status = 403;
     send_refusal("403 Forbidden", "origin not allowed\n");
     return end_.fail("handshake",
                      "refused Origin '" + std::string(origin) + "' (" +
-                         (cfg_.origins.empty() ? "--same-origin" : "--origin-allow") + ")",
+                         (!origin_allowed(origin, cfg_.origins) ? std::string("--origin-allow")
+                                                                : "--same-origin: not the Host '" + client_host_ + "'" +
+                                                                      (client_host_ == std::string(req[http::field::host])
+                                                                           ? std::string()
+                                                                           : " the proxy forwarded")) +
+                         ")",
                      exit_handshake_rejected);
   }
   const std::string chosen = choose_subprotocol(req[http::field::sec_websocket_protocol], cfg_.subprotocols);
@@ -161,6 +203,39 @@ void server_acceptor<Layer>::on_accept(error_code ec) {
 }
 
 template <class Layer>
+void server_acceptor<Layer>::identify_client(const http::request<http::empty_body>& req) {
+  const std::string& peer = cfg_.side.peer;
+  const std::size_t colon = local ? std::string::npos : peer.rfind(':');  // a Unix socket's client has no address
+  client_address_ = local ? "" : peer.substr(0, colon);
+  client_port_ = colon == std::string::npos ? "" : peer.substr(colon + 1);
+  if (client_address_.starts_with("[") && client_address_.ends_with("]"))
+    client_address_ = client_address_.substr(1, client_address_.size() - 2);
+  if (!proxied_address_.empty()) {  // --proxy-protocol: the proxy's word for who connected
+    client_address_ = proxied_address_;
+    client_port_ = proxied_port_;
+    end_.access().client = client_address_ + ":" + client_port_;
+  }
+  client_host_ = std::string(req[http::field::host]);
+  // A Unix socket's peer is local: a proxy in front of it is trusted when listed as
+  // the loopback address (nginx's proxy_pass to unix:).
+  const std::string tcp_peer = local && proxied_address_.empty() ? std::string("127.0.0.1") : client_address_;
+  if (cfg_.trusted_proxies.empty() || !in_ranges(tcp_peer, cfg_.trusted_proxies)) return;
+  const auto joined = [&](std::string_view name) {
+    std::string all;
+    for (auto [it, end] = req.equal_range(name); it != end; ++it)
+      all.append(all.empty() ? "" : ", ").append(it->value());
+    return all;
+  };
+  const auto client = client_behind_proxies(joined("Forwarded"), joined("X-Forwarded-For"),
+                                            joined("X-Forwarded-Host"), cfg_.trusted_proxies);
+  if (!client) return;
+  client_address_ = client->address;
+  client_port_ = client->port;
+  if (!client->host.empty()) client_host_ = client->host;
+  end_.access().client = client->address + (client->port.empty() ? "" : ":" + client->port);
+}
+
+template <class Layer>
 std::string server_acceptor<Layer>::program_environment(const http::request<http::empty_body>& req,
                                                         const std::string& subprotocol) const {
   // websocketd's CGI-style variables (RFC 3875 §4.1), so that its scripts run as they
@@ -172,9 +247,8 @@ std::string server_acceptor<Layer>::program_environment(const http::request<http
     path.erase(q);
   }
   const std::string& peer = cfg_.side.peer;
-  const std::size_t colon = local ? std::string::npos : peer.rfind(':');  // a Unix socket's client has no address
-  std::string addr = local ? "" : peer.substr(0, colon), port = colon == std::string::npos ? "" : peer.substr(colon + 1);
-  if (addr.starts_with("[") && addr.ends_with("]")) addr = addr.substr(1, addr.size() - 2);
+  const std::string& addr = client_address_;
+  const std::string& port = client_port_;
   std::string host(req[http::field::host]);
   std::string server_port = cfg_.listen_port;
   if (const auto c = host.rfind(':'); c != std::string::npos && host.find(']', c) == std::string::npos) {
