@@ -6,7 +6,9 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstdio>
+#include <cstring>
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <string>
@@ -443,6 +445,15 @@ int finish_program(wrapped_program& program, status_board& board, int status, st
     return status;
   }
   const int code = wrapped_program::status_code(wait_status);
+  // Server mode: a program that failed is always said, with its connection (-q or not),
+  // as a web server logs a CGI script's failure.
+  if (code != 0 && say_prefix.size() != 0) {
+    if (WIFSIGNALED(wait_status))
+      say("the program was killed by signal " + std::to_string(WTERMSIG(wait_status)) + " (" +
+                 ::strsignal(WTERMSIG(wait_status)) + ")");
+    else
+      say("the program exited with status " + std::to_string(code));
+  }
   return code != 0 ? code : status;
 }
 

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <sys/syscall.h>
 #include <sys/prctl.h>
@@ -72,6 +73,14 @@ void set_program_environment(std::string_view lines) {
   if (::dup2(program_in, STDIN_FILENO) < 0 || ::dup2(program_out, STDOUT_FILENO) < 0 ||
       (program_err >= 0 && ::dup2(program_err, STDERR_FILENO) < 0))
     ::_exit(limits::child_setup_failed);
+  // --user: root gives the program away, group first (setgid needs root), with no
+  // supplementary group of ours left, and for good (setuid as root sets all three ids).
+  if (cfg.program_uid >= 0 &&
+      (::setgroups(0, nullptr) != 0 || ::setgid(static_cast<gid_t>(cfg.program_gid)) != 0 ||
+       ::setuid(static_cast<uid_t>(cfg.program_uid)) != 0)) {
+    std::fprintf(stderr, "wsbridge: --user: %s\n", errno_text(errno).c_str());
+    ::_exit(limits::child_setup_failed);
+  }
   if (!cfg.server()) ::setenv("WSBRIDGE_URL", cfg.display.c_str(), 1);  // without a password
   ::setenv("WSBRIDGE_SUBPROTOCOL", subprotocol.c_str(), 1);
   if (cfg.server() && second != std::string::npos) set_program_environment(std::string_view(opened).substr(second + 1));

@@ -37,7 +37,7 @@ void session_end::finish(int status, const ipc::close_info& info, connection_sta
   decided_ = true;
   status_ = status;
   set_state(final_state);
-  if (cfg_.server() && cfg_.verbose) log_access(info);
+  if (cfg_.server() && cfg_.access_log) log_access(info);
   if (cfg_.reconnect) hand_over(info, left);
   else out_.append(ipc::frame_type::closed, ipc::encode_close(info));
   leave_when_written();

@@ -52,6 +52,7 @@ net_settings net_settings_of(const config& cfg, const std::string& peer) {
   n.same_origin_only = cfg.same_origin_only;
   n.trusted_proxies = cfg.trusted_proxies;
   n.proxy_protocol = cfg.proxy_protocol;
+  n.access_log = cfg.access_log || cfg.verbose;
   n.static_files = !cfg.static_dir.empty();
   n.dev_console = cfg.dev_console;
   n.tls_cert = cfg.tls_cert;
@@ -93,6 +94,8 @@ io_settings io_settings_of(const config& cfg, const std::string& peer) {
   io.timestamps = cfg.timestamps;
   io.log = !cfg.log_path.empty();
   io.sandbox = cfg.sandbox;
+  io.program_uid = cfg.program_uid;
+  io.program_gid = cfg.program_gid;
   return io;
 }
 

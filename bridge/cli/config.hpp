@@ -96,16 +96,19 @@ struct config {
   std::string listen_host;          ///< the address to listen on (an IP literal); empty: client mode
   std::string listen_port;          ///< its port ("0": any free one)
   std::string listen_unix;          ///< --listen unix:PATH: a Unix domain socket instead
+  bool listen_systemd = false;      ///< --listen systemd: the socket systemd passes (sd_listen_fds(3))
   unsigned max_connections = 0;     ///< --max-connections: more are refused with 503
   std::vector<std::string> origins; ///< --origin-allow: Origins accepted (empty: any)
   bool same_origin_only = false;    ///< --same-origin: the Origin's host must be the Host header's
   std::vector<ip_range> trusted_proxies;  ///< --trusted-proxy
   bool proxy_protocol = false;            ///< --proxy-protocol
+  long program_uid = -1, program_gid = -1;  ///< --user NAME[:GROUP] with --listen, as root
+  bool access_log = false;                ///< --access-log
   std::string static_dir;           ///< --static-dir: files for requests that are not upgrades
   bool dev_console = false;         ///< --dev-console: a page at / for trying the server
   std::string tls_cert;             ///< --tls-cert: serve wss:// with this certificate chain (PEM)
   std::string tls_key;              ///< --tls-key: its private key (default: in the --tls-cert file)
-  bool server() const { return !listen_port.empty() || !listen_unix.empty(); }
+  bool server() const { return !listen_port.empty() || !listen_unix.empty() || listen_systemd; }
   /// Options given that do nothing in this mode, one line each (said, not refused).
   std::vector<std::string> warnings;
 };

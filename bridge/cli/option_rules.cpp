@@ -1,7 +1,10 @@
 // The cross-option rules (option_rules.hpp), in the order they run.
 #include "bridge/cli/option_rules.hpp"
 
+#include <grp.h>
+#include <pwd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 
@@ -274,7 +277,7 @@ bool refuse_client_options(rule_input& in, std::string* text) {
   }
   // The client's options have no meaning for a server; silently ignoring one would
   // hide a mistake.
-  for (const char* name : {"proxy", "cacert", "ca", "cert", "key", "insecure", "no-check", "user", "auth", "header", "origin",
+  for (const char* name : {"proxy", "cacert", "ca", "cert", "key", "insecure", "no-check", "auth", "header", "origin",
                            "max-redirects", "max-redirs", "unix", "unix-socket", "user-agent", "connect", "no-close",
                            "connect-to", "resolve", "reconnect"})
     if (in.vm.count(name)) return fail(text, std::string("--") + name + " is a client option; it has no meaning with --listen");
@@ -284,6 +287,10 @@ bool refuse_client_options(rule_input& in, std::string* text) {
 bool take_listen_address(rule_input& in, std::string* text) {
   config& cfg = in.cfg;
   const std::string& listen = in.values.listen_text;
+  if (listen == "systemd") {  // socket activation: the socket is systemd's (listener.cpp)
+    cfg.listen_systemd = true;
+    return true;
+  }
   if (!listen.starts_with("unix:")) return parse_listen(listen, cfg.listen_host, cfg.listen_port, text);
   cfg.listen_unix = listen.substr(5);
   if (cfg.listen_unix.empty()) return fail(text, "--listen unix:PATH: expected the socket's path");
@@ -330,9 +337,35 @@ bool take_server_tls(rule_input& in, std::string* text) {
   if (cfg.tls_key.empty()) cfg.tls_key = cfg.tls_cert;
   cfg.target.tls = !cfg.tls_cert.empty();  // netproc loads the TLS module for it
   const bool v6 = cfg.listen_host.find(':') != std::string::npos;
-  cfg.target.display = !cfg.listen_unix.empty() ? "ws+unix://" + cfg.listen_unix + ":/"
+  cfg.target.display = cfg.listen_systemd      ? std::string(cfg.target.tls ? "wss" : "ws") + "://(systemd's socket)/"
+                       : !cfg.listen_unix.empty() ? "ws+unix://" + cfg.listen_unix + ":/"
                        : std::string(cfg.target.tls ? "wss://" : "ws://") +
                              (v6 ? "[" + cfg.listen_host + "]" : cfg.listen_host) + ":" + cfg.listen_port + "/";
+  return true;
+}
+
+/// --user with --listen: the programs' user, resolved now (getpwnam(3), getgrnam(3)).
+bool take_program_user(rule_input& in, std::string* text) {
+  config& cfg = in.cfg;
+  cfg.access_log = in.vm.count("access-log") > 0;
+  if (in.vm.count("user") == 0 && in.vm.count("u") == 0) return true;
+  if (cfg.exec.empty()) return fail(text, "--user with --listen is the user --exec programs run as: give --exec");
+  if (::geteuid() != 0)
+    return fail(text, "--user NAME: only root can run programs as another user (wsbridge runs as uid " +
+                          std::to_string(::geteuid()) + ")");
+  const std::string& value = cfg.user;
+  const std::string name = value.substr(0, value.find(':'));
+  const passwd* pw = ::getpwnam(name.c_str());
+  if (!pw) return fail(text, "--user: no user '" + safe_text(name) + "'");
+  cfg.program_uid = pw->pw_uid;
+  cfg.program_gid = pw->pw_gid;
+  if (const auto colon = value.find(':'); colon != std::string::npos) {
+    const std::string group = value.substr(colon + 1);
+    const ::group* gr = ::getgrnam(group.c_str());
+    if (!gr) return fail(text, "--user: no group '" + safe_text(group) + "'");
+    cfg.program_gid = gr->gr_gid;
+  }
+  cfg.user.clear();  // not a client's credentials
   return true;
 }
 
@@ -363,6 +396,7 @@ constexpr option_rule server_rules[] = {
     {"--origin-allow and --same-origin", take_origins},
     {"--tls-cert and --tls-key", take_server_tls},
     {"--trusted-proxy and --proxy-protocol", take_trusted_proxies},
+    {"--user and --access-log", take_program_user},
     {"--static-dir and --dev-console", take_web_page_options},
 };
 
@@ -392,7 +426,7 @@ void collect_warnings(rule_input& in) {
         warn(std::string("--") + name + " applies to wss:// only; ignored unless a redirect leads there");
   // A server's options without --listen.
   for (const char* name : {"max-connections", "origin-allow", "same-origin", "static-dir", "dev-console", "trusted-proxy",
-                           "proxy-protocol"})
+                           "proxy-protocol", "access-log"})
     if (given(name)) warn(std::string("--") + name + " is a server option (with --listen); ignored");
 }
 

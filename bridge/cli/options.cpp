@@ -68,7 +68,8 @@ void add_handshake(po::options_description& g, option_values& v, config& cfg) {
       ("subprotocol,s", po::value(&cfg.subprotocols)->value_name("NAME")->composing(),
        "offer this subprotocol (repeatable, in order of preference); the server's choice is reported")
       ("user,u", po::value(&cfg.user)->value_name("USER:PASSWORD"),
-       "Basic authentication (also from the URL: ws://user:password@host/)")
+       "Basic authentication (also from the URL: ws://user:password@host/); with --listen, started as "
+       "root: NAME[:GROUP], the user (and group) each --exec program runs as")
       ("origin", po::value(&cfg.origin)->value_name("ORIGIN"), "send this Origin header")
       ("user-agent,A", po::value(&v.user_agent)->value_name("TEXT"), "send this User-Agent (default wsbridge/VERSION)")
       ("no-compress", "do not offer permessage-deflate compression");
@@ -137,7 +138,8 @@ void add_server(po::options_description& g, option_values& v, config& cfg) {
   g.add_options()
       ("listen,l", po::value(&v.listen_text)->value_name("[ADDR:]PORT"),
        "accept WebSocket connections instead of making one (address default 127.0.0.1; "
-       "0.0.0.0 or [::] for every interface; unix:PATH for a Unix socket); see below")
+       "0.0.0.0 or [::] for every interface; unix:PATH for a Unix socket; systemd for the TCP socket "
+       "systemd passes, socket activation); see below")
       ("max-connections", po::value(&cfg.max_connections)->value_name("N"),
        ("at most N connections at once; more are answered 503 (default 1; with --exec " +
         std::to_string(limits::default_max_connections) + ")").c_str())
@@ -150,6 +152,8 @@ void add_server(po::options_description& g, option_values& v, config& cfg) {
        "when the connection comes from one of these addresses (a reverse proxy), the client is the one its "
        "Forwarded or X-Forwarded-For header names (the right-most not itself trusted): REMOTE_ADDR, the log, "
        "and for --same-origin the X-Forwarded-Host or Forwarded host= it passed on")
+      ("access-log", "one line per connection on stderr, as a web server's access log: the request, the answer, "
+       "how long, the messages each way, how it closed (-v includes it)")
       ("proxy-protocol", "every connection starts with a PROXY protocol header (HAProxy's send-proxy or "
        "send-proxy-v2), which names the client for REMOTE_ADDR and the log; one without a valid header is closed")
       ("static-dir", po::value(&cfg.static_dir)->value_name("DIR"),

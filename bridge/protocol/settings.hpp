@@ -120,6 +120,7 @@ struct net_settings {
   std::uint16_t close_code = 1000;
   std::string close_reason;
   bool verbose = false;
+  bool access_log = false;           ///< --access-log (or -v): one line per connection
   bool show_ping_pong = false;
   bool sandbox = true;
 };
@@ -150,6 +151,9 @@ struct io_settings {
   bool timestamps = false;
   bool log = false;                  ///< --log: the transcript file is at child_fd::log
   bool sandbox = true;
+  /// Server mode, --user NAME[:GROUP] as root: the program runs as this user and group
+  /// (and no supplementary group); -1: as wsbridge runs.
+  long program_uid = -1, program_gid = -1;
 };
 
 }  // namespace wsbridge

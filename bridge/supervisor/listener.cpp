@@ -6,7 +6,9 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <fcntl.h>
 #include <map>
 #include <memory>
 #include <netinet/in.h>
@@ -123,6 +125,8 @@ class listener {
 
  private:
   bool open_socket(std::string* err);
+  /// --listen systemd: the socket systemd passed (socket activation).
+  bool take_systemd_socket(std::string* err);
   void accept_waiting();
   /// Answers with `answer` (nothing over TLS, which the listener does not speak) and
   /// closes once the client has read it (drain_refused).
@@ -216,6 +220,7 @@ int listener::run() {
 }
 
 bool listener::open_socket(std::string* err) {
+  if (cfg_.listen_systemd) return take_systemd_socket(err);
   if (!cfg_.listen_unix.empty()) {
     sockaddr_un a{};
     a.sun_family = AF_UNIX;
@@ -261,6 +266,42 @@ bool listener::open_socket(std::string* err) {
   ::getsockname(socket_.get(), reinterpret_cast<sockaddr*>(&addr), &len);
   // Always said, -q or not: with port 0 it is the only way to learn the port.
   std::fprintf(stderr, "wsbridge: listening on %s://%s/%s\n", cfg_.target.tls ? "wss" : "ws", address_text(addr).c_str(),
+               cfg_.exec.empty() ? "" : (" (--exec " + cfg_.exec[0] + ")").c_str());
+  return true;
+}
+
+bool listener::take_systemd_socket(std::string* err) {
+  // sd_listen_fds(3): the sockets start at descriptor 3, LISTEN_FDS of them, meant for
+  // the process LISTEN_PID names. The variables are removed, so that no program we
+  // start takes them for its own.
+  const char* pid = std::getenv("LISTEN_PID");
+  const char* count = std::getenv("LISTEN_FDS");
+  const bool ours = pid && count && std::strtol(pid, nullptr, 10) == ::getpid();
+  const long n = ours ? std::strtol(count, nullptr, 10) : 0;
+  for (const char* name : {"LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"}) ::unsetenv(name);
+  if (n < 1)
+    return *err = "systemd passed no socket (LISTEN_FDS and LISTEN_PID unset, or not for this process): "
+                  "--listen systemd is for a service started by its .socket unit",
+           false;
+  constexpr int first = 3;  // SD_LISTEN_FDS_START
+  int listening = 0, type = 0;
+  socklen_t len = sizeof listening;
+  sockaddr_storage addr{};
+  socklen_t addr_len = sizeof addr;
+  if (::getsockopt(first, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0 || !listening ||
+      (len = sizeof type, ::getsockopt(first, SOL_SOCKET, SO_TYPE, &type, &len) != 0) || type != SOCK_STREAM ||
+      ::getsockname(first, reinterpret_cast<sockaddr*>(&addr), &addr_len) != 0 ||
+      (addr.ss_family != AF_INET && addr.ss_family != AF_INET6))
+    return *err = "systemd's descriptor 3 is not a listening TCP socket (the .socket unit needs ListenStream= "
+                  "with an address or a port, and Accept=no)",
+           false;
+  // Descriptors past the first are not ours to serve; they stay systemd's.
+  for (long fd = first + 1; fd < first + n; ++fd) ::close(static_cast<int>(fd));
+  ::fcntl(first, F_SETFD, FD_CLOEXEC);
+  ::fcntl(first, F_SETFL, ::fcntl(first, F_GETFL) | O_NONBLOCK);
+  socket_.reset(first);
+  std::fprintf(stderr, "wsbridge: listening on %s://%s/ (systemd's socket%s)%s\n", cfg_.target.tls ? "wss" : "ws",
+               address_text(addr).c_str(), n > 1 ? (", the first of " + std::to_string(n)).c_str() : "",
                cfg_.exec.empty() ? "" : (" (--exec " + cfg_.exec[0] + ")").c_str());
   return true;
 }

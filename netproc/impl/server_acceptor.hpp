@@ -250,7 +250,9 @@ std::string server_acceptor<Layer>::program_environment(const http::request<http
   const std::string& addr = client_address_;
   const std::string& port = client_port_;
   std::string host(req[http::field::host]);
-  std::string server_port = cfg_.listen_port;
+  // A Host without a port means the scheme's default (behind systemd's socket we know
+  // no port of our own either).
+  std::string server_port = !cfg_.listen_port.empty() ? cfg_.listen_port : is_tls_layer<Layer> ? "443" : "80";
   if (const auto c = host.rfind(':'); c != std::string::npos && host.find(']', c) == std::string::npos) {
     server_port = host.substr(c + 1);
     host.erase(c);

@@ -40,7 +40,9 @@ def main(deb):
     for path in ["/usr/bin/wsbridge", f"{module_dir}/wsbridge-term.so", "/usr/share/man/man1/wsbridge.1.gz",
                  "/usr/share/bash-completion/completions/wsbridge", "/usr/share/zsh/vendor-completions/_wsbridge",
                  "/usr/share/doc/wsbridge/README.md", "/usr/share/doc/wsbridge/LICENSE",
-                 "/usr/share/doc/wsbridge/docs/guide.md"]:
+                 "/usr/share/doc/wsbridge/docs/guide.md", "/usr/share/doc/wsbridge/docs/deploy.md",
+                 "/usr/share/doc/wsbridge/examples/wsbridge@.socket",
+                 "/usr/share/doc/wsbridge/examples/wsbridge@.service"]:
         check(path in files, f"the package holds {path}")
     check(not any("/include/" in f or f.endswith(".a") or "unit_tests" in f for f in files),
           "no headers, static libraries or tests in the package")
