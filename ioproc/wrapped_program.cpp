@@ -139,6 +139,10 @@ void wrapped_program::start(std::string_view opened) {
 
 bool wrapped_program::poll_exit() {
   if (reaped_) return true;
+  // With peek_exit's lock: between this waitpid and reaped_, the exit would be seen by
+  // neither (a failed program reported as a success, Close 1000 instead of 1011).
+  const std::lock_guard lock(reap_mutex_);
+  if (reaped_) return true;
   int status = 0;
   const pid_t r = ::waitpid(pid_, &status, WNOHANG);
   if (r != pid_) return false;
@@ -152,6 +156,7 @@ std::optional<int> wrapped_program::peek_exit(std::chrono::milliseconds wait) co
     pollfd p{pidfd_.get(), POLLIN, 0};
     ::poll(&p, 1, static_cast<int>(wait.count()));
   }
+  const std::lock_guard lock(reap_mutex_);
   siginfo_t info{};
   if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid_)
     return info.si_code == CLD_EXITED ? (info.si_status & 0xff) << 8 : info.si_status & 0x7f;  // as waitpid's

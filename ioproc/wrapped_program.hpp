@@ -9,6 +9,7 @@
 // EOF instead (the connection never opened) exits without running anything.
 
 #include <atomic>
+#include <mutex>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -73,6 +74,7 @@ class wrapped_program {
   unique_fd pidfd_;
   bool started_ = false;
   std::atomic<bool> reaped_{false};  ///< wait_status_ is set (peek_exit reads it)
+  mutable std::mutex reap_mutex_;    ///< one of waitpid and waitid at a time (poll_exit, peek_exit)
   int wait_status_ = 0;
 };
 

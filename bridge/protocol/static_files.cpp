@@ -1,5 +1,6 @@
 #include "bridge/protocol/static_files.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <cstdio>
@@ -15,6 +16,10 @@ int hex_value(char c) {
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
 }
+
+/// Control characters (NUL ends a C path early; the rest have no business in a name
+/// served to a browser) are refused, raw or percent-encoded.
+bool control(char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; }
 
 bool segment_allowed(std::string_view s) { return !s.empty() && s.front() != '.'; }
 
@@ -48,10 +53,10 @@ std::optional<std::string> static_path(std::string_view target) {
       if (hi < 0 || lo < 0) return std::nullopt;
       c = static_cast<char>(hi * 16 + lo);
       i += 2;
-      // An escaped '/' would make one segment two, and NUL ends a C path early.
-      if (c == '/' || c == '\0') return std::nullopt;
+      // An escaped '/' would make one segment two.
+      if (c == '/') return std::nullopt;
     }
-    if (c == '\\') return std::nullopt;
+    if (c == '\\' || control(c)) return std::nullopt;
     segment += c;
   }
   const bool directory = target.size() > 1 && target.back() == '/';
@@ -62,7 +67,8 @@ std::optional<std::string> static_path(std::string_view target) {
 
 bool static_path_allowed(std::string_view path) {
   if (path.empty()) return true;
-  if (path.front() == '/' || path.find('\0') != std::string_view::npos || path.find('\\') != std::string_view::npos)
+  if (path.front() == '/' || path.find('\\') != std::string_view::npos ||
+      std::any_of(path.begin(), path.end(), control))
     return false;
   if (path.back() == '/') path.remove_suffix(1);
   for (std::size_t pos = 0;;) {

@@ -15,9 +15,9 @@ namespace wsbridge {
 /// The path a request target names, relative to the directory: the query and fragment
 /// dropped, percent-decoding applied (RFC 3986 §2.1), empty segments collapsed; "" for
 /// the root, and a trailing '/' kept ("docs/"). Nothing when the target names no file
-/// that may be served: not starting with '/', a bad or NUL or '/' percent-escape, a
-/// backslash, a "." or ".." segment, or a segment starting with '.' (dotfiles, such
-/// as .git or .env, are never served).
+/// that may be served: not starting with '/', a bad or '/' percent-escape, a control
+/// character (raw or escaped, NUL included), a backslash, a "." or ".." segment, or a
+/// segment starting with '.' (dotfiles, such as .git or .env, are never served).
 std::optional<std::string> static_path(std::string_view target);
 
 /// True for a relative path static_path() could have produced: what the supervisor
