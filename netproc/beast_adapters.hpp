@@ -109,12 +109,14 @@ class close_frame_watch {
   /// The Close 1002 that replaces Beast's frame `head`, masked with the frame's own
   /// key when it has one (a client's, RFC 6455 §5.3).
   static std::string rewritten(std::string_view head) {
-    const auto byte = [&](std::size_t i) { return i < head.size() ? static_cast<unsigned char>(head[i]) : 0; };
+    const auto byte = [&](std::size_t i) {
+      return i < head.size() ? static_cast<unsigned char>(head[i]) : static_cast<unsigned char>(0);
+    };
     const bool masked = head.size() >= 6 && (byte(1) & 0x80) != 0;
     std::string out{static_cast<char>(close_byte), static_cast<char>(masked ? 0x82 : 0x02)};
     unsigned char key[4] = {0, 0, 0, 0};
     if (masked)
-      for (int k = 0; k < 4; ++k) out += static_cast<char>(key[k] = byte(2 + k));
+      for (std::size_t k = 0; k < 4; ++k) out += static_cast<char>(key[k] = byte(2 + k));
     out += static_cast<char>((protocol_error >> 8) ^ key[0]);
     out += static_cast<char>((protocol_error & 0xff) ^ key[1]);
     return out;

@@ -16,7 +16,7 @@
 #include "bridge/protocol/status_board.hpp"
 #include "netproc/io_outbox.hpp"
 #include "netproc/layers.hpp"
-#include "netproc/session_end.hpp"
+#include "netproc/session_parts.hpp"
 
 namespace wsbridge::netproc {
 
@@ -30,9 +30,8 @@ class client_connector : public std::enable_shared_from_this<client_connector<La
 
  public:
   template <class... StreamArgs>
-  client_connector(net::io_context& ioc, const net_settings& cfg, status_board& board, io_outbox& out,
-                   session_end& end, StreamArgs&... stream_args)
-      : cfg_(cfg), board_(board), out_(out), end_(end), resolver_(ioc), ws_(ioc, stream_args...) {}
+  client_connector(session_parts& parts, StreamArgs&... stream_args)
+      : parts_(parts), resolver_(parts.ioc), ws_(parts.ioc, stream_args...) {}
 
   /// ws+unix://: the socket, connected before root was dropped (the socket file may be
   /// one only root can open).
@@ -48,12 +47,12 @@ class client_connector : public std::enable_shared_from_this<client_connector<La
   /// Where to connect: the URL's host and port, unless --connect-to/--resolve says
   /// otherwise (the Host header, SNI and the certificate check keep the URL's host).
   const std::string& dial_host() const {
-    return cfg_.target.connect_host.empty() ? cfg_.target.host : cfg_.target.connect_host;
+    return parts_.cfg.target.connect_host.empty() ? parts_.cfg.target.host : parts_.cfg.target.connect_host;
   }
   const std::string& dial_port() const {
-    return cfg_.target.connect_port.empty() ? cfg_.target.port : cfg_.target.connect_port;
+    return parts_.cfg.target.connect_port.empty() ? parts_.cfg.target.port : parts_.cfg.target.connect_port;
   }
-  bool proxied() const { return cfg_.proxy.type != proxy_target::kind::none; }
+  bool proxied() const { return parts_.cfg.proxy.type != proxy_target::kind::none; }
 
   /// Resolves host:port, then calls `handler(ec, results)`. An address needs no
   /// resolver: Asio's asynchronous one starts a thread to call getaddrinfo, a tenth of
@@ -79,10 +78,7 @@ class client_connector : public std::enable_shared_from_this<client_connector<La
     return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
   }
 
-  const net_settings& cfg_;
-  status_board& board_;
-  io_outbox& out_;
-  session_end& end_;
+  session_parts& parts_;
   tcp::resolver resolver_;
   tcp::resolver::results_type proxy_results_;       ///< socks5://: the proxy, while the server resolves
   std::optional<net::ip::address> target_address_;  ///< socks5://: the server's address

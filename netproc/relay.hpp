@@ -26,8 +26,7 @@
 #include "netproc/handshake.hpp"
 #include "netproc/io_outbox.hpp"
 #include "netproc/layers.hpp"
-#include "netproc/session_end.hpp"
-#include "netproc/supervisor_link.hpp"
+#include "netproc/session_parts.hpp"
 
 namespace wsbridge::netproc {
 
@@ -43,9 +42,8 @@ enum class input_end : std::uint8_t {
 template <class Layer>
 class relay : public std::enable_shared_from_this<relay<Layer>> {
  public:
-  /// The pipes are file descriptors of this process: child_fd::peer_in in netproc.
-  relay(net::io_context& ioc, const net_settings& cfg, status_board& board, io_outbox& out, supervisor_link& link,
-        session_end& end, int from_io_fd, websocket::stream<Layer>&& ws, websocket::response_type&& response,
+  /// `from_io_fd`: ioproc's frames (child_fd::peer_in in netproc; a test's pipe).
+  relay(session_parts& parts, int from_io_fd, websocket::stream<Layer>&& ws, websocket::response_type&& response,
         std::string program_env = {});
 
   /// Starts relaying: announces the open connection to ioproc (`opened`), then sends
@@ -142,8 +140,8 @@ class relay : public std::enable_shared_from_this<relay<Layer>> {
   leftovers unsent() const;
 
   int unacknowledged() { return unacknowledged_bytes(beast::get_lowest_layer(ws_)); }
-  std::string the_peer() const { return std::string("the ") + cfg_.peer_name(); }
-  bool open() const { return end_.state() == connection_state::open; }
+  std::string the_peer() const { return std::string("the ") + parts_.cfg.peer_name(); }
+  bool open() const { return parts_.end.state() == connection_state::open; }
   /// Moves the closing phase on (close_phase.hpp); false when `e` changes nothing.
   bool advance(close_event e) {
     const close_phase next = after(phase_, e);
@@ -152,11 +150,7 @@ class relay : public std::enable_shared_from_this<relay<Layer>> {
     return true;
   }
 
-  const net_settings& cfg_;
-  status_board& board_;
-  io_outbox& out_;
-  supervisor_link& link_;
-  session_end& end_;
+  session_parts& parts_;
   websocket::stream<Layer> ws_;
   frame_sender<Layer> sender_;
   websocket::response_type response_;

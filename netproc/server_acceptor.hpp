@@ -19,8 +19,7 @@
 #include "bridge/protocol/status_board.hpp"
 #include "netproc/io_outbox.hpp"
 #include "netproc/layers.hpp"
-#include "netproc/session_end.hpp"
-#include "netproc/supervisor_link.hpp"
+#include "netproc/session_parts.hpp"
 
 namespace wsbridge::netproc {
 
@@ -36,9 +35,7 @@ class server_acceptor : public std::enable_shared_from_this<server_acceptor<Laye
 
  public:
   template <class... StreamArgs>
-  server_acceptor(net::io_context& ioc, const net_settings& cfg, status_board& board, io_outbox& out,
-                  supervisor_link& link, session_end& end, StreamArgs&... stream_args)
-      : cfg_(cfg), board_(board), out_(out), link_(link), end_(end), ws_(ioc, stream_args...) {}
+  server_acceptor(session_parts& parts, StreamArgs&... stream_args) : parts_(parts), ws_(parts.ioc, stream_args...) {}
 
   template <class Socket>
   void adopt(Socket&& socket) {
@@ -64,11 +61,7 @@ class server_acceptor : public std::enable_shared_from_this<server_acceptor<Laye
   /// forwarding headers name, with the Host it asked that proxy for.
   void identify_client(const http::request<http::empty_body>& req);
 
-  const net_settings& cfg_;
-  status_board& board_;
-  io_outbox& out_;
-  supervisor_link& link_;
-  session_end& end_;
+  session_parts& parts_;
   websocket::stream<Layer> ws_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::empty_body>> request_;

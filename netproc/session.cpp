@@ -33,7 +33,7 @@ int run_session(const net_settings& cfg, std::string_view replay, status_board& 
     if (ec) {
       p.end.fail("connect", cfg.target.unix_path + ": " + ec.message(), exit_connect_failed);
     } else {
-      auto connector = std::make_shared<client_connector<unix_layer>>(ioc, cfg, board, p.out, p.end);
+      auto connector = std::make_shared<client_connector<unix_layer>>(p);
       connector->adopt(std::move(socket));
       connect_then_relay(p, connector, replay);
     }
@@ -42,7 +42,7 @@ int run_session(const net_settings& cfg, std::string_view replay, status_board& 
   }
   if (!drop_root(cfg)) return exit_failure;
   session_parts p(ioc, cfg, board);
-  connect_then_relay(p, std::make_shared<client_connector<plain_layer>>(ioc, cfg, board, p.out, p.end), replay);
+  connect_then_relay(p, std::make_shared<client_connector<plain_layer>>(p), replay);
   run_loop(ioc);
   return exit_failure;  // every path ends in _exit; running out of work is a bug
 }

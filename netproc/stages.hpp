@@ -17,47 +17,18 @@
 #include "netproc/lock_down.hpp"
 #include "netproc/relay.hpp"
 #include "netproc/server_acceptor.hpp"
+#include "netproc/session_parts.hpp"
 #include "netproc/session_end.hpp"
 #include "netproc/supervisor_link.hpp"
 
 namespace wsbridge::netproc {
-
-/// What every stage of one session shares: the frames to ioproc, the supervisor's
-/// pipes, and the one end. Until the connection opens, a close request (Ctrl+C) ends
-/// the attempt, and ioproc gone ends the process; the relay takes both over.
-struct session_parts {
-  session_parts(net::io_context& io, const net_settings& settings, status_board& b)
-      : ioc(io),
-        cfg(settings),
-        board(b),
-        out(io, child_fd::peer_out),
-        link(io, child_fd::control_in, child_fd::to_supervisor),
-        end(settings, b, out, link) {
-    link.on_close_request = [this](const ipc::close_info&) {
-      board.close_requested.store(1, std::memory_order_relaxed);
-      end.finish(exit_ok, {}, connection_state::failed);
-    };
-    out.on_gone = [this] { end.exit_now(); };
-    link.watch();
-  }
-  session_parts(const session_parts&) = delete;
-  session_parts& operator=(const session_parts&) = delete;
-
-  net::io_context& ioc;
-  const net_settings& cfg;
-  status_board& board;
-  io_outbox out;
-  supervisor_link link;
-  session_end end;
-};
 
 /// The client: connects with `connector`, then relays, sending `replay` first.
 template <class Layer>
 void connect_then_relay(session_parts& p, const std::shared_ptr<client_connector<Layer>>& connector,
                         std::string_view replay) {
   connector->run([&p, replay = std::string(replay)](websocket::stream<Layer>&& ws, websocket::response_type&& res) {
-    auto r = std::make_shared<relay<Layer>>(p.ioc, p.cfg, p.board, p.out, p.link, p.end, child_fd::peer_in,
-                                            std::move(ws), std::move(res));
+    auto r = std::make_shared<relay<Layer>>(p, child_fd::peer_in, std::move(ws), std::move(res));
     r->start(replay);
   });
 }
@@ -83,14 +54,13 @@ int serve_accepted(const net_settings& cfg, status_board& board, net::io_context
   assign_accepted(socket, ec);
   if (!drop_root(cfg)) return exit_failure;
   session_parts p(ioc, cfg, board);
-  auto acceptor = std::make_shared<server_acceptor<Layer>>(ioc, cfg, board, p.out, p.link, p.end, stream_args...);
+  auto acceptor = std::make_shared<server_acceptor<Layer>>(p, stream_args...);
   if (ec) {
     p.end.fail("accept", ec.message(), exit_failure);
   } else {
     acceptor->adopt(std::move(socket));
     acceptor->serve([&p](websocket::stream<Layer>&& ws, websocket::response_type&& res, std::string&& env) {
-      auto r = std::make_shared<relay<Layer>>(p.ioc, p.cfg, p.board, p.out, p.link, p.end, child_fd::peer_in,
-                                              std::move(ws), std::move(res), std::move(env));
+      auto r = std::make_shared<relay<Layer>>(p, child_fd::peer_in, std::move(ws), std::move(res), std::move(env));
       r->start();
     });
   }

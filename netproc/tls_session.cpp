@@ -108,7 +108,7 @@ extern "C" __attribute__((visibility("default"))) int wsbridge_tls_session(const
   if (!drop_root(cfg)) return exit_failure;
   session_parts p(ioc, cfg, board);
   if (ready)
-    connect_then_relay(p, std::make_shared<client_connector<tls_layer>>(ioc, cfg, board, p.out, p.end, ctx), replay);
+    connect_then_relay(p, std::make_shared<client_connector<tls_layer>>(p, ctx), replay);
   else
     p.end.fail("tls", err, exit_usage);  // ioproc waits for a `closed` frame: the usual path
   run_loop(ioc);

@@ -24,8 +24,7 @@
 #include "netproc/dev_console.hpp"
 #include "netproc/io_outbox.hpp"
 #include "netproc/layers.hpp"
-#include "netproc/session_end.hpp"
-#include "netproc/supervisor_link.hpp"
+#include "netproc/session_parts.hpp"
 
 namespace wsbridge::netproc {
 
@@ -33,9 +32,8 @@ template <class Layer>
 class web_responder : public std::enable_shared_from_this<web_responder<Layer>> {
  public:
   /// `stream` is the transport under the websocket; `owner` keeps it alive.
-  web_responder(Layer& stream, std::shared_ptr<void> owner, const net_settings& cfg, supervisor_link& link,
-                session_end& end)
-      : stream_(stream), owner_(std::move(owner)), cfg_(cfg), link_(link), end_(end), timer_(stream.get_executor()) {}
+  web_responder(Layer& stream, std::shared_ptr<void> owner, session_parts& parts)
+      : stream_(stream), owner_(std::move(owner)), parts_(parts), timer_(stream.get_executor()) {}
 
   void answer(const http::request<http::empty_body>& req) {
     head_only_ = req.method() == http::verb::head;
@@ -45,14 +43,14 @@ class web_responder : public std::enable_shared_from_this<web_responder<Layer>> 
     const auto path = static_path(req.target());
     if (!path) return not_found();
     path_ = *path;
-    if (cfg_.static_files) {
-      link_.on_file_answer = [self = this->shared_from_this()](const std::string& answer, int fd) {
+    if (parts_.cfg.static_files) {
+      parts_.link.on_file_answer = [self = this->shared_from_this()](const std::string& answer, int fd) {
         self->on_file_answer(answer, fd);
       };
-      link_.tell(ipc::frame_type::file_request, path_);
+      parts_.link.tell(ipc::frame_type::file_request, path_);
       return;
     }
-    if (cfg_.dev_console) return path_.empty() ? send_console() : not_found();
+    if (parts_.cfg.dev_console) return path_.empty() ? send_console() : not_found();
     send_text(426, "Upgrade Required",
               "This is a WebSocket endpoint (wsbridge): connect with ws:// (or wss://) instead of http://, "
               "for example: wsbridge ws://HOST:PORT/\n",
@@ -64,7 +62,7 @@ class web_responder : public std::enable_shared_from_this<web_responder<Layer>> 
     if (answer == ipc::file_is_directory)
       return send_text(301, "Moved Permanently", "moved to /" + path_ + "/\n", "Location: /" + path_ + "/\r\n");
     if (!answer.starts_with(ipc::file_found) || fd < 0)
-      return cfg_.dev_console && path_.empty() ? send_console() : not_found();
+      return parts_.cfg.dev_console && path_.empty() ? send_console() : not_found();
     file_ = fd;
     // " SIZE MTIME", from the supervisor.
     unsigned long long size = 0;
@@ -156,15 +154,13 @@ class web_responder : public std::enable_shared_from_this<web_responder<Layer>> 
 
   void end(int status) {
     timer_.cancel();
-    end_.access().status = status_;
-    end_.finish(status, {}, connection_state::closed);
+    parts_.end.access().status = status_;
+    parts_.end.finish(status, {}, connection_state::closed);
   }
 
   Layer& stream_;
   std::shared_ptr<void> owner_;
-  const net_settings& cfg_;
-  supervisor_link& link_;
-  session_end& end_;
+  session_parts& parts_;
   net::steady_timer timer_;
   bool head_only_ = false;
   std::string path_;

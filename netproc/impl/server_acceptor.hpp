@@ -32,12 +32,12 @@ namespace wsbridge::netproc {
 template <class Layer>
 void server_acceptor<Layer>::serve(accepted_handler<Layer> on_open) {
   on_open_ = std::move(on_open);
-  end_.access().accepted_at = std::chrono::steady_clock::now();
-  if (!lock_down(cfg_, board_, out_, end_)) return;
+  parts_.end.access().accepted_at = std::chrono::steady_clock::now();
+  if (!lock_down(parts_.cfg, parts_.board, parts_.out, parts_.end)) return;
   // A client that sends half a request and waits (slowloris) holds a netproc: the TLS
   // handshake and the whole request must arrive within --connect-timeout.
-  beast::get_lowest_layer(ws_).expires_after(cfg_.connect_timeout);
-  if (cfg_.proxy_protocol) return read_proxy_header();
+  beast::get_lowest_layer(ws_).expires_after(parts_.cfg.connect_timeout);
+  if (parts_.cfg.proxy_protocol) return read_proxy_header();
   start_reading();
 }
 
@@ -52,7 +52,7 @@ void server_acceptor<Layer>::read_proxy_header() {
     return start_reading();
   }
   if (h.status == proxy_header::state::invalid)
-    return end_.fail("handshake", "PROXY protocol: " + h.error + " (--proxy-protocol); connection closed",
+    return parts_.end.fail("handshake", "PROXY protocol: " + h.error + " (--proxy-protocol); connection closed",
                      exit_handshake_rejected);
   // Exactly what the header still needs, from the socket itself: not one byte of the
   // request (or of TLS) after it.
@@ -61,9 +61,9 @@ void server_acceptor<Layer>::read_proxy_header() {
   net::async_read(beast::get_lowest_layer(ws_), net::buffer(proxy_bytes_.data() + at, h.wanted),
                   [self = this->shared_from_this()](error_code ec, std::size_t) {
                     if (!ec) return self->read_proxy_header();
-                    self->end_.fail("handshake",
+                    self->parts_.end.fail("handshake",
                                     ec == beast::error::timeout
-                                        ? "no PROXY protocol header within " + seconds_text(self->cfg_.connect_timeout)
+                                        ? "no PROXY protocol header within " + seconds_text(self->parts_.cfg.connect_timeout)
                                         : "PROXY protocol: the connection ended inside the header (" + ec.message() + ")",
                                     exit_handshake_rejected);
                   });
@@ -72,11 +72,11 @@ void server_acceptor<Layer>::read_proxy_header() {
 template <class Layer>
 void server_acceptor<Layer>::start_reading() {
   if constexpr (is_tls_layer<Layer>) {
-    end_.set_state(connection_state::tls_handshake);
+    parts_.end.set_state(connection_state::tls_handshake);
     tls_steps<Layer>::server_handshake(ws_, [self = this->shared_from_this()](error_code ec) {
       if (!ec) return self->read_request();
-      self->end_.fail("tls",
-                      ec == beast::error::timeout ? "no TLS handshake within " + seconds_text(self->cfg_.connect_timeout)
+      self->parts_.end.fail("tls",
+                      ec == beast::error::timeout ? "no TLS handshake within " + seconds_text(self->parts_.cfg.connect_timeout)
                                                   : ec.message(),
                       exit_connect_failed);
     });
@@ -87,7 +87,7 @@ void server_acceptor<Layer>::start_reading() {
 
 template <class Layer>
 void server_acceptor<Layer>::read_request() {
-  end_.set_state(connection_state::upgrading);
+  parts_.end.set_state(connection_state::upgrading);
   request_.emplace();
   request_->header_limit(static_cast<std::uint32_t>(limits::max_upgrade_head));
   request_->body_limit(0);  // an upgrade request has no body (RFC 6455 §4.1)
@@ -106,40 +106,40 @@ void server_acceptor<Layer>::on_request(error_code ec, std::size_t) {
     const bool malformed = ec.category() == error_code(http::error::bad_method).category() &&
                            ec != http::error::end_of_stream && ec != http::error::partial_message;
     if (too_large) {
-      end_.access().status = 431;
+      parts_.end.access().status = 431;
       send_refusal("431 Request Header Fields Too Large",
                    "request head larger than " + std::to_string(limits::max_upgrade_head) + " bytes\n");
     } else if (malformed) {
-      end_.access().status = 400;
+      parts_.end.access().status = 400;
       send_refusal("400 Bad Request", "not a valid HTTP request\n");
     }
     const std::string what = ec == beast::error::timeout ? "no complete upgrade request within " +
-                                                               seconds_text(cfg_.connect_timeout) + " (--connect-timeout)"
+                                                               seconds_text(parts_.cfg.connect_timeout) + " (--connect-timeout)"
                              : ec == http::error::end_of_stream ? std::string("the client left without a request")
                              : too_large ? "request head larger than " + std::to_string(limits::max_upgrade_head) +
                                                " bytes; answered 431"
                                          : "not a valid HTTP request (" + ec.message() + ")" +
                                                (malformed ? "; answered 400" : "");
-    return end_.fail("handshake", what, exit_handshake_rejected);
+    return parts_.end.fail("handshake", what, exit_handshake_rejected);
   }
   hand_back_early_frames(ws_.next_layer(), buffer_);
   const auto& req = request_->get();
-  end_.access().target = std::string(req.target());
-  if (cfg_.verbose) show_headers(out_, "<", req);
+  parts_.end.access().target = std::string(req.target());
+  if (parts_.cfg.verbose) show_headers(parts_.out, "<", req);
   identify_client(req);
   if (!websocket::is_upgrade(req)) {
-    auto responder = std::make_shared<web_responder<Layer>>(ws_.next_layer(), this->shared_from_this(), cfg_, link_, end_);
+    auto responder = std::make_shared<web_responder<Layer>>(ws_.next_layer(), this->shared_from_this(), parts_);
     return responder->answer(req);
   }
   // Cross-site WebSocket hijacking: a page on another site can open a connection with
   // the user's cookies; browsers say where the page came from (RFC 6455 §10.2).
   if (const auto origin = req[http::field::origin];
-      !origin_allowed(origin, cfg_.origins) || (cfg_.same_origin_only && !same_origin_request(origin, client_host_))) {
-    end_.access().status = 403;
+      !origin_allowed(origin, parts_.cfg.origins) || (parts_.cfg.same_origin_only && !same_origin_request(origin, client_host_))) {
+    parts_.end.access().status = 403;
     send_refusal("403 Forbidden", "origin not allowed\n");
-    return end_.fail("handshake",
+    return parts_.end.fail("handshake",
                      "refused Origin '" + std::string(origin) + "' (" +
-                         (!origin_allowed(origin, cfg_.origins) ? std::string("--origin-allow")
+                         (!origin_allowed(origin, parts_.cfg.origins) ? std::string("--origin-allow")
                                                                 : "--same-origin: not the Host '" + client_host_ + "'" +
                                                                       (client_host_ == std::string(req[http::field::host])
                                                                            ? std::string()
@@ -147,7 +147,7 @@ void server_acceptor<Layer>::on_request(error_code ec, std::size_t) {
                          ")",
                      exit_handshake_rejected);
   }
-  const std::string chosen = choose_subprotocol(req[http::field::sec_websocket_protocol], cfg_.subprotocols);
+  const std::string chosen = choose_subprotocol(req[http::field::sec_websocket_protocol], parts_.cfg.subprotocols);
   ws_.set_option(websocket::stream_base::timeout{
       std::chrono::duration_cast<std::chrono::steady_clock::duration>(limits::handshake_timeout),
       websocket::stream_base::none(), false});
@@ -158,10 +158,10 @@ void server_acceptor<Layer>::on_request(error_code ec, std::size_t) {
     if (res.result() != http::status::switching_protocols) return;
     if (!chosen.empty()) res.set(http::field::sec_websocket_protocol, chosen);
     response_ = res;
-    if (cfg_.verbose) show_headers(out_, ">", res);
+    if (parts_.cfg.verbose) show_headers(parts_.out, ">", res);
   }));
-  ws_.read_message_max(cfg_.max_message);
-  if (cfg_.compress) {  // permessage-deflate (RFC 7692) if the client offers it
+  ws_.read_message_max(parts_.cfg.max_message);
+  if (parts_.cfg.compress) {  // permessage-deflate (RFC 7692) if the client offers it
     websocket::permessage_deflate pmd;
     pmd.server_enable = true;
     ws_.set_option(pmd);
@@ -195,16 +195,16 @@ void server_acceptor<Layer>::send_refusal(const char* status, std::string_view b
 template <class Layer>
 void server_acceptor<Layer>::on_accept(error_code ec) {
   if (ec) {
-    end_.access().status = ec == websocket::error::bad_sec_version ? 426 : 400;
-    return end_.fail("handshake", "refused the client's upgrade request: " + ec.message(), exit_handshake_rejected);
+    parts_.end.access().status = ec == websocket::error::bad_sec_version ? 426 : 400;
+    return parts_.end.fail("handshake", "refused the client's upgrade request: " + ec.message(), exit_handshake_rejected);
   }
-  end_.access().status = 101;
+  parts_.end.access().status = 101;
   on_open_(std::move(ws_), std::move(response_), std::move(program_env_));
 }
 
 template <class Layer>
 void server_acceptor<Layer>::identify_client(const http::request<http::empty_body>& req) {
-  const std::string& peer = cfg_.side.peer;
+  const std::string& peer = parts_.cfg.side.peer;
   const std::size_t colon = local ? std::string::npos : peer.rfind(':');  // a Unix socket's client has no address
   client_address_ = local ? "" : peer.substr(0, colon);
   client_port_ = colon == std::string::npos ? "" : peer.substr(colon + 1);
@@ -213,13 +213,13 @@ void server_acceptor<Layer>::identify_client(const http::request<http::empty_bod
   if (!proxied_address_.empty()) {  // --proxy-protocol: the proxy's word for who connected
     client_address_ = proxied_address_;
     client_port_ = proxied_port_;
-    end_.access().client = client_address_ + ":" + client_port_;
+    parts_.end.access().client = client_address_ + ":" + client_port_;
   }
   client_host_ = std::string(req[http::field::host]);
   // A Unix socket's peer is local: a proxy in front of it is trusted when listed as
   // the loopback address (nginx's proxy_pass to unix:).
   const std::string tcp_peer = local && proxied_address_.empty() ? std::string("127.0.0.1") : client_address_;
-  if (cfg_.trusted_proxies.empty() || !in_ranges(tcp_peer, cfg_.trusted_proxies)) return;
+  if (parts_.cfg.trusted_proxies.empty() || !in_ranges(tcp_peer, parts_.cfg.trusted_proxies)) return;
   const auto joined = [&](std::string_view name) {
     std::string all;
     for (auto [it, end] = req.equal_range(name); it != end; ++it)
@@ -227,12 +227,12 @@ void server_acceptor<Layer>::identify_client(const http::request<http::empty_bod
     return all;
   };
   const auto client = client_behind_proxies(joined("Forwarded"), joined("X-Forwarded-For"),
-                                            joined("X-Forwarded-Host"), cfg_.trusted_proxies);
+                                            joined("X-Forwarded-Host"), parts_.cfg.trusted_proxies);
   if (!client) return;
   client_address_ = client->address;
   client_port_ = client->port;
   if (!client->host.empty()) client_host_ = client->host;
-  end_.access().client = client->address + (client->port.empty() ? "" : ":" + client->port);
+  parts_.end.access().client = client->address + (client->port.empty() ? "" : ":" + client->port);
 }
 
 template <class Layer>
@@ -246,13 +246,13 @@ std::string server_acceptor<Layer>::program_environment(const http::request<http
     query = path.substr(q + 1);
     path.erase(q);
   }
-  const std::string& peer = cfg_.side.peer;
+  const std::string& peer = parts_.cfg.side.peer;
   const std::string& addr = client_address_;
   const std::string& port = client_port_;
   std::string host(req[http::field::host]);
   // A Host without a port means the scheme's default (behind systemd's socket we know
   // no port of our own either).
-  std::string server_port = !cfg_.listen_port.empty() ? cfg_.listen_port : is_tls_layer<Layer> ? "443" : "80";
+  std::string server_port = !parts_.cfg.listen_port.empty() ? parts_.cfg.listen_port : is_tls_layer<Layer> ? "443" : "80";
   if (const auto c = host.rfind(':'); c != std::string::npos && host.find(']', c) == std::string::npos) {
     server_port = host.substr(c + 1);
     host.erase(c);

@@ -186,3 +186,22 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def greeting_and_echoes(url, messages=("hello",), sock=None, origin=None, headers=None):
+    """Connects with python3-websockets (over `sock` if given, e.g. one bound to another
+    source address); returns the first message the server sends unasked, then the
+    answer to each of `messages`."""
+    import asyncio  # here: most tests need no event loop
+    import websockets
+
+    async def run():
+        async with websockets.connect(url, sock=sock, origin=origin, extra_headers=headers or {},
+                                      open_timeout=10) as ws:
+            got = [await asyncio.wait_for(ws.recv(), 10)]
+            for m in messages:
+                await ws.send(m)
+                got.append(await asyncio.wait_for(ws.recv(), 10))
+            return got
+
+    return asyncio.run(run())

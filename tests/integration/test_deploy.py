@@ -14,7 +14,7 @@ import subprocess
 import pytest
 import websockets
 
-from conftest import free_port, wait_for
+from conftest import free_port, greeting_and_echoes, wait_for
 from test_server import listen  # noqa: F401 (the fixture)
 
 DEPLOY = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "docs", "deploy.md")
@@ -32,20 +32,10 @@ def block(language):
 def talk(port, origin=None, extra=None, messages=("ping",), source=CLIENT_ADDRESS):
     """Connects from `source` (with a browser's Origin if given); returns the program's
     first line, then the echo of each message."""
-
-    async def run():
-        sock = socket.socket()
-        sock.bind((source, 0))
-        sock.connect(("127.0.0.1", port))
-        async with websockets.connect(f"ws://127.0.0.1:{port}/app", sock=sock, origin=origin,
-                                      extra_headers=extra or {}, open_timeout=10) as ws:
-            got = [await asyncio.wait_for(ws.recv(), 10)]
-            for m in messages:
-                await ws.send(m)
-                got.append(await asyncio.wait_for(ws.recv(), 10))
-            return got
-
-    return asyncio.run(run())
+    sock = socket.socket()
+    sock.bind((source, 0))
+    sock.connect(("127.0.0.1", port))
+    return greeting_and_echoes(f"ws://127.0.0.1:{port}/app", messages, sock=sock, origin=origin, headers=extra)
 
 
 # Each backend says which it is and who it thinks the client is, then echoes.
@@ -78,8 +68,8 @@ def proxy_process():
 @pytest.mark.skipif(not shutil.which("nginx"), reason="Debian's nginx (./scripts/setup) is needed")
 def test_behind_nginx_as_docs_deploy_md_configures_it(listen, proxy_process, tmp_path):
     ports = [free_port(), free_port()]
-    backends = [listen("--trusted-proxy", "127.0.0.1", "--same-origin", *backend_program(name),
-                       address=f"127.0.0.1:{port}") for name, port in zip(("one", "two"), ports)]
+    for name, port in zip(("one", "two"), ports):
+        listen("--trusted-proxy", "127.0.0.1", "--same-origin", *backend_program(name), address=f"127.0.0.1:{port}")
     front = free_port()
     config = block("nginx").replace("127.0.0.1:9001", f"127.0.0.1:{ports[0]}") \
                            .replace("127.0.0.1:9002", f"127.0.0.1:{ports[1]}") \

@@ -11,22 +11,10 @@ import subprocess
 import pytest
 import websockets
 
-from conftest import EXIT_CONNECT, EXIT_USAGE, WSBRIDGE, run_wsbridge, wait_for
+from conftest import EXIT_CONNECT, EXIT_USAGE, WSBRIDGE, greeting_and_echoes, run_wsbridge, wait_for
 from test_server import listen  # noqa: F401 (the fixture)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def first_lines(url, messages=("hello",)):
-    async def run():
-        async with websockets.connect(url, open_timeout=10) as ws:
-            got = [await asyncio.wait_for(ws.recv(), 10)]
-            for m in messages:
-                await ws.send(m)
-                got.append(await asyncio.wait_for(ws.recv(), 10))
-            return got
-
-    return asyncio.run(run())
 
 
 def socket_activated(args, family=socket.AF_INET, count="1", pid_matches=True):
@@ -60,7 +48,7 @@ def test_socket_activation_serves_on_systemd_s_socket_and_hides_its_variables():
         port = sock.getsockname()[1]
         assert f"listening on ws://127.0.0.1:{port}/ (systemd's socket)" in first
         sock.close()  # systemd keeps its copy; ours is not needed for wsbridge to serve
-        assert first_lines(f"ws://127.0.0.1:{port}/") == ["[]", "hello"]  # no LISTEN_* for the program
+        assert greeting_and_echoes(f"ws://127.0.0.1:{port}/") == ["[]", "hello"]  # no LISTEN_* for the program
     finally:
         proc.terminate()
         assert proc.wait(timeout=30) == 128 + 15
@@ -84,7 +72,7 @@ def test_socket_activation_refuses_what_is_not_its_socket(case):
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root can run programs as another user")
 def test_programs_run_as_the_user_given_when_started_as_root(listen):
     srv = listen("--user", "nobody:nogroup", "--exec", "sh", "-c", 'echo "$(id -u) $(id -g) $(id -G)"; exec cat')
-    assert first_lines(srv.url + "/")[0] == "65534 65534 65534"  # no supplementary group of root's
+    assert greeting_and_echoes(srv.url + "/")[0] == "65534 65534 65534"  # no supplementary group of root's
 
 
 def test_user_with_listen_needs_a_known_user_and_a_program():

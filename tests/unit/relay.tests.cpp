@@ -21,6 +21,7 @@
 #include "bridge/protocol/exit_codes.hpp"
 #include "netproc/event_loop.hpp"
 #include "netproc/impl/relay.hpp"
+#include "netproc/session_parts.hpp"
 #include "tests/support/memory_stream.hpp"
 
 namespace net = boost::asio;
@@ -56,9 +57,7 @@ struct relay_rig {
   net_settings cfg;
   status_board board;
   test_pipe to_io, from_io, requests, reports;
-  std::optional<netproc::io_outbox> out;
-  std::optional<netproc::supervisor_link> link;
-  std::optional<netproc::session_end> end;
+  std::optional<netproc::session_parts> parts;
   std::shared_ptr<netproc::relay<test_layer>> relay;
   std::optional<int> left;  ///< the status the session ended with
   std::string from_relay;   ///< bytes read from ioproc's pipe so far
@@ -67,15 +66,12 @@ struct relay_rig {
     cfg.close_timeout = std::chrono::seconds(5);
     cfg.max_message = 1 << 20;
     if (settings) settings(cfg);
-    out.emplace(ioc, to_io.write);
-    link.emplace(ioc, requests.read, reports.write);
-    end.emplace(cfg, board, *out, *link);
-    end->leave = [this](int status) { left = status; };
-    link->watch();
+    parts.emplace(ioc, cfg, board, to_io.write, requests.read, reports.write);
+    parts->end.leave = [this](int status) { left = status; };
     websocket::stream<test_layer> ws(ioc);
     open(ws);
-    relay = std::make_shared<netproc::relay<test_layer>>(ioc, cfg, board, *out, *link, *end, from_io.read,
-                                                         std::move(ws), websocket::response_type{});
+    relay = std::make_shared<netproc::relay<test_layer>>(*parts, from_io.read, std::move(ws),
+                                                         websocket::response_type{});
     relay->start();
     run();
   }
