@@ -27,10 +27,10 @@
 #include "bridge/protocol/limits.hpp"
 #include "bridge/protocol/child_fd.hpp"
 #include "bridge/common/safe_text.hpp"
-#include "ioproc/display.hpp"
-#include "ioproc/input_framer.hpp"
+#include "bridge/framing/display.hpp"
+#include "bridge/framing/input_framer.hpp"
 #include "ioproc/net_frames.hpp"
-#include "ioproc/output_framer.hpp"
+#include "bridge/framing/output_framer.hpp"
 #include "ioproc/pipe_sender.hpp"
 #include "ioproc/wrapped_program.hpp"
 

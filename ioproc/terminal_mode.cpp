@@ -28,7 +28,7 @@
 #include "bridge/protocol/limits.hpp"
 #include "bridge/protocol/child_fd.hpp"
 #include "bridge/common/safe_text.hpp"
-#include "ioproc/display.hpp"
+#include "bridge/framing/display.hpp"
 #include "ioproc/net_frames.hpp"
 
 namespace wsbridge {

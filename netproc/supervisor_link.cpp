@@ -34,7 +34,7 @@ bool supervisor_link::read_ready() {
     // recvmsg on the server's socket (a descriptor may come with a file answer), read
     // on the client's pipe.
     iovec iov{space.data(), space.size()};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * max_fds_per_message)];
     msghdr msg{};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
@@ -49,11 +49,12 @@ bool supervisor_link::read_ready() {
     if (n < 0) return errno == EAGAIN;
     if (n == 0) return false;
     for (cmsghdr* c = msg.msg_controllen ? CMSG_FIRSTHDR(&msg) : nullptr; c; c = CMSG_NXTHDR(&msg, c))
-      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int))) {
-        int fd;
-        std::memcpy(&fd, CMSG_DATA(c), sizeof fd);
-        fds_.push_back(fd);
-      }
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+        for (std::size_t i = 0; CMSG_LEN(sizeof(int) * (i + 1)) <= c->cmsg_len; ++i) {
+          int fd;
+          std::memcpy(&fd, CMSG_DATA(c) + sizeof(int) * i, sizeof fd);
+          fds_.push_back(fd);
+        }
     decoder_.commit(static_cast<std::size_t>(n));
     ipc::frame f;
     std::string err;
@@ -87,6 +88,26 @@ bool supervisor_link::on_frame(const ipc::frame& f, std::string* err) {
       // One answer per request: the handler is taken (it may own its caller).
       if (auto handler = std::exchange(on_file_answer, nullptr)) handler(std::string(f.payload), fd);
       else if (fd >= 0) ::close(fd);
+      return true;
+    }
+    case ipc::frame_type::program_pipes: {
+      // Its stdin, stdout and stderr, in that order, with the frame.
+      if (fds_.size() < 3 || program_started_) return false;
+      program_started_ = true;
+      const int in = fds_[0], out = fds_[1], errors = fds_[2];
+      fds_.erase(fds_.begin(), fds_.begin() + 3);
+      if (on_program_pipes) on_program_pipes(in, out, errors);
+      else for (int fd : {in, out, errors}) ::close(fd);
+      return true;
+    }
+    case ipc::frame_type::program_exit: {
+      int status = 0;
+      if (f.payload.empty() || f.payload.size() > 10) return false;
+      for (char c : f.payload) {
+        if (c < '0' || c > '9') return false;
+        status = status * 10 + (c - '0');
+      }
+      if (on_program_exit) on_program_exit(status);
       return true;
     }
     default:

@@ -30,6 +30,11 @@ class supervisor_link {
   /// ours), or another answer with -1. Called once: set it again for the next request.
   std::function<void(const std::string& answer, int fd)> on_file_answer;
 
+  /// Server mode with --exec: the program's stdin, stdout and stderr (now ours), once.
+  std::function<void(int in, int out, int errors)> on_program_pipes;
+  /// ... and its wait status once it has exited (or could not start).
+  std::function<void(int wait_status)> on_program_exit;
+
   /// One frame to the supervisor, written at once; false if it is gone.
   bool tell(ipc::frame_type type, std::string_view payload);
 
@@ -41,7 +46,8 @@ class supervisor_link {
   boost::asio::posix::stream_descriptor requests_;
   int reports_fd_;
   ipc::frame_decoder decoder_{4096};
-  std::deque<int> fds_;  ///< descriptors received, for the file answers they came with
+  std::deque<int> fds_;  ///< descriptors received, for the answers they came with
+  bool program_started_ = false;
 };
 
 }  // namespace wsbridge::netproc

@@ -71,6 +71,12 @@ net_settings net_settings_of(const config& cfg, const std::string& peer) {
   n.verbose = cfg.verbose;
   n.show_ping_pong = cfg.show_ping_pong;
   n.sandbox = cfg.sandbox;
+  // Server mode with --exec: no ioproc; netproc frames the program's pipes as ioproc
+  // would (netproc/program_endpoint.hpp).
+  if (cfg.server() && !cfg.exec.empty()) {
+    n.frames_program = true;
+    n.program_io = io_settings_of(cfg, peer);
+  }
   return n;
 }
 

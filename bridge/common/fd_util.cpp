@@ -42,27 +42,29 @@ bool make_socket_pair(unique_fd& a, unique_fd& b, std::string* err) {
   return true;
 }
 
-int send_with_fd(int sock, std::string_view data, int fd) {
-  if (data.empty()) return EINVAL;
+int send_with_fds(int sock, std::string_view data, std::span<const int> fds) {
+  if (data.empty() || fds.empty() || fds.size() > max_fds_per_message) return EINVAL;
   iovec iov{const_cast<char*>(data.data()), data.size()};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * max_fds_per_message)] = {};
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
   msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
+  msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
   cmsghdr* c = CMSG_FIRSTHDR(&msg);
   c->cmsg_level = SOL_SOCKET;
   c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+  std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
   ssize_t n;
   do n = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
   while (n < 0 && errno == EINTR);
   if (n < 0) return errno;
-  // The descriptor went with the first byte; the rest, if any, as plain bytes.
+  // The descriptors went with the first byte; the rest, if any, as plain bytes.
   return write_all(sock, data.substr(static_cast<std::size_t>(n)));
 }
+
+int send_with_fd(int sock, std::string_view data, int fd) { return send_with_fds(sock, data, std::span<const int>(&fd, 1)); }
 
 bool make_pipe(unique_fd& read_end, unique_fd& write_end, std::string* err) {
   int fds[2];

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstddef>
 #include <string>
+#include <span>
 #include <string_view>
 #include <sys/types.h>
 
@@ -60,6 +61,9 @@ bool make_socket_pair(unique_fd& a, unique_fd& b, std::string* err);
 /// Writes all of `data` to the Unix socket `sock`, with descriptor `fd` attached to its
 /// first byte (SCM_RIGHTS, unix(7)). Returns 0 or the errno.
 int send_with_fd(int sock, std::string_view data, int fd);
+/// The same with up to max_fds_per_message descriptors (a program's three pipes).
+inline constexpr std::size_t max_fds_per_message = 4;
+int send_with_fds(int sock, std::string_view data, std::span<const int> fds);
 
 /// "Broken pipe" style text for an errno.
 std::string errno_text(int err);

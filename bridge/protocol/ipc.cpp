@@ -23,6 +23,9 @@ const char* to_string(frame_type t) {
     case frame_type::unsent: return "unsent";
     case frame_type::file_request: return "file_request";
     case frame_type::file_answer: return "file_answer";
+    case frame_type::program_start: return "program_start";
+    case frame_type::program_pipes: return "program_pipes";
+    case frame_type::program_exit: return "program_exit";
   }
   return "unknown";
 }

@@ -39,8 +39,15 @@ enum class frame_type : std::uint8_t {
   // supervisor -> netproc (child_fd::control_in), beside close_request:
   file_answer = 14,   ///< payload: file_found (the descriptor comes with the frame,
                       ///< SCM_RIGHTS), file_is_directory, or file_missing
+  // Server mode with --exec, where netproc frames the program's pipes itself:
+  program_start = 15, ///< netproc -> supervisor: the connection is open, start the program;
+                      ///< payload: as `opened`'s (subprotocol, extensions, environment)
+  program_pipes = 16, ///< supervisor -> netproc: the program runs; its stdin, stdout and
+                      ///< stderr pipes come with the frame (SCM_RIGHTS); payload: its pid
+  program_exit = 17,  ///< supervisor -> netproc: the program has exited (or could not
+                      ///< start); payload: its wait status, in decimal
 };
-inline constexpr std::uint8_t max_frame_type = 14;
+inline constexpr std::uint8_t max_frame_type = 17;
 
 /// Payloads of `file_answer`: file_found is followed by " SIZE MTIME" (bytes, and
 /// seconds since the epoch), measured by the supervisor, which opened the file (netproc's

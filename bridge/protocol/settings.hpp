@@ -80,6 +80,37 @@ struct role {
   std::string who() const { return server ? peer + ": " : ""; }
 };
 
+/// ioproc's settings: stdin/stdout, the terminal, the --exec program.
+struct io_settings {
+  role side;
+  bool server() const { return side.server; }
+  const char* peer_name() const { return side.peer_name(); }
+  std::string who() const { return side.who(); }
+
+  bool terminal = false;     ///< the interactive client (stdin and stdout terminals, ...)
+  /// The other end for messages: the URL without its password (also the --exec
+  /// program's WSBRIDGE_URL), or in server mode "client 127.0.0.1:40312".
+  std::string display;
+  framing framing_mode = framing::lines;
+  payload_encoding encoding = payload_encoding::text;
+  message_typing typing;
+  bool escape_newlines = false;
+  std::uint64_t max_messages = 0;
+  std::vector<std::string> execute;  ///< -x: sent instead of reading stdin
+  std::vector<std::string> exec;     ///< --exec CMD ARGS...
+  bool reconnect = false;
+  bool quiet = false;
+  bool verbose = false;
+  bool color = true;
+  bool history = true;
+  bool timestamps = false;
+  bool log = false;                  ///< --log: the transcript file is at child_fd::log
+  bool sandbox = true;
+  /// Server mode, --user NAME[:GROUP] as root: the program runs as this user and group
+  /// (and no supplementary group); -1: as wsbridge runs.
+  long program_uid = -1, program_gid = -1;
+};
+
 /// netproc's settings: the connection, its handshake and its closing.
 struct net_settings {
   role side;
@@ -112,6 +143,10 @@ struct net_settings {
   bool dev_console = false;          ///< --dev-console: the page at /
   std::string tls_cert, tls_key;     ///< --tls-cert: serve wss://
   bool program = false;              ///< --exec: the program's environment goes in `opened`
+  /// Server mode with --exec: netproc frames the program's pipes itself (no ioproc), as
+  /// ioproc would with these settings; the supervisor starts the program when told.
+  bool frames_program = false;
+  io_settings program_io;
   // The connection.
   std::size_t max_message = 0;
   std::chrono::milliseconds close_timeout{}, linger{}, ping_interval{0}, ping_timeout{0}, timeout{0};
@@ -123,37 +158,6 @@ struct net_settings {
   bool access_log = false;           ///< --access-log (or -v): one line per connection
   bool show_ping_pong = false;
   bool sandbox = true;
-};
-
-/// ioproc's settings: stdin/stdout, the terminal, the --exec program.
-struct io_settings {
-  role side;
-  bool server() const { return side.server; }
-  const char* peer_name() const { return side.peer_name(); }
-  std::string who() const { return side.who(); }
-
-  bool terminal = false;     ///< the interactive client (stdin and stdout terminals, ...)
-  /// The other end for messages: the URL without its password (also the --exec
-  /// program's WSBRIDGE_URL), or in server mode "client 127.0.0.1:40312".
-  std::string display;
-  framing framing_mode = framing::lines;
-  payload_encoding encoding = payload_encoding::text;
-  message_typing typing;
-  bool escape_newlines = false;
-  std::uint64_t max_messages = 0;
-  std::vector<std::string> execute;  ///< -x: sent instead of reading stdin
-  std::vector<std::string> exec;     ///< --exec CMD ARGS...
-  bool reconnect = false;
-  bool quiet = false;
-  bool verbose = false;
-  bool color = true;
-  bool history = true;
-  bool timestamps = false;
-  bool log = false;                  ///< --log: the transcript file is at child_fd::log
-  bool sandbox = true;
-  /// Server mode, --user NAME[:GROUP] as root: the program runs as this user and group
-  /// (and no supplementary group); -1: as wsbridge runs.
-  long program_uid = -1, program_gid = -1;
 };
 
 }  // namespace wsbridge

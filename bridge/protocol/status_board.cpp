@@ -1,5 +1,7 @@
 #include "bridge/protocol/status_board.hpp"
 
+#include <sys/mman.h>
+
 #include <boost/interprocess/anonymous_shared_memory.hpp>
 #include <new>
 
@@ -32,6 +34,10 @@ bool status_board_mapping::create(std::string* err) {
   }
   board_ = new (region_.get_address()) status_board();
   return true;
+}
+
+void status_board_mapping::keep_from_later_forks() {
+  if (board_) ::madvise(region_.get_address(), region_.get_size(), MADV_DONTFORK);
 }
 
 }  // namespace wsbridge

@@ -65,6 +65,11 @@ class status_board_mapping {
 
   status_board* get() const { return board_; }
 
+  /// Processes forked from now on do not inherit the mapping (MADV_DONTFORK): a
+  /// listener's later connections never see this one's board, and each fork copies one
+  /// mapping fewer.
+  void keep_from_later_forks();
+
  private:
   boost::interprocess::mapped_region region_;
   status_board* board_ = nullptr;

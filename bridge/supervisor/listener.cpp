@@ -19,11 +19,19 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
 
 #include "bridge/common/fd_util.hpp"
+#include "bridge/common/safe_text.hpp"
+#include "bridge/common/sandbox.hpp"
+#include "bridge/protocol/close_codes.hpp"
+#include "bridge/protocol/ipc.hpp"
+#include "bridge/supervisor/file_opener.hpp"
+#include "bridge/supervisor/net_reports.hpp"
+#include "bridge/supervisor/program_launcher.hpp"
 #include "bridge/protocol/exit_codes.hpp"
 #include "bridge/protocol/limits.hpp"
 #include "bridge/supervisor/process_spawn.hpp"
@@ -94,6 +102,32 @@ struct connection {
   bool upgraded() const { return board->get()->opened.load(std::memory_order_relaxed) != 0; }
 };
 
+/// --exec: a connection as the listener, its one monitor, sees it. Its processes are
+/// the listener's own children: a sandboxed netproc, which frames the program's pipes
+/// itself, and the program, started here when netproc says the connection is open.
+/// The listener holds one descriptor per connection (the channel), so that a process
+/// limit, not ours, bounds how many it can serve.
+struct served {
+  std::string peer;
+  std::unique_ptr<status_board_mapping> board;  ///< shared with its netproc alone (MADV_DONTFORK)
+  clock::time_point accepted_at;
+  unique_fd channel;      ///< a socket: requests and file descriptors to netproc, its reports back
+  net_reports reports;    ///< what netproc said, checked as it came
+  pid_t net = -1;         ///< netproc, -1 once reaped
+  bool net_killed_by_us = false;
+  bool dropped = false;   ///< killed for a newer one while in its upgrade
+  std::optional<clock::time_point> kill_net_at;  ///< interrupted: its grace to send a Close
+  pid_t program = -1;     ///< the program, -1 before it starts and once reaped
+  pid_t group = -1;       ///< its process group, while something may be left in it
+  bool program_signalled = false;  ///< ended by us: its status is ours, not a failure
+  int program_step = 0;   ///< ending it after netproc: 0 EOF given, 1 SIGTERM sent, 2 SIGKILL sent
+  std::optional<clock::time_point> program_at;  ///< the next step of ending it
+  std::optional<clock::time_point> group_at;    ///< what it left in its group gets SIGKILL
+
+  bool upgraded() const { return board->get()->opened.load(std::memory_order_relaxed) != 0; }
+  bool done() const { return net < 0 && program < 0 && group < 0; }
+};
+
 /// Raises the soft limit on descriptors to the hard one (each connection waiting for
 /// its request holds one here) and returns the limit the listener started with, which
 /// its connections get back.
@@ -146,6 +180,22 @@ class listener {
   void reap();
   bool single() const { return cfg_.exec.empty(); }
 
+  // ---- --exec: the monitor of every connection --------------------------------------
+  void start_served(unique_fd fd, const std::string& peer);
+  /// Reads netproc's reports; a frame out of place ends it as a crash would.
+  void read_channel(served& s);
+  void answer_file(served& s);
+  void start_program(served& s);
+  void tell_net(served& s, ipc::frame_type type, std::string_view payload);
+  void on_served_exit(pid_t pid, int status);
+  void on_net_exit(served& s, int status);
+  void on_program_exit(served& s, int status);
+  /// The next step of ending a program whose connection is over, or what it left
+  /// behind; and an interrupted netproc's grace.
+  void run_served_timers(clock::time_point now);
+  void interrupt_served(served& s, int sig);
+  std::optional<clock::time_point> next_served_timer() const;
+
   const config& cfg_;
   const child_roles roles_;
   unique_fd socket_;
@@ -155,11 +205,15 @@ class listener {
   const rlim_t original_nofile_;  ///< RLIMIT_NOFILE's soft limit as we found it
   request_gate gate_;             ///< accepted, request head not complete yet
   int interrupted_by_ = 0;
-  bool served_ = false;         ///< without --exec: the one connection has ended
+  bool served_once_ = false;    ///< without --exec: the one connection has ended
   int last_status_ = exit_ok;   ///< ... with this status
   unsigned accepted_ = 0;       ///< connections so far, to name Unix-socket clients
   clock::time_point paused_until_{};  ///< accept() failed for want of resources
   std::optional<clock::time_point> deadline_;  ///< when connections still open get SIGKILL
+  std::map<std::uint64_t, served> served_;     ///< --exec: the connections, by number
+  std::map<pid_t, std::uint64_t> served_pids_; ///< their netprocs and programs
+  std::uint64_t next_served_ = 0;
+  std::optional<program_launcher> launcher_;
 };
 
 int listener::run() {
@@ -173,26 +227,47 @@ int listener::run() {
     std::fprintf(stderr, "wsbridge: listen: %s\n", err.c_str());
     return exit_connect_failed;
   }
+  if (!single()) {
+    // The programs' descendants that lose their parent become ours (tini's way), so
+    // that they are reaped, and ended with their program's group.
+    ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+    launcher_.emplace(program_spec{cfg_.exec, cfg_.program_uid, cfg_.program_gid, original_nofile_});
+  }
+  std::vector<std::uint64_t> polled;  // the served connection of each channel polled
   for (;;) {
-    const bool accepting = socket_ && !interrupted_by_ && !(single() && served_) && clock::now() >= paused_until_;
-    if (!accepting && connections_.empty() && (gate_.size() == 0 || interrupted_by_)) break;
+    const bool accepting = socket_ && !interrupted_by_ && !(single() && served_once_) && clock::now() >= paused_until_;
+    if (!accepting && connections_.empty() && served_.empty() && (gate_.size() == 0 || interrupted_by_)) break;
     std::vector<pollfd> fds{{signals_.get(), POLLIN, 0}};
     if (accepting) fds.push_back({socket_.get(), POLLIN, 0});
     for (const auto& r : refused_) fds.push_back({r.fd.get(), POLLIN, 0});
     const std::size_t gate_first = fds.size();
     if (!interrupted_by_) gate_.add_polls(fds);
+    const std::size_t gate_end = fds.size();
+    polled.clear();
+    for (const auto& [id, c] : served_)
+      if (c.channel) {
+        fds.push_back({c.channel.get(), POLLIN, 0});
+        polled.push_back(id);
+      }
     int timeout_ms = refused_.empty() && clock::now() >= paused_until_ ? -1 : 100;
+    const auto shorten = [&](clock::time_point at) {
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(at - clock::now());
+      const int ms = static_cast<int>(std::max<long long>(0, left.count()));
+      timeout_ms = timeout_ms < 0 ? ms : std::min(timeout_ms, ms);
+    };
     if (const auto next = gate_.next_deadline(); next && !interrupted_by_)
       timeout_ms = timeout_ms < 0 ? static_cast<int>(next->count()) : std::min(timeout_ms, static_cast<int>(next->count()));
-    if (deadline_) {
-      const auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline_ - clock::now());
-      timeout_ms = static_cast<int>(std::max<long long>(0, left.count()));
-    }
+    if (const auto next = next_served_timer()) shorten(*next);
+    if (deadline_) shorten(*deadline_);
     if (::poll(fds.data(), fds.size(), timeout_ms) < 0 && errno != EINTR) break;
     read_signals(signals_.get(), [this](const signalfd_siginfo& si) {
       if (si.ssi_signo != SIGCHLD) on_signal(static_cast<int>(si.ssi_signo), si.ssi_code == SI_KERNEL);
     });
+    for (std::size_t i = 0; i < polled.size(); ++i)
+      if (fds[gate_end + i].revents)
+        if (auto it = served_.find(polled[i]); it != served_.end()) read_channel(it->second);
     reap();
+    run_served_timers(clock::now());
     if (!interrupted_by_)
       gate_.service(
           fds.data() + gate_first, fds.size() - gate_first,
@@ -210,6 +285,11 @@ int listener::run() {
     drain_refused(false);
     if (deadline_ && clock::now() >= *deadline_) {
       for (const auto& [pid, c] : connections_) ::kill(pid, SIGKILL);
+      for (auto& [id, c] : served_) {
+        if (c.net > 0) ::kill(c.net, SIGKILL);
+        if (c.group > 0) ::kill(-c.group, SIGKILL);
+        c.net_killed_by_us = c.program_signalled = true;
+      }
       deadline_.reset();
     }
   }
@@ -340,8 +420,8 @@ std::size_t listener::open_connections() const {
   // --max-connections counts open ones; those still in their upgrade have a bound of
   // their own (drop_oldest_upgrading), so they cannot crowd out an open one.
   if (single()) return connections_.size();
-  return static_cast<std::size_t>(std::count_if(connections_.begin(), connections_.end(), [](const auto& c) {
-    return !c.second.dropped && c.second.upgraded();
+  return static_cast<std::size_t>(std::count_if(served_.begin(), served_.end(), [](const auto& c) {
+    return c.second.net > 0 && !c.second.dropped && c.second.upgraded();
   }));
 }
 
@@ -351,8 +431,9 @@ void listener::on_request_ready(unique_fd fd, const std::string& peer) {
                                    cfg_.max_connections);
     return refuse(std::move(fd));
   }
-  if (!single()) drop_oldest_upgrading();
-  start_connection(std::move(fd), peer);
+  if (single()) return start_connection(std::move(fd), peer);
+  drop_oldest_upgrading();
+  start_served(std::move(fd), peer);
 }
 
 void listener::refuse(unique_fd fd, std::string_view answer) {
@@ -375,22 +456,19 @@ void listener::drain_refused(bool all) {
 }
 
 void listener::drop_oldest_upgrading() {
-  connection* oldest = nullptr;
+  served* oldest = nullptr;
   std::size_t upgrading = 0;
-  for (auto& [pid, c] : connections_) {
-    if (c.dropped || c.upgraded()) continue;
+  for (auto& [id, c] : served_) {
+    if (c.net <= 0 || c.dropped || c.upgraded()) continue;
     ++upgrading;
     if (!oldest || c.accepted_at < oldest->accepted_at) oldest = &c;
   }
   if (upgrading < limits::max_upgrading || !oldest) return;
-  for (auto& [pid, c] : connections_)
-    if (&c == oldest) {
-      if (cfg_.verbose)
-        std::fprintf(stderr, "wsbridge: %s: dropped while in its upgrade, for a newer connection (%zu in theirs)\n",
-                     c.peer.c_str(), upgrading);
-      ::kill(pid, SIGKILL);  // its children follow (PR_SET_PDEATHSIG); no program runs yet
-      c.dropped = true;
-    }
+  if (cfg_.verbose)
+    std::fprintf(stderr, "wsbridge: %s: dropped while in its upgrade, for a newer connection (%zu in theirs)\n",
+                 oldest->peer.c_str(), upgrading);
+  ::kill(oldest->net, SIGKILL);  // no program runs yet
+  oldest->net_killed_by_us = oldest->dropped = true;
 }
 
 void listener::start_connection(unique_fd fd, const std::string& peer) {
@@ -432,6 +510,7 @@ int listener::run_connection(const std::string& peer, status_board_mapping& boar
 void listener::on_signal(int sig, bool from_terminal) {
   if (interrupted_by_) {  // a second one: end everything now
     for (const auto& [pid, c] : connections_) ::kill(pid, SIGKILL);
+    deadline_ = clock::now();
     return;
   }
   interrupted_by_ = sig;
@@ -441,15 +520,232 @@ void listener::on_signal(int sig, bool from_terminal) {
   // group gets it), and a second one would mean "now".
   if (!from_terminal)
     for (const auto& [pid, c] : connections_) ::kill(pid, sig);
+  // --exec: the listener is their supervisor. Its netprocs ignore the terminal's
+  // signals, and its programs are in groups of their own, so they hear it from us.
+  for (auto& [id, c] : served_) interrupt_served(c, sig);
   deadline_ = clock::now() + cfg_.close_timeout + 2 * limits::exec_grace + std::chrono::seconds(2);
 }
 
 void listener::reap() {
   reap_children([this](pid_t pid, int status) {
-    if (connections_.erase(pid) == 0 || !single()) return;
-    served_ = true;
+    if (!single()) return on_served_exit(pid, status);
+    if (connections_.erase(pid) == 0) return;
+    served_once_ = true;
     last_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   });
+}
+
+
+// ---- --exec: the monitor of every connection ----------------------------------------
+
+void listener::start_served(unique_fd fd, const std::string& peer) {
+  served c;
+  c.peer = peer;
+  c.accepted_at = clock::now();
+  c.board = std::make_unique<status_board_mapping>();
+  unique_fd theirs;
+  std::string err;
+  if (!c.board->create(&err) || !make_socket_pair(c.channel, theirs, &err)) {
+    std::fprintf(stderr, "wsbridge: %s: %s\n", peer.c_str(), err.c_str());
+    return;  // fd closes: the client sees the connection end
+  }
+  ::fcntl(c.channel.get(), F_SETFL, O_NONBLOCK);  // read in our loop, as it comes
+  // netproc's descriptors (child_fd): no ioproc pipes; the channel serves both as its
+  // requests (control_in) and its reports (to_supervisor); the accepted socket. Every
+  // other descriptor of ours is closed in it (the listening socket, other channels),
+  // and no other connection's board is mapped there (MADV_DONTFORK).
+  const child_spec spec{"wsbridge-net", {-1, -1, theirs.get(), theirs.get(), fd.get()}, SIGKILL};
+  const net_settings net = net_settings_of(cfg_, peer);
+  status_board& board = *c.board->get();
+  c.net = spawn_child(spec, [&] { return roles_.netproc(net, {}, board); }, &err);
+  c.board->keep_from_later_forks();
+  if (c.net < 0) {
+    std::fprintf(stderr, "wsbridge: %s: %s\n", peer.c_str(), err.c_str());
+    return;
+  }
+  const std::uint64_t id = next_served_++;
+  served_pids_[c.net] = id;
+  served_.emplace(id, std::move(c));
+}
+
+void listener::read_channel(served& c) {
+  char buf[16384];
+  for (;;) {
+    const ssize_t n = ::read(c.channel.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) break;
+    if (n <= 0) {  // EOF: netproc has ended, or is ending
+      c.channel.reset();
+      break;
+    }
+    if (std::string err; !c.reports.take(std::string_view(buf, static_cast<std::size_t>(n)), &err)) {
+      // As a crash: the child is not trusted to go on (OpenSSH's monitor: fatal).
+      std::fprintf(stderr, "wsbridge: %s: internal protocol error from the network process: %s\n", c.peer.c_str(),
+                   safe_text(err).c_str());
+      c.channel.reset();
+      if (c.net > 0) ::kill(c.net, SIGKILL);
+      c.net_killed_by_us = true;
+      return;
+    }
+  }
+  if (c.reports.file_request) answer_file(c);
+  if (c.reports.program_start) start_program(c);
+}
+
+void listener::tell_net(served& c, ipc::frame_type type, std::string_view payload) {
+  if (!c.channel) return;
+  std::string frame;
+  ipc::append_frame(frame, type, payload);
+  write_all(c.channel.get(), frame);  // a netproc gone meanwhile is found by reap()
+}
+
+void listener::answer_file(served& c) {
+  const std::string path = std::move(*c.reports.file_request);
+  c.reports.file_request.reset();
+  if (!c.channel) return;
+  opened_file file;
+  file.answer = std::string(ipc::file_missing);
+  if (!cfg_.static_dir.empty()) file = open_static_file(cfg_.static_dir, path);
+  std::string frame;
+  ipc::append_frame(frame, ipc::frame_type::file_answer, file.answer);
+  if (file.fd) send_with_fd(c.channel.get(), frame, file.fd.get());
+  else write_all(c.channel.get(), frame);
+}
+
+void listener::start_program(served& c) {
+  const std::string opened = std::move(*c.reports.program_start);
+  c.reports.program_start.reset();
+  if (interrupted_by_ || c.net <= 0) return;
+  started_program p;
+  std::string err;
+  int status = 0;
+  if (!launcher_->start(opened, p, &err, &status)) {
+    std::fprintf(stderr, "wsbridge: %s: %s\n", c.peer.c_str(), err.c_str());
+    tell_net(c, ipc::frame_type::program_exit, std::to_string(status));
+    return;
+  }
+  c.program = c.group = p.pid;
+  served_pids_[p.pid] = served_pids_[c.net];
+  std::string frame;
+  ipc::append_frame(frame, ipc::frame_type::program_pipes, std::to_string(p.pid));
+  const int fds[] = {p.to_stdin.get(), p.from_stdout.get(), p.from_stderr.get()};
+  // Our copies close on return: from now on the pipes are the program's and netproc's
+  // alone, and a netproc that is gone leaves the program EOF on its stdin.
+  if (c.channel) send_with_fds(c.channel.get(), frame, fds);
+}
+
+void listener::on_served_exit(pid_t pid, int status) {
+  const auto at = served_pids_.find(pid);
+  if (at == served_pids_.end()) return;  // a program's orphan (we are the subreaper)
+  const std::uint64_t id = at->second;
+  served_pids_.erase(at);
+  auto it = served_.find(id);
+  if (it == served_.end()) return;
+  served& c = it->second;
+  if (pid == c.net) on_net_exit(c, status);
+  else if (pid == c.program) on_program_exit(c, status);
+  if (c.done()) served_.erase(it);
+}
+
+void listener::on_net_exit(served& c, int status) {
+  c.net = -1;
+  c.kill_net_at.reset();
+  // What it said last (a file request cannot be answered now; a program not started
+  // will not be).
+  if (c.channel) read_channel(c);
+  c.channel.reset();
+  if (const int nr = c.board->get()->sandbox_syscall.load(std::memory_order_relaxed); nr != 0) {
+    std::fprintf(stderr, "wsbridge: %s: network process stopped by its sandbox (system call %s)\n", c.peer.c_str(),
+                 sandbox::syscall_name(nr).c_str());
+  } else if (WIFSIGNALED(status) && !c.net_killed_by_us) {
+    const int sig = WTERMSIG(status);
+    if (sig == SIGABRT)
+      std::fprintf(stderr, "wsbridge: %s: network process aborted (out of memory, or an internal check failed)\n",
+                   c.peer.c_str());
+    else
+      std::fprintf(stderr, "wsbridge: %s: network process killed by signal %d (%s)\n", c.peer.c_str(), sig,
+                   ::strsignal(sig));
+  }
+  // Its end of the program's stdin closed with it: the program has EOF, and the
+  // grace to end (then SIGTERM, then SIGKILL to its group, each after the grace).
+  if (c.program > 0 && !c.program_at) {
+    c.program_step = 0;
+    c.program_at = clock::now() + limits::exec_grace;
+  }
+}
+
+void listener::on_program_exit(served& c, int status) {
+  c.program = -1;
+  c.program_at.reset();
+  // Its status decides the Close (1011 when it failed): netproc waits for it.
+  tell_net(c, ipc::frame_type::program_exit, std::to_string(status));
+  // A program that failed is always said, with its connection (-q or not), as a web
+  // server logs a CGI script's failure.
+  if (c.program_signalled) {
+    if (c.program_step > 0 && !interrupted_by_)
+      std::fprintf(stderr, "wsbridge: %s: the program did not exit after its input ended; it was stopped with a signal\n",
+                   c.peer.c_str());
+  } else if (WIFSIGNALED(status)) {
+    std::fprintf(stderr, "wsbridge: %s: the program was killed by signal %d (%s)\n", c.peer.c_str(), WTERMSIG(status),
+                 ::strsignal(WTERMSIG(status)));
+  } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+    std::fprintf(stderr, "wsbridge: %s: the program exited with status %d\n", c.peer.c_str(), WEXITSTATUS(status));
+  }
+  // What it started and left behind is in its group (unless it made a group or
+  // session of its own): SIGTERM, the grace, SIGKILL. No process outlives its connection.
+  if (::kill(-c.group, SIGTERM) == 0) c.group_at = clock::now() + limits::exec_grace;
+  else c.group = -1;
+}
+
+void listener::run_served_timers(clock::time_point now) {
+  for (auto it = served_.begin(); it != served_.end();) {
+    served& c = it->second;
+    if (c.kill_net_at && now >= *c.kill_net_at) {
+      c.kill_net_at.reset();
+      if (c.net > 0) ::kill(c.net, SIGKILL);
+      c.net_killed_by_us = true;
+    }
+    if (c.program_at && now >= *c.program_at && c.program > 0) {
+      c.program_signalled = true;
+      c.program_step = std::min(c.program_step + 1, 2);
+      ::kill(-c.group, c.program_step == 1 ? SIGTERM : SIGKILL);
+      c.program_at = c.program_step == 1 ? std::optional(now + limits::exec_grace) : std::nullopt;
+    }
+    if (c.group_at && now >= *c.group_at) {
+      ::kill(-c.group, SIGKILL);
+      c.group_at.reset();
+      c.group = -1;
+    }
+    it = c.done() ? served_.erase(it) : std::next(it);
+  }
+}
+
+std::optional<clock::time_point> listener::next_served_timer() const {
+  std::optional<clock::time_point> next;
+  for (const auto& [id, c] : served_)
+    for (const auto& at : {c.kill_net_at, c.program_at, c.group_at})
+      if (at && (!next || *at < *next)) next = at;
+  return next;
+}
+
+void listener::interrupt_served(served& c, int sig) {
+  // The program hears it too, with its group.
+  if (c.program > 0) {
+    ::kill(-c.group, sig);
+    c.program_signalled = true;
+  }
+  if (c.net <= 0) return;
+  if (c.board->get()->state.load(std::memory_order_acquire) == connection_state::open) {
+    // Tell the client why we leave (1001, going away), but wait only a short grace.
+    std::string frame;
+    ipc::append_frame(frame, ipc::frame_type::close_request, ipc::encode_close({close_going_away, false, ""}));
+    if (c.channel) write_all(c.channel.get(), frame);
+    c.kill_net_at = clock::now() + limits::interrupt_grace;
+  } else {
+    // Nothing to say before the connection is open, and a closing one has said it.
+    ::kill(c.net, SIGKILL);
+    c.net_killed_by_us = true;
+  }
 }
 
 }  // namespace

@@ -17,7 +17,8 @@ class net_reports {
  public:
   /// Takes bytes read from the channel. Returns false and fills *err at a frame that
   /// is malformed or out of place: `redirect` alone, or `ended` then `unsent` pieces,
-  /// each at most once but the pieces; `file_request`s, one at a time, before either;
+  /// each at most once but the pieces; `file_request`s, one at a time, and one
+  /// `program_start`, before either;
   /// and nothing else.
   bool take(std::string_view bytes, std::string* err);
 
@@ -29,8 +30,12 @@ class net_reports {
   std::string unsent;                            ///< --reconnect: the frames for the next one
   /// --static-dir: the path of a file netproc asks for, until answered (one at a time).
   std::optional<std::string> file_request;
+  /// Server mode with --exec: the `opened` payload to start the program with, until
+  /// taken (once per connection).
+  std::optional<std::string> program_start;
 
  private:
+  bool program_asked_ = false;
   bool on_frame(const ipc::frame& f, std::string* err);
   ipc::frame_decoder decoder_;
 };

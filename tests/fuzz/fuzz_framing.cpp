@@ -12,8 +12,8 @@
 
 #include "bridge/protocol/settings.hpp"
 #include "bridge/protocol/ipc.hpp"
-#include "ioproc/input_framer.hpp"
-#include "ioproc/output_framer.hpp"
+#include "bridge/framing/input_framer.hpp"
+#include "bridge/framing/output_framer.hpp"
 
 using namespace wsbridge;
 

@@ -4,8 +4,8 @@
 #include "bridge/protocol/ipc.hpp"
 #include "bridge/common/safe_text.hpp"
 #include "bridge/common/base64.hpp"
-#include "ioproc/input_framer.hpp"
-#include "ioproc/output_framer.hpp"
+#include "bridge/framing/input_framer.hpp"
+#include "bridge/framing/output_framer.hpp"
 
 using namespace wsbridge;
 

@@ -1,5 +1,6 @@
 #pragma once
-// What ioproc shows the user, shared by pipe mode and terminal mode.
+// What is shown to the user about messages and connections: by ioproc (pipe mode and
+// terminal mode), and by netproc for a server's --exec program.
 
 #include <cstdint>
 #include <string>

@@ -1,4 +1,4 @@
-#include "ioproc/display.hpp"
+#include "bridge/framing/display.hpp"
 
 #include <algorithm>
 #include <chrono>

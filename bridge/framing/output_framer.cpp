@@ -1,10 +1,10 @@
-#include "ioproc/output_framer.hpp"
+#include "bridge/framing/output_framer.hpp"
 
 #include <boost/endian/conversion.hpp>
 #include <cstring>
 
 #include "bridge/common/base64.hpp"
-#include "ioproc/display.hpp"
+#include "bridge/framing/display.hpp"
 
 namespace wsbridge {
 

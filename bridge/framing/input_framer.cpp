@@ -1,4 +1,4 @@
-#include "ioproc/input_framer.hpp"
+#include "bridge/framing/input_framer.hpp"
 
 #include <boost/endian/conversion.hpp>
 #include <cstring>
