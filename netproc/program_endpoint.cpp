@@ -132,9 +132,9 @@ void program_endpoint::on_frame(const ipc::frame& f) {
       return;
     case ipc::frame_type::opened:
       // The program starts now, told what was negotiated (and, in its environment,
-      // what the request said); the supervisor checks every variable.
-      if (!parts_->link.tell(ipc::frame_type::program_start, f.payload)) ::_exit(exit_process_died);
-      program_asked_ = true;
+      // what the request said); the supervisor checks every variable. Usually the
+      // acceptor asked already, as it answered 101 (server_acceptor.hpp).
+      if (!parts_->link.start_program(f.payload)) ::_exit(exit_process_died);
       return;
     case ipc::frame_type::notice:
       say(safe_text(f.payload));
@@ -334,7 +334,7 @@ void program_endpoint::leave_if_done() {
   if (!leaving_ || !closed_seen_) return;
   // Messages may have come before the program ran (a client that sends and closes at
   // once): they are its, so its pipes are waited for (or word that it could not start).
-  if (program_asked_ && !have_pipes_ && !exit_status_) return;
+  if (parts_->link.program_asked() && !have_pipes_ && !exit_status_) return;
   if (have_pipes_ && !program_input_gone_ && (writing_program_ || !to_program_.empty())) return;
   // All it will get is written: EOF on its stdin tells it so.
   error_code ignored;

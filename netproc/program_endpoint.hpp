@@ -93,7 +93,6 @@ class program_endpoint {
   boost::asio::posix::stream_descriptor from_outbox_, to_relay_;
   boost::asio::posix::stream_descriptor program_in_, program_out_, program_err_;
   bool have_pipes_ = false;
-  bool program_asked_ = false;      ///< the supervisor was told to start it
 
   input_framer in_framer_;
   output_framer out_framer_;

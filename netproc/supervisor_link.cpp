@@ -115,6 +115,11 @@ bool supervisor_link::on_frame(const ipc::frame& f, std::string* err) {
   }
 }
 
+bool supervisor_link::start_program(std::string_view opened) {
+  if (std::exchange(program_asked_, true)) return true;
+  return tell(ipc::frame_type::program_start, opened);
+}
+
 bool supervisor_link::tell(ipc::frame_type type, std::string_view payload) {
   std::string frame;
   ipc::append_frame(frame, type, payload);

@@ -35,6 +35,11 @@ class supervisor_link {
   /// ... and its wait status once it has exited (or could not start).
   std::function<void(int wait_status)> on_program_exit;
 
+  /// Server mode with --exec: asks the supervisor to start the program, with the
+  /// `opened` payload (ipc.hpp); once: later calls do nothing. False if it is gone.
+  bool start_program(std::string_view opened);
+  bool program_asked() const { return program_asked_; }
+
   /// One frame to the supervisor, written at once; false if it is gone.
   bool tell(ipc::frame_type type, std::string_view payload);
 
@@ -48,6 +53,7 @@ class supervisor_link {
   ipc::frame_decoder decoder_{4096};
   std::deque<int> fds_;  ///< descriptors received, for the answers they came with
   bool program_started_ = false;
+  bool program_asked_ = false;
 };
 
 }  // namespace wsbridge::netproc

@@ -159,6 +159,12 @@ void server_acceptor<Layer>::on_request(error_code ec, std::size_t) {
     if (!chosen.empty()) res.set(http::field::sec_websocket_protocol, chosen);
     response_ = res;
     if (parts_.cfg.verbose) show_headers(parts_.out, ">", res);
+    // --exec: the program starts while the 101 is on its way, so that it is ready
+    // when the client's first message comes (the relay's `opened` would be a round
+    // trip later). What it is told is what `opened` says (relay.hpp).
+    if (parts_.cfg.frames_program)
+      parts_.link.start_program(std::string(res[http::field::sec_websocket_protocol]) + "\n" +
+                                std::string(res[http::field::sec_websocket_extensions]) + "\n" + program_env_);
   }));
   ws_.read_message_max(parts_.cfg.max_message);
   if (parts_.cfg.compress) {  // permessage-deflate (RFC 7692) if the client offers it
