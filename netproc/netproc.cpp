@@ -1,17 +1,73 @@
 #include "netproc/netproc.hpp"
 
 #include <csignal>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "bridge/protocol/exit_codes.hpp"
 #include "bridge/protocol/child_fd.hpp"
+#include "bridge/protocol/ipc.hpp"
 #include "bridge/protocol/status_board.hpp"
 #include "netproc/session.hpp"
 #include "netproc/tls_module.hpp"
 
 namespace wsbridge {
+namespace {
 
-int run_netproc(const net_settings& cfg, std::string_view replay, status_board& board) {
+/// A netproc of the listener's pool: waits, blocking (nothing else to do), for the
+/// `connection` frame and the socket that comes with it, which is placed at
+/// child_fd::socket; the client's address goes into the settings. Until then it has
+/// read nothing from any client. False: the listener is gone, or broke the protocol.
+bool take_connection(net_settings& cfg) {
+  ipc::frame_decoder decoder(4096);
+  int socket = -1;
+  for (;;) {
+    auto space = decoder.prepare(4096);
+    iovec iov{space.data(), space.size()};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    const ssize_t n = ::recvmsg(child_fd::control_in, &msg, MSG_CMSG_CLOEXEC);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)) &&
+          socket < 0)
+        std::memcpy(&socket, CMSG_DATA(c), sizeof socket);
+    decoder.commit(static_cast<std::size_t>(n));
+    ipc::frame f;
+    std::string err;
+    const auto r = decoder.next(f, &err);
+    if (r == ipc::frame_decoder::result::need_more) continue;
+    if (r == ipc::frame_decoder::result::error || f.type != ipc::frame_type::connection || socket < 0 ||
+        !decoder.empty())
+      return false;
+    if (::dup2(socket, child_fd::socket) < 0) return false;
+    ::close(socket);
+    cfg.side.peer = std::string(f.payload);
+    cfg.program_io.side.peer = cfg.side.peer;
+    cfg.program_io.display = "client " + cfg.side.peer;
+    return true;
+  }
+}
+
+}  // namespace
+
+int run_netproc(const net_settings& given, std::string_view replay, status_board& board) {
+  net_settings taken;
+  if (given.pooled) {
+    taken = given;
+    if (!take_connection(taken)) return exit_process_died;
+    ::prctl(PR_SET_NAME, "wsbridge-net");  // a spare no longer
+  }
+  const net_settings& cfg = given.pooled ? taken : given;
   // EPIPE on a pipe or socket means the peer has gone; it must not kill us.
   std::signal(SIGPIPE, SIG_IGN);
   // Seed what would otherwise seed itself later from files or system calls the

@@ -26,6 +26,7 @@ const char* to_string(frame_type t) {
     case frame_type::program_start: return "program_start";
     case frame_type::program_pipes: return "program_pipes";
     case frame_type::program_exit: return "program_exit";
+    case frame_type::connection: return "connection";
   }
   return "unknown";
 }

@@ -46,8 +46,11 @@ enum class frame_type : std::uint8_t {
                       ///< stderr pipes come with the frame (SCM_RIGHTS); payload: its pid
   program_exit = 17,  ///< supervisor -> netproc: the program has exited (or could not
                       ///< start); payload: its wait status, in decimal
+  connection = 18,    ///< supervisor -> a netproc forked ahead of time: its connection;
+                      ///< the accepted socket comes with the frame (SCM_RIGHTS);
+                      ///< payload: the client's address ("127.0.0.1:40312")
 };
-inline constexpr std::uint8_t max_frame_type = 17;
+inline constexpr std::uint8_t max_frame_type = 18;
 
 /// Payloads of `file_answer`: file_found is followed by " SIZE MTIME" (bytes, and
 /// seconds since the epoch), measured by the supervisor, which opened the file (netproc's

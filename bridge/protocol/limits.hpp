@@ -83,6 +83,11 @@ inline constexpr unsigned default_max_connections = 64;
 /// wait push out each other, never an open connection nor a real client for long.
 inline constexpr std::size_t max_upgrading = 64;
 
+/// Server mode with --exec: network processes forked ahead of time, waiting for a
+/// connection (the listener's pool, as Apache's prefork keeps spare servers), so that
+/// a fork is not on a connection's way in. Each idle one costs its private pages.
+inline constexpr std::size_t netproc_pool = 4;
+
 /// Server mode: accepted connections whose request head has not fully arrived, held by
 /// the listener at one descriptor each (no process yet); the oldest is closed for a new
 /// one. Also at most a quarter of the listener's descriptor limit.

@@ -147,6 +147,9 @@ struct net_settings {
   /// ioproc would with these settings; the supervisor starts the program when told.
   bool frames_program = false;
   io_settings program_io;
+  /// Forked ahead of time (the listener's pool): waits for its connection, which comes
+  /// with the client's address (ipc.hpp, `connection`), before anything else.
+  bool pooled = false;
   // The connection.
   std::size_t max_message = 0;
   std::chrono::milliseconds close_timeout{}, linger{}, ping_interval{0}, ping_timeout{0}, timeout{0};

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <deque>
 #include <map>
 #include <memory>
 #include <netinet/in.h>
@@ -128,6 +129,13 @@ struct served {
   bool done() const { return net < 0 && program < 0 && group < 0; }
 };
 
+/// A netproc forked ahead of time, waiting for its connection (net_settings::pooled).
+struct pooled_net {
+  pid_t pid = -1;
+  unique_fd channel;
+  std::unique_ptr<status_board_mapping> board;
+};
+
 /// Raises the soft limit on descriptors to the hard one (each connection waiting for
 /// its request holds one here) and returns the limit the listener started with, which
 /// its connections get back.
@@ -182,6 +190,10 @@ class listener {
 
   // ---- --exec: the monitor of every connection --------------------------------------
   void start_served(unique_fd fd, const std::string& peer);
+  /// Forks a netproc that waits for its connection; false and *err on failure.
+  bool spawn_pooled(pooled_net& out, std::string* err);
+  /// Tops the pool up to its size (after the loop's events: off a connection's way).
+  void refill_pool();
   /// Reads netproc's reports; a frame out of place ends it as a crash would.
   void read_channel(served& s);
   void answer_file(served& s);
@@ -214,6 +226,9 @@ class listener {
   std::map<pid_t, std::uint64_t> served_pids_; ///< their netprocs and programs
   std::uint64_t next_served_ = 0;
   std::optional<program_launcher> launcher_;
+  std::deque<pooled_net> pool_;   ///< --exec: netprocs waiting for a connection
+  std::size_t pool_size_ = 0;
+  net_settings pool_settings_;    ///< what each of them is given (the peer comes later)
 };
 
 int listener::run() {
@@ -232,6 +247,10 @@ int listener::run() {
     // that they are reaped, and ended with their program's group.
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);
     launcher_.emplace(program_spec{cfg_.exec, cfg_.program_uid, cfg_.program_gid, original_nofile_});
+    pool_settings_ = net_settings_of(cfg_, "");
+    pool_settings_.pooled = true;
+    pool_size_ = std::min<std::size_t>(limits::netproc_pool, cfg_.max_connections);
+    refill_pool();
   }
   std::vector<std::uint64_t> polled;  // the served connection of each channel polled
   for (;;) {
@@ -283,6 +302,7 @@ int listener::run() {
       gate_.clear();  // shutting down: nothing new starts
     if (accepting && fds.size() > 1 && (fds[1].revents & POLLIN)) accept_waiting();
     drain_refused(false);
+    if (!interrupted_by_) refill_pool();
     if (deadline_ && clock::now() >= *deadline_) {
       for (const auto& [pid, c] : connections_) ::kill(pid, SIGKILL);
       for (auto& [id, c] : served_) {
@@ -523,6 +543,8 @@ void listener::on_signal(int sig, bool from_terminal) {
   // --exec: the listener is their supervisor. Its netprocs ignore the terminal's
   // signals, and its programs are in groups of their own, so they hear it from us.
   for (auto& [id, c] : served_) interrupt_served(c, sig);
+  for (const auto& n : pool_) ::kill(n.pid, SIGKILL);  // they serve nobody yet
+  pool_.clear();
   deadline_ = clock::now() + cfg_.close_timeout + 2 * limits::exec_grace + std::chrono::seconds(2);
 }
 
@@ -538,31 +560,56 @@ void listener::reap() {
 
 // ---- --exec: the monitor of every connection ----------------------------------------
 
+bool listener::spawn_pooled(pooled_net& n, std::string* err) {
+  n.board = std::make_unique<status_board_mapping>();
+  unique_fd theirs;
+  if (!n.board->create(err) || !make_socket_pair(n.channel, theirs, err)) return false;
+  // netproc's descriptors (child_fd): no ioproc pipes; the channel serves both as its
+  // requests (control_in) and its reports (to_supervisor); the socket comes later, by
+  // the channel. Every other descriptor of ours is closed in it (the listening
+  // socket, other channels), and no other connection's board is mapped there
+  // (MADV_DONTFORK). Named "wsbridge-spare" until its connection comes (then
+  // "wsbridge-net"): ps shows which ones serve a client.
+  const child_spec spec{"wsbridge-spare", {-1, -1, theirs.get(), theirs.get()}, SIGKILL};
+  status_board& board = *n.board->get();
+  n.pid = spawn_child(spec, [&] { return roles_.netproc(pool_settings_, {}, board); }, err);
+  n.board->keep_from_later_forks();
+  return n.pid > 0;
+}
+
+void listener::refill_pool() {
+  while (pool_.size() < pool_size_) {
+    pooled_net n;
+    std::string err;
+    if (!spawn_pooled(n, &err)) return;  // tried again after the next event; connections fork their own
+    pool_.push_back(std::move(n));
+  }
+}
+
 void listener::start_served(unique_fd fd, const std::string& peer) {
+  std::string err;
+  std::string frame;
+  ipc::append_frame(frame, ipc::frame_type::connection, peer);
+  pooled_net n;
+  for (;;) {
+    if (!pool_.empty()) {
+      n = std::move(pool_.front());
+      pool_.pop_front();
+    } else if (!spawn_pooled(n, &err)) {
+      std::fprintf(stderr, "wsbridge: %s: %s\n", peer.c_str(), err.c_str());
+      return;  // fd closes: the client sees the connection end
+    }
+    // The socket is the netproc's from here on; ours closes on return.
+    if (send_with_fd(n.channel.get(), frame, fd.get()) == 0) break;
+    ::kill(n.pid, SIGKILL);  // gone meanwhile (reaped as an orphan of the pool): the next one
+  }
+  ::fcntl(n.channel.get(), F_SETFL, O_NONBLOCK);  // read in our loop, as it comes
   served c;
   c.peer = peer;
   c.accepted_at = clock::now();
-  c.board = std::make_unique<status_board_mapping>();
-  unique_fd theirs;
-  std::string err;
-  if (!c.board->create(&err) || !make_socket_pair(c.channel, theirs, &err)) {
-    std::fprintf(stderr, "wsbridge: %s: %s\n", peer.c_str(), err.c_str());
-    return;  // fd closes: the client sees the connection end
-  }
-  ::fcntl(c.channel.get(), F_SETFL, O_NONBLOCK);  // read in our loop, as it comes
-  // netproc's descriptors (child_fd): no ioproc pipes; the channel serves both as its
-  // requests (control_in) and its reports (to_supervisor); the accepted socket. Every
-  // other descriptor of ours is closed in it (the listening socket, other channels),
-  // and no other connection's board is mapped there (MADV_DONTFORK).
-  const child_spec spec{"wsbridge-net", {-1, -1, theirs.get(), theirs.get(), fd.get()}, SIGKILL};
-  const net_settings net = net_settings_of(cfg_, peer);
-  status_board& board = *c.board->get();
-  c.net = spawn_child(spec, [&] { return roles_.netproc(net, {}, board); }, &err);
-  c.board->keep_from_later_forks();
-  if (c.net < 0) {
-    std::fprintf(stderr, "wsbridge: %s: %s\n", peer.c_str(), err.c_str());
-    return;
-  }
+  c.board = std::move(n.board);
+  c.channel = std::move(n.channel);
+  c.net = n.pid;
   const std::uint64_t id = next_served_++;
   served_pids_[c.net] = id;
   served_.emplace(id, std::move(c));
@@ -636,7 +683,10 @@ void listener::start_program(served& c) {
 
 void listener::on_served_exit(pid_t pid, int status) {
   const auto at = served_pids_.find(pid);
-  if (at == served_pids_.end()) return;  // a program's orphan (we are the subreaper)
+  if (at == served_pids_.end()) {  // a netproc of the pool, or a program's orphan (we are the subreaper)
+    std::erase_if(pool_, [pid](const pooled_net& n) { return n.pid == pid; });
+    return;
+  }
   const std::uint64_t id = at->second;
   served_pids_.erase(at);
   auto it = served_.find(id);

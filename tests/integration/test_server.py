@@ -54,9 +54,13 @@ class Listener:
             self.seen.append(self.errors.get())
         return self.seen
 
-    def processes(self):
-        """PIDs of every process of this server but the listener (connections, programs)."""
-        return [pid for pid, cmd in _processes("cmdline", "rb") if self.tag.encode() in cmd and pid != self.proc.pid]
+    def processes(self, spares=False):
+        """PIDs of every process of this server but the listener (connections, programs),
+        and with `spares` the network processes forked ahead, waiting for a connection."""
+        from conftest import process_name
+        return [pid for pid, cmd in _processes("cmdline", "rb")
+                if self.tag.encode() in cmd and pid != self.proc.pid
+                and (spares or process_name(pid) != "wsbridge-spare")]
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc.poll() is None:
@@ -137,7 +141,7 @@ def test_each_message_goes_through_the_program_and_back(listen):
     assert answers == ["hello", "wörld", ""]
     assert code == 1000
     assert server.stop() == EXIT_SIGTERM
-    wait_for(lambda: not server.processes(), 10, "the server's processes to be gone")
+    wait_for(lambda: not server.processes(spares=True), 10, "the server's processes to be gone")
 
 
 def test_a_node_ws_client_is_served(listen):
@@ -224,7 +228,7 @@ def test_sigterm_closes_every_connection_with_1001_and_leaves_nothing(listen):
         assert codes.get(timeout=20) == "open"
     assert server.stop(signal.SIGTERM) == EXIT_SIGTERM
     assert sorted(codes.get(timeout=20) for _ in threads) == [1001, 1001, 1001]
-    wait_for(lambda: not server.processes(), 10, "the server's processes to be gone")
+    wait_for(lambda: not server.processes(spares=True), 10, "the server's processes to be gone")
 
 
 def test_a_killed_listener_leaves_no_process_behind(listen):
@@ -244,7 +248,7 @@ def test_a_killed_listener_leaves_no_process_behind(listen):
     wait_for(lambda: len(server.processes()) >= 4, 10, "both connections' processes")
     server.proc.kill()
     server.proc.wait()
-    wait_for(lambda: not server.processes(), 10, "every process of the killed server to be gone")
+    wait_for(lambda: not server.processes(spares=True), 10, "every process of the killed server to be gone")
     loop.close()
 
 
