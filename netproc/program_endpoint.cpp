@@ -200,7 +200,7 @@ void program_endpoint::on_pipes(int in, int out, int errors) {
 void program_endpoint::read_program() {
   if (output_ended_ || writing_relay_) return;
   output_buf_.resize(output_read);
-  program_out_.async_read_some(boost::asio::buffer(output_buf_),
+  program_out_.async_read_some(boost::asio::buffer(output_buf_.data(), output_buf_.size()),
                                [this](error_code ec, std::size_t n) { on_program_output(ec, n); });
 }
 
@@ -277,7 +277,7 @@ void program_endpoint::send_to_relay() {
 
 void program_endpoint::read_errors() {
   error_buf_.resize(4096);
-  program_err_.async_read_some(boost::asio::buffer(error_buf_),
+  program_err_.async_read_some(boost::asio::buffer(error_buf_.data(), error_buf_.size()),
                                [this](error_code ec, std::size_t n) { on_errors(ec, n, !!ec); });
 }
 

@@ -21,6 +21,7 @@
 #include <string>
 
 #include "bridge/common/fd_util.hpp"
+#include "bridge/protocol/byte_buffer.hpp"
 #include "bridge/framing/input_framer.hpp"
 #include "bridge/framing/output_framer.hpp"
 #include "bridge/protocol/ipc.hpp"
@@ -108,7 +109,7 @@ class program_endpoint {
   std::uint64_t dropped_ = 0;       ///< received messages the program never took
 
   // program -> relay
-  std::string output_buf_;
+  byte_buffer output_buf_;          ///< uninitialised: an idle connection touches none of it
   std::string relay_frames_, relay_frames_flight_;  ///< for the relay: gathering, in flight
   bool writing_relay_ = false;
   bool output_ended_ = false;       ///< EOF (or refusal) on the program's stdout
@@ -118,7 +119,8 @@ class program_endpoint {
   boost::asio::steady_timer exit_wait_;
 
   // stderr
-  std::string error_buf_, error_line_;
+  byte_buffer error_buf_;
+  std::string error_line_;
   bool errors_done_ = true;         ///< no stderr to relay (yet), or it ended
 
   // the end

@@ -1,45 +1,48 @@
 #!/usr/bin/python3
 """scripts/bench --server: wsbridge's server mode side by side with websocketd 0.4
-(Debian's), both serving `cat` one program per connection, on 127.0.0.1.
+(Debian's), both serving `cat`, one program per connection, on 127.0.0.1.
 
-Workloads, each bounded:
-- connections: N clients one after another, each connecting, sending one message,
-  reading its echo and closing (python3-websockets as the client, the same for both).
-- echo stream: one connection, 16-byte messages sent and echoed, by python3-websockets
-  (for both servers), and by wsbridge's pipe mode (`seq | wsbridge --max-messages M
-  URL`), which websocketd 0.4.1 cannot serve: it stalls with `cat` blocked writing and
-  neither direction read (seen in 3 of 6 runs of 20,000 lines).
-- memory: K idle connections held open; the servers' proportional set size (Pss,
-  which shares the libraries' pages fairly) per connection, programs included.
+The load comes from node's `ws` (tests/bench/server_load.js), the same for both servers
+and not the bottleneck. The servers run in turns, A B then B A, for --rounds rounds; each
+figure is the median of its rounds. Workloads, each bounded by its counts:
+- connections one at a time, and 8 at a time: connect, one message, its echo, close;
+- echo: 100 connections at once, each 2,000 messages of 64 bytes, up to 100 in flight;
+- memory: K idle connections held open; the server's own processes' proportional set
+  size (Pss, which shares library pages fairly), programs excluded, measured as
+  (total with K open - total before) / K. Beside it, the floor: what one idle forked
+  process of the server costs here (a spare network process, before its connection).
+--hold N (wsbridge only) opens N idle connections and says how long that took, what the
+server's processes use in all, and what limits the count.
 """
 import argparse
-import asyncio
+import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import time
 
-import websockets
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-WSBRIDGE = os.path.join(ROOT, "build", "wsbridge")
+LOAD = os.path.join(ROOT, "tests", "bench", "server_load.js")
 
 
-def start(kind):
+def start(kind, wsbridge, max_connections):
     """Starts a server of `kind` on a free port; returns (process, port)."""
     if kind == "wsbridge":
-        p = subprocess.Popen([WSBRIDGE, "--listen", "127.0.0.1:0", "--max-connections", "1000", "--exec", "cat"],
-                             stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+        p = subprocess.Popen([wsbridge, "--listen", "127.0.0.1:0", "--max-connections", str(max_connections),
+                              "--exec", "cat"], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
         line = p.stderr.readline().decode()
         return p, int(line.split("127.0.0.1:")[1].split("/")[0])
     import socket
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    p = subprocess.Popen(["websocketd", "--address", "127.0.0.1", "--port", str(port), "--loglevel", "error",
-                          "--maxforks", "1000", "cat"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # websocketd logs every program's end at --loglevel error; its output is not ours.
+    p = subprocess.Popen(["websocketd", "--address", "127.0.0.1", "--port", str(port), "--loglevel", "fatal",
+                          "--maxforks", str(max_connections), "cat"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:  # ready once it accepts
         try:
@@ -53,75 +56,46 @@ def start(kind):
 def stop(p):
     p.terminate()
     try:
-        p.wait(timeout=15)
+        p.wait(timeout=30)
     except subprocess.TimeoutExpired:
         p.kill()
         p.wait()
 
 
-def connections(port, n):
-    async def run():
-        times = []
-        for _ in range(n):
-            t0 = time.perf_counter()
-            async with websockets.connect(f"ws://127.0.0.1:{port}/", compression=None) as ws:
-                await ws.send("x")
-                assert await ws.recv() == "x"
-            times.append(time.perf_counter() - t0)
-        return times
-
-    t0 = time.perf_counter()
-    times = asyncio.run(run())
-    return n / (time.perf_counter() - t0), statistics.median(times)
+def load(*args):
+    r = subprocess.run(["node", LOAD, *map(str, args)], capture_output=True, text=True, timeout=900)
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    if "error" in out:
+        raise RuntimeError(f"{args[0]}: {out['error']}")
+    return out
 
 
-def echo_stream_python(port, m):
-    """M 16-byte messages sent by python3-websockets while it reads the echoes (its
-    send waits for the socket to drain), the same client for both servers."""
-
-    async def run():
-        async with websockets.connect(f"ws://127.0.0.1:{port}/", compression=None) as ws:
-            async def send():
-                for i in range(m):
-                    await ws.send("%015d" % i)
-
-            sender = asyncio.create_task(send())
-            for _ in range(m):
-                await asyncio.wait_for(ws.recv(), 30)
-            await sender
-
-    t0 = time.perf_counter()
-    asyncio.run(run())
-    return m / (time.perf_counter() - t0)
-
-
-def echo_stream(port, m):
-    seq = subprocess.Popen(["seq", "-f", "%015.0f", "1", str(m)], stdout=subprocess.PIPE)  # 16-byte lines
-    t0 = time.perf_counter()
-    r = subprocess.run([WSBRIDGE, "--no-compress", "--max-messages", str(m), f"ws://127.0.0.1:{port}/"],
-                       stdin=seq.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    elapsed = time.perf_counter() - t0
-    seq.wait()
-    if r.returncode != 0 or r.stdout.count(b"\n") != m:
-        raise RuntimeError(f"echo stream failed: {r.returncode} {r.stderr[-200:]!r}")
-    return m / elapsed
-
-
-def tree(pid):
-    """pid and all its descendants (from /proc)."""
-    parents = {}
+def processes():
+    """{pid: (parent pid, name)} of every process."""
+    out = {}
     for name in os.listdir("/proc"):
         if name.isdigit():
             try:
                 with open(f"/proc/{name}/stat") as f:
-                    parents.setdefault(int(f.read().rsplit(")", 1)[1].split()[1]), []).append(int(name))
+                    head, tail = f.read().rsplit(")", 1)
+                out[int(name)] = (int(tail.split()[1]), head.split("(", 1)[1])
             except OSError:
                 pass
-    out, todo = [], [pid]
+    return out
+
+
+def server_pids(root):
+    """The server's own processes: `root` and its descendants, programs (`cat`) excluded."""
+    table = processes()
+    children = {}
+    for pid, (ppid, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    out, todo = [], [root]
     while todo:
         p = todo.pop()
-        out.append(p)
-        todo += parents.get(p, [])
+        if table.get(p, (0, ""))[1] != "cat":
+            out.append(p)
+        todo += children.get(p, [])
     return out
 
 
@@ -138,49 +112,103 @@ def pss_kib(pids):
     return total
 
 
-def memory(proc, port, k):
-    async def hold():
-        before = pss_kib(tree(proc.pid))
-        conns = []
-        for _ in range(k):
-            ws = await websockets.connect(f"ws://127.0.0.1:{port}/", compression=None)
-            await ws.send("x")
-            await ws.recv()
-            conns.append(ws)
-        after = pss_kib(tree(proc.pid))
-        for ws in conns:
-            await ws.close()
-        return (after - before) / k
+def hold(port, k):
+    """Opens k idle connections; returns (the generator, seconds taken to open them)."""
+    gen = subprocess.Popen(["node", LOAD, "hold", f"ws://127.0.0.1:{port}/", str(k)], stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, text=True)
+    out = json.loads(gen.stdout.readline())
+    if "error" in out:
+        raise RuntimeError(f"hold: {out['error']}")
+    time.sleep(0.5)  # the last connections' programs are exec'd and settled (not a synchronisation)
+    return gen, out["seconds"]
 
-    return asyncio.run(hold())
+
+def release(gen):
+    gen.stdin.close()
+    gen.wait(timeout=60)
+
+
+def memory(proc, port, k):
+    """(server Pss per idle connection, programs excluded, in kB; the floor in kB)."""
+    time.sleep(0.3)  # the pool is full before the baseline (not a synchronisation)
+    before_pids = server_pids(proc.pid)
+    before = pss_kib(before_pids)
+    spares = [p for p in before_pids if processes().get(p, (0, ""))[1] == "wsbridge-spare"]
+    floor = statistics.mean(pss_kib([p]) for p in spares) if spares else None
+    gen, _ = hold(port, k)
+    try:
+        after = pss_kib(server_pids(proc.pid))
+    finally:
+        release(gen)
+    return (after - before) / k, floor
+
+
+def one_round(kind, args, s):
+    proc, port = start(kind, args.wsbridge, max(1000, s["k"]) + 16)
+    url = f"ws://127.0.0.1:{port}/"
+    try:
+        seq = load("connect", url, s["n"], 1)
+        par = load("connect", url, s["n"] * 2, 8)
+        echo = load("echo", url, 100, s["m"], 100)
+        mem, floor = memory(proc, port, s["k"])
+    finally:
+        stop(proc)
+    return {"seq": seq["per_second"], "p50": seq["p50_ms"], "p99": seq["p99_ms"], "par": par["per_second"],
+            "echo": echo["per_second"], "mem": mem, "floor": floor}
+
+
+def hold_run(args, n):
+    """--hold: n idle connections to wsbridge."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the generator's sockets (inherited by node)
+    proc, port = start("wsbridge", args.wsbridge, n + 16)
+    try:
+        time.sleep(0.3)  # the pool is full before the baseline (not a synchronisation)
+        base = pss_kib(server_pids(proc.pid))
+        gen, seconds = hold(port, n)
+        programs = [p for p, (pp, name) in processes().items() if pp == proc.pid and name == "cat"]
+        total = pss_kib(server_pids(proc.pid))
+        prog = pss_kib(programs)
+        print(f"{n:,} idle connections opened in {seconds:.1f} s (64 at a time); the server's own processes "
+              f"(listener, {n:,} network processes, spares): {total / 1024:,.0f} MB Pss "
+              f"({(total - base) / n:,.0f} kB per connection); the {len(programs):,} programs: {prog / 1024:,.0f} MB Pss; "
+              f"RLIMIT_NOFILE {hard:,}, pid_max {open('/proc/sys/kernel/pid_max').read().strip()}")
+        release(gen)
+    finally:
+        stop(proc)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale", type=float, default=1.0, help="multiply the counts (0.05 for a quick check)")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds, servers in turns (the median is shown)")
+    ap.add_argument("--wsbridge", default=os.path.join(ROOT, "build", "wsbridge"), help="the wsbridge to measure")
+    ap.add_argument("--hold", type=int, default=0, help="only: open this many idle connections to wsbridge")
     args = ap.parse_args()
-    n, m, k = max(5, int(300 * args.scale)), max(100, int(200_000 * args.scale)), max(2, int(50 * args.scale))
+    if args.hold:
+        return hold_run(args, args.hold)
+    s = {"n": max(10, int(500 * args.scale)), "m": max(20, int(2000 * args.scale)), "k": max(10, int(1000 * args.scale))}
     kinds = ["wsbridge"] + (["websocketd"] if shutil.which("websocketd") else [])
-    rows = []
-    for kind in kinds:
-        proc, port = start(kind)
-        try:
-            rate, p50 = connections(port, n)
-            stream = echo_stream_python(port, m // 4)
-            # websocketd 0.4.1 stalls under this one (docs/performance.md): wsbridge only.
-            fast = echo_stream(port, m) if kind == "wsbridge" else None
-            mem = memory(proc, port, k)
-        finally:
-            stop(proc)
-        rows.append((kind, rate, p50, stream, fast, mem))
-    print(f"| server (`--exec cat` / `websocketd cat`) | connections/s ({n}, one after another) | "
-          f"connection p50 | echo stream, python client ({m // 4} × 16 B) | "
-          f"echo stream, wsbridge client ({m} × 16 B) | memory per idle connection ({k} open, Pss) |")
+    results = {k: [] for k in kinds}
+    for r in range(args.rounds):
+        for kind in (kinds if r % 2 == 0 else kinds[::-1]):
+            results[kind].append(one_round(kind, args, s))
+    med = {k: {f: statistics.median(x[f] for x in v) for f in v[0] if v[0][f] is not None} for k, v in results.items()}
+    print(f"| server (`--exec cat` / `websocketd cat`), median of {args.rounds} | connections/s, one at a time "
+          f"({s['n']}) | p50 / p99 | connections/s, 8 at a time ({s['n'] * 2}) | echo, 100 connections × "
+          f"{s['m']} × 64 B | server Pss per idle connection ({s['k']} open, programs excluded) |")
     print("| --- | --- | --- | --- | --- | --- |")
-    for kind, rate, p50, stream, fast, mem in rows:
-        print(f"| {kind} | {rate:,.0f} | {p50 * 1000:.1f} ms | {stream:,.0f} msg/s | "
-              f"{f'{fast:,.0f} msg/s' if fast else '(stalls)'} | {mem / 1024:.2f} MB |")
-    if "websocketd" not in kinds:
+    for kind in kinds:
+        m = med[kind]
+        floor = f" (floor: one idle forked process, {m['floor']:.0f} kB)" if "floor" in m else ""
+        print(f"| {kind} | {m['seq']:,.0f} | {m['p50']:.1f} / {m['p99']:.1f} ms | {m['par']:,.0f} | "
+              f"{m['echo']:,.0f} msg/s | {m['mem']:.0f} kB{floor} |")
+    if "websocketd" in med:
+        a, b = med["wsbridge"], med["websocketd"]
+        print(f"| wsbridge / websocketd | {a['seq'] / b['seq']:.2f} | {a['p50'] / b['p50']:.2f} / "
+              f"{a['p99'] / b['p99']:.2f} | {a['par'] / b['par']:.2f} | {a['echo'] / b['echo']:.2f} | "
+              f"{a['mem'] / b['mem']:.1f} |")
+    else:
         print("\n(websocketd is not installed: ./scripts/bench --server installs it)", file=sys.stderr)
 
 
