@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/epoll.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -196,6 +197,10 @@ class listener {
   void refill_pool();
   /// Reads netproc's reports; a frame out of place ends it as a crash would.
   void read_channel(served& s);
+  /// Every channel epoll says is readable.
+  void read_channels();
+  /// Stops watching the channel and closes it (netproc has ended, or broke the protocol).
+  void close_channel(served& c);
   void answer_file(served& s);
   void start_program(served& s);
   void tell_net(served& s, ipc::frame_type type, std::string_view payload);
@@ -226,6 +231,7 @@ class listener {
   std::map<pid_t, std::uint64_t> served_pids_; ///< their netprocs and programs
   std::uint64_t next_served_ = 0;
   std::optional<program_launcher> launcher_;
+  unique_fd channels_;            ///< --exec: epoll over the connections' channels
   std::deque<pooled_net> pool_;   ///< --exec: netprocs waiting for a connection
   std::size_t pool_size_ = 0;
   net_settings pool_settings_;    ///< what each of them is given (the peer comes later)
@@ -243,6 +249,13 @@ int listener::run() {
     return exit_connect_failed;
   }
   if (!single()) {
+    // The connections' channels, watched with epoll: a poll set rebuilt on every
+    // wake-up made opening 10,000 connections quadratic.
+    channels_.reset(::epoll_create1(EPOLL_CLOEXEC));
+    if (!channels_) {
+      std::fprintf(stderr, "wsbridge: epoll: %s\n", errno_text(errno).c_str());
+      return exit_failure;
+    }
     // The programs' descendants that lose their parent become ours (tini's way), so
     // that they are reaped, and ended with their program's group.
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -252,7 +265,6 @@ int listener::run() {
     pool_size_ = std::min<std::size_t>(limits::netproc_pool, cfg_.max_connections);
     refill_pool();
   }
-  std::vector<std::uint64_t> polled;  // the served connection of each channel polled
   for (;;) {
     const bool accepting = socket_ && !interrupted_by_ && !(single() && served_once_) && clock::now() >= paused_until_;
     if (!accepting && connections_.empty() && served_.empty() && (gate_.size() == 0 || interrupted_by_)) break;
@@ -262,12 +274,7 @@ int listener::run() {
     const std::size_t gate_first = fds.size();
     if (!interrupted_by_) gate_.add_polls(fds);
     const std::size_t gate_end = fds.size();
-    polled.clear();
-    for (const auto& [id, c] : served_)
-      if (c.channel) {
-        fds.push_back({c.channel.get(), POLLIN, 0});
-        polled.push_back(id);
-      }
+    if (channels_) fds.push_back({channels_.get(), POLLIN, 0});
     int timeout_ms = refused_.empty() && clock::now() >= paused_until_ ? -1 : 100;
     const auto shorten = [&](clock::time_point at) {
       const auto left = std::chrono::ceil<std::chrono::milliseconds>(at - clock::now());
@@ -282,9 +289,7 @@ int listener::run() {
     read_signals(signals_.get(), [this](const signalfd_siginfo& si) {
       if (si.ssi_signo != SIGCHLD) on_signal(static_cast<int>(si.ssi_signo), si.ssi_code == SI_KERNEL);
     });
-    for (std::size_t i = 0; i < polled.size(); ++i)
-      if (fds[gate_end + i].revents)
-        if (auto it = served_.find(polled[i]); it != served_.end()) read_channel(it->second);
+    if (channels_ && fds[gate_end].revents) read_channels();
     reap();
     run_served_timers(clock::now());
     if (!interrupted_by_)
@@ -611,8 +616,29 @@ void listener::start_served(unique_fd fd, const std::string& peer) {
   c.channel = std::move(n.channel);
   c.net = n.pid;
   const std::uint64_t id = next_served_++;
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = id;
+  ::epoll_ctl(channels_.get(), EPOLL_CTL_ADD, c.channel.get(), &ev);
   served_pids_[c.net] = id;
   served_.emplace(id, std::move(c));
+}
+
+void listener::read_channels() {
+  epoll_event events[256];
+  for (;;) {
+    const int n = ::epoll_wait(channels_.get(), events, 256, 0);
+    for (int i = 0; i < n; ++i)
+      if (auto it = served_.find(events[i].data.u64); it != served_.end() && it->second.channel)
+        read_channel(it->second);
+    if (n < 256) return;
+  }
+}
+
+void listener::close_channel(served& c) {
+  if (!c.channel) return;
+  ::epoll_ctl(channels_.get(), EPOLL_CTL_DEL, c.channel.get(), nullptr);
+  c.channel.reset();
 }
 
 void listener::read_channel(served& c) {
@@ -622,14 +648,14 @@ void listener::read_channel(served& c) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) break;
     if (n <= 0) {  // EOF: netproc has ended, or is ending
-      c.channel.reset();
+      close_channel(c);
       break;
     }
     if (std::string err; !c.reports.take(std::string_view(buf, static_cast<std::size_t>(n)), &err)) {
       // As a crash: the child is not trusted to go on (OpenSSH's monitor: fatal).
       std::fprintf(stderr, "wsbridge: %s: internal protocol error from the network process: %s\n", c.peer.c_str(),
                    safe_text(err).c_str());
-      c.channel.reset();
+      close_channel(c);
       if (c.net > 0) ::kill(c.net, SIGKILL);
       c.net_killed_by_us = true;
       return;
@@ -703,7 +729,7 @@ void listener::on_net_exit(served& c, int status) {
   // What it said last (a file request cannot be answered now; a program not started
   // will not be).
   if (c.channel) read_channel(c);
-  c.channel.reset();
+  close_channel(c);
   if (const int nr = c.board->get()->sandbox_syscall.load(std::memory_order_relaxed); nr != 0) {
     std::fprintf(stderr, "wsbridge: %s: network process stopped by its sandbox (system call %s)\n", c.peer.c_str(),
                  sandbox::syscall_name(nr).c_str());
