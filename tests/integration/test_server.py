@@ -252,6 +252,37 @@ def test_a_killed_listener_leaves_no_process_behind(listen):
     loop.close()
 
 
+def test_each_connection_is_one_network_process_beside_its_program(listen):
+    from conftest import process_name
+    server = listen("--exec", "sh", "-c", "cat")
+    # Spares wait ahead of any connection, forked by the listener.
+    wait_for(lambda: len([p for p in server.processes(spares=True) if process_name(p) == "wsbridge-spare"]) >= 1,
+             10, "a spare network process")
+
+    async def two():
+        a = await websockets.connect(server.url)
+        b = await websockets.connect(server.url)
+        for ws in (a, b):
+            await ws.send("x")
+            assert await ws.recv() == "x"
+        names = sorted(process_name(p) for p in server.processes())
+        parents = {_parent(p) for p in server.processes()}
+        await a.close()
+        await b.close()
+        return names, parents
+
+    names, parents = asyncio.run(two())
+    # No connection supervisor and no ioproc: a netproc and the program, both the listener's.
+    assert names.count("wsbridge-net") == 2 and len(names) == 4, names
+    assert not [n for n in names if n.startswith("wsbridge") and n != "wsbridge-net"], names
+    assert parents == {server.proc.pid}, parents
+
+
+def _parent(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
 def masked(opcode, payload, key=b"\x01\x02\x03\x04"):
     """A client frame (FIN set, masked as RFC 6455 §5.3 requires); payloads under 126 bytes."""
     assert len(payload) < 126
