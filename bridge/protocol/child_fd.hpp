@@ -18,6 +18,9 @@ inline constexpr int socket = 7;
 /// --log, ioproc only: the transcript file, opened by the supervisor (the sandboxed
 /// ioproc may not open files).
 inline constexpr int log = 8;
+/// Server mode with --exec, netproc only: the file of every connection's board
+/// (status_board.hpp, board_file); netproc maps its own page and closes it at once.
+inline constexpr int boards = 8;
 /// Server mode, a connection's supervisor (the listener's child): the accepted
 /// connection, which it hands on to its netproc as `socket`.
 inline constexpr int accepted = 3;

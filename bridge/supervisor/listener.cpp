@@ -111,7 +111,7 @@ struct connection {
 /// limit, not ours, bounds how many it can serve.
 struct served {
   std::string peer;
-  std::unique_ptr<status_board_mapping> board;  ///< shared with its netproc alone (MADV_DONTFORK)
+  std::size_t board = 0;  ///< its page in the listener's board_file, mapped by its netproc alone
   clock::time_point accepted_at;
   unique_fd channel;      ///< a socket: requests and file descriptors to netproc, its reports back
   net_reports reports;    ///< what netproc said, checked as it came
@@ -126,7 +126,6 @@ struct served {
   std::optional<clock::time_point> program_at;  ///< the next step of ending it
   std::optional<clock::time_point> group_at;    ///< what it left in its group gets SIGKILL
 
-  bool upgraded() const { return board->get()->opened.load(std::memory_order_relaxed) != 0; }
   bool done() const { return net < 0 && program < 0 && group < 0; }
 };
 
@@ -134,7 +133,7 @@ struct served {
 struct pooled_net {
   pid_t pid = -1;
   unique_fd channel;
-  std::unique_ptr<status_board_mapping> board;
+  std::size_t board = 0;
 };
 
 /// Raises the soft limit on descriptors to the hard one (each connection waiting for
@@ -201,6 +200,7 @@ class listener {
   void read_channels();
   /// Stops watching the channel and closes it (netproc has ended, or broke the protocol).
   void close_channel(served& c);
+  bool upgraded(const served& c) const { return boards_.opened(c.board); }
   void answer_file(served& s);
   void start_program(served& s);
   void tell_net(served& s, ipc::frame_type type, std::string_view payload);
@@ -232,6 +232,8 @@ class listener {
   std::uint64_t next_served_ = 0;
   std::optional<program_launcher> launcher_;
   unique_fd channels_;            ///< --exec: epoll over the connections' channels
+  board_file boards_;             ///< --exec: every connection's board, none mapped here
+  std::map<pid_t, std::size_t> dying_spares_;  ///< spares killed unused: their boards, until reaped
   std::deque<pooled_net> pool_;   ///< --exec: netprocs waiting for a connection
   std::size_t pool_size_ = 0;
   net_settings pool_settings_;    ///< what each of them is given (the peer comes later)
@@ -252,8 +254,8 @@ int listener::run() {
     // The connections' channels, watched with epoll: a poll set rebuilt on every
     // wake-up made opening 10,000 connections quadratic.
     channels_.reset(::epoll_create1(EPOLL_CLOEXEC));
-    if (!channels_) {
-      std::fprintf(stderr, "wsbridge: epoll: %s\n", errno_text(errno).c_str());
+    if (!channels_ || !boards_.create(&err)) {
+      std::fprintf(stderr, "wsbridge: %s\n", channels_ ? err.c_str() : ("epoll: " + errno_text(errno)).c_str());
       return exit_failure;
     }
     // The programs' descendants that lose their parent become ours (tini's way), so
@@ -445,8 +447,8 @@ std::size_t listener::open_connections() const {
   // --max-connections counts open ones; those still in their upgrade have a bound of
   // their own (drop_oldest_upgrading), so they cannot crowd out an open one.
   if (single()) return connections_.size();
-  return static_cast<std::size_t>(std::count_if(served_.begin(), served_.end(), [](const auto& c) {
-    return c.second.net > 0 && !c.second.dropped && c.second.upgraded();
+  return static_cast<std::size_t>(std::count_if(served_.begin(), served_.end(), [this](const auto& c) {
+    return c.second.net > 0 && !c.second.dropped && upgraded(c.second);
   }));
 }
 
@@ -484,7 +486,7 @@ void listener::drop_oldest_upgrading() {
   served* oldest = nullptr;
   std::size_t upgrading = 0;
   for (auto& [id, c] : served_) {
-    if (c.net <= 0 || c.dropped || c.upgraded()) continue;
+    if (c.net <= 0 || c.dropped || upgraded(c)) continue;
     ++upgrading;
     if (!oldest || c.accepted_at < oldest->accepted_at) oldest = &c;
   }
@@ -549,7 +551,7 @@ void listener::on_signal(int sig, bool from_terminal) {
   // signals, and its programs are in groups of their own, so they hear it from us.
   for (auto& [id, c] : served_) interrupt_served(c, sig);
   for (const auto& n : pool_) ::kill(n.pid, SIGKILL);  // they serve nobody yet
-  pool_.clear();
+  pool_.clear();  // their boards are not needed again: nothing new starts
   deadline_ = clock::now() + cfg_.close_timeout + 2 * limits::exec_grace + std::chrono::seconds(2);
 }
 
@@ -566,20 +568,33 @@ void listener::reap() {
 // ---- --exec: the monitor of every connection ----------------------------------------
 
 bool listener::spawn_pooled(pooled_net& n, std::string* err) {
-  n.board = std::make_unique<status_board_mapping>();
+  const auto slot = boards_.take();
+  if (!slot) return *err = "status boards: " + errno_text(errno), false;
+  n.board = *slot;
   unique_fd theirs;
-  if (!n.board->create(err) || !make_socket_pair(n.channel, theirs, err)) return false;
+  if (!make_socket_pair(n.channel, theirs, err)) {
+    boards_.give_back(n.board);
+    return false;
+  }
   // netproc's descriptors (child_fd): no ioproc pipes; the channel serves both as its
   // requests (control_in) and its reports (to_supervisor); the socket comes later, by
-  // the channel. Every other descriptor of ours is closed in it (the listening
-  // socket, other channels), and no other connection's board is mapped there
-  // (MADV_DONTFORK). Named "wsbridge-spare" until its connection comes (then
-  // "wsbridge-net"): ps shows which ones serve a client.
-  const child_spec spec{"wsbridge-spare", {-1, -1, theirs.get(), theirs.get()}, SIGKILL};
-  status_board& board = *n.board->get();
-  n.pid = spawn_child(spec, [&] { return roles_.netproc(pool_settings_, {}, board); }, err);
-  n.board->keep_from_later_forks();
-  return n.pid > 0;
+  // the channel; the board file, for it to map its own page and close. Every other
+  // descriptor of ours is closed in it (the listening socket, other channels).
+  // Named "wsbridge-spare" until its connection comes (then "wsbridge-net"): ps shows
+  // which ones serve a client.
+  const child_spec spec{"wsbridge-spare", {-1, -1, theirs.get(), theirs.get(), -1, boards_.fd()}, SIGKILL};
+  const std::size_t page = n.board;
+  n.pid = spawn_child(
+      spec,
+      [&] {
+        status_board* board = board_file::map(child_fd::boards, page);
+        ::close(child_fd::boards);  // its own page only, from here on
+        return board ? roles_.netproc(pool_settings_, {}, *board) : exit_failure;
+      },
+      err);
+  if (n.pid > 0) return true;
+  boards_.give_back(n.board);
+  return false;
 }
 
 void listener::refill_pool() {
@@ -606,7 +621,8 @@ void listener::start_served(unique_fd fd, const std::string& peer) {
     }
     // The socket is the netproc's from here on; ours closes on return.
     if (send_with_fd(n.channel.get(), frame, fd.get()) == 0) break;
-    ::kill(n.pid, SIGKILL);  // gone meanwhile (reaped as an orphan of the pool): the next one
+    ::kill(n.pid, SIGKILL);  // gone meanwhile: the next one (its board is free once it is reaped)
+    dying_spares_[n.pid] = n.board;
   }
   ::fcntl(n.channel.get(), F_SETFL, O_NONBLOCK);  // read in our loop, as it comes
   served c;
@@ -710,7 +726,11 @@ void listener::start_program(served& c) {
 void listener::on_served_exit(pid_t pid, int status) {
   const auto at = served_pids_.find(pid);
   if (at == served_pids_.end()) {  // a netproc of the pool, or a program's orphan (we are the subreaper)
-    std::erase_if(pool_, [pid](const pooled_net& n) { return n.pid == pid; });
+    std::erase_if(pool_, [&](const pooled_net& n) { return n.pid == pid && (boards_.give_back(n.board), true); });
+    if (auto d = dying_spares_.find(pid); d != dying_spares_.end()) {
+      boards_.give_back(d->second);
+      dying_spares_.erase(d);
+    }
     return;
   }
   const std::uint64_t id = at->second;
@@ -720,7 +740,10 @@ void listener::on_served_exit(pid_t pid, int status) {
   served& c = it->second;
   if (pid == c.net) on_net_exit(c, status);
   else if (pid == c.program) on_program_exit(c, status);
-  if (c.done()) served_.erase(it);
+  if (c.done()) {
+    boards_.give_back(c.board);
+    served_.erase(it);
+  }
 }
 
 void listener::on_net_exit(served& c, int status) {
@@ -730,7 +753,7 @@ void listener::on_net_exit(served& c, int status) {
   // will not be).
   if (c.channel) read_channel(c);
   close_channel(c);
-  if (const int nr = c.board->get()->sandbox_syscall.load(std::memory_order_relaxed); nr != 0) {
+  if (const int nr = boards_.sandbox_syscall(c.board); nr != 0) {
     std::fprintf(stderr, "wsbridge: %s: network process stopped by its sandbox (system call %s)\n", c.peer.c_str(),
                  sandbox::syscall_name(nr).c_str());
   } else if (WIFSIGNALED(status) && !c.net_killed_by_us) {
@@ -792,6 +815,7 @@ void listener::run_served_timers(clock::time_point now) {
       c.group_at.reset();
       c.group = -1;
     }
+    if (c.done()) boards_.give_back(c.board);
     it = c.done() ? served_.erase(it) : std::next(it);
   }
 }
@@ -811,7 +835,7 @@ void listener::interrupt_served(served& c, int sig) {
     c.program_signalled = true;
   }
   if (c.net <= 0) return;
-  if (c.board->get()->state.load(std::memory_order_acquire) == connection_state::open) {
+  if (boards_.state(c.board) == connection_state::open) {
     // Tell the client why we leave (1001, going away), but wait only a short grace.
     std::string frame;
     ipc::append_frame(frame, ipc::frame_type::close_request, ipc::encode_close({close_going_away, false, ""}));
