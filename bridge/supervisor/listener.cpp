@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <deque>
 #include <map>
+#include <set>
 #include <memory>
 #include <netinet/in.h>
 #include <optional>
@@ -112,6 +113,10 @@ struct connection {
 struct served {
   std::string peer;
   std::size_t board = 0;  ///< its page in the listener's board_file, mapped by its netproc alone
+  std::uint64_t id = 0;   ///< its number in served_ (ids grow: the oldest is the smallest)
+  /// Its netproc said the upgrade is done (program_start, as the 101 goes out): it
+  /// counts against --max-connections, and can no longer be dropped for a newer one.
+  bool upgraded = false;
   clock::time_point accepted_at;
   unique_fd channel;      ///< a socket: requests and file descriptors to netproc, its reports back
   net_reports reports;    ///< what netproc said, checked as it came
@@ -200,7 +205,8 @@ class listener {
   void read_channels();
   /// Stops watching the channel and closes it (netproc has ended, or broke the protocol).
   void close_channel(served& c);
-  bool upgraded(const served& c) const { return boards_.opened(c.board); }
+  /// The connection's upgrade is done: counted open, out of upgrading_.
+  void mark_upgraded(served& c);
   void answer_file(served& s);
   void start_program(served& s);
   void tell_net(served& s, ipc::frame_type type, std::string_view payload);
@@ -234,6 +240,8 @@ class listener {
   unique_fd channels_;            ///< --exec: epoll over the connections' channels
   board_file boards_;             ///< --exec: every connection's board, none mapped here
   std::map<pid_t, std::size_t> dying_spares_;  ///< spares killed unused: their boards, until reaped
+  std::set<std::uint64_t> upgrading_;  ///< --exec: connections in their upgrade, oldest first
+  std::size_t open_count_ = 0;         ///< --exec: upgraded connections whose netproc runs
   std::deque<pooled_net> pool_;   ///< --exec: netprocs waiting for a connection
   std::size_t pool_size_ = 0;
   net_settings pool_settings_;    ///< what each of them is given (the peer comes later)
@@ -447,9 +455,7 @@ std::size_t listener::open_connections() const {
   // --max-connections counts open ones; those still in their upgrade have a bound of
   // their own (drop_oldest_upgrading), so they cannot crowd out an open one.
   if (single()) return connections_.size();
-  return static_cast<std::size_t>(std::count_if(served_.begin(), served_.end(), [this](const auto& c) {
-    return c.second.net > 0 && !c.second.dropped && upgraded(c.second);
-  }));
+  return open_count_;
 }
 
 void listener::on_request_ready(unique_fd fd, const std::string& peer) {
@@ -483,19 +489,16 @@ void listener::drain_refused(bool all) {
 }
 
 void listener::drop_oldest_upgrading() {
-  served* oldest = nullptr;
-  std::size_t upgrading = 0;
-  for (auto& [id, c] : served_) {
-    if (c.net <= 0 || c.dropped || upgraded(c)) continue;
-    ++upgrading;
-    if (!oldest || c.accepted_at < oldest->accepted_at) oldest = &c;
-  }
-  if (upgrading < limits::max_upgrading || !oldest) return;
+  if (upgrading_.size() < limits::max_upgrading) return;
+  const auto it = served_.find(*upgrading_.begin());
+  upgrading_.erase(upgrading_.begin());
+  if (it == served_.end()) return;
+  served& oldest = it->second;
   if (cfg_.verbose)
     std::fprintf(stderr, "wsbridge: %s: dropped while in its upgrade, for a newer connection (%zu in theirs)\n",
-                 oldest->peer.c_str(), upgrading);
-  ::kill(oldest->net, SIGKILL);  // no program runs yet
-  oldest->net_killed_by_us = oldest->dropped = true;
+                 oldest.peer.c_str(), upgrading_.size() + 1);
+  ::kill(oldest.net, SIGKILL);  // no program runs yet
+  oldest.net_killed_by_us = oldest.dropped = true;
 }
 
 void listener::start_connection(unique_fd fd, const std::string& peer) {
@@ -632,6 +635,8 @@ void listener::start_served(unique_fd fd, const std::string& peer) {
   c.channel = std::move(n.channel);
   c.net = n.pid;
   const std::uint64_t id = next_served_++;
+  c.id = id;
+  upgrading_.insert(id);
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.u64 = id;
@@ -649,6 +654,13 @@ void listener::read_channels() {
         read_channel(it->second);
     if (n < 256) return;
   }
+}
+
+void listener::mark_upgraded(served& c) {
+  if (c.upgraded || c.dropped || c.net <= 0) return;
+  c.upgraded = true;
+  upgrading_.erase(c.id);
+  ++open_count_;
 }
 
 void listener::close_channel(served& c) {
@@ -678,7 +690,10 @@ void listener::read_channel(served& c) {
     }
   }
   if (c.reports.file_request) answer_file(c);
-  if (c.reports.program_start) start_program(c);
+  if (c.reports.program_start) {
+    mark_upgraded(c);
+    start_program(c);
+  }
 }
 
 void listener::tell_net(served& c, ipc::frame_type type, std::string_view payload) {
@@ -748,6 +763,8 @@ void listener::on_served_exit(pid_t pid, int status) {
 
 void listener::on_net_exit(served& c, int status) {
   c.net = -1;
+  upgrading_.erase(c.id);
+  if (c.upgraded) --open_count_;
   c.kill_net_at.reset();
   // What it said last (a file request cannot be answered now; a program not started
   // will not be).
