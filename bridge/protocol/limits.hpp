@@ -82,6 +82,9 @@ inline constexpr unsigned default_max_connections = 64;
 /// the oldest still in its upgrade is dropped: clients that send half a request and
 /// wait push out each other, never an open connection nor a real client for long.
 inline constexpr std::size_t max_upgrading = 64;
+/// ... and only one in its upgrade for this long is dropped for a newer one: a burst
+/// of fresh connections is not an attack.
+inline constexpr auto upgrade_stuck = 1s;
 
 /// Server mode with --exec: network processes forked ahead of time, waiting for a
 /// connection (the listener's pool, as Apache's prefork keeps spare servers), so that

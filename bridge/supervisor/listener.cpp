@@ -491,6 +491,10 @@ void listener::drain_refused(bool all) {
 void listener::drop_oldest_upgrading() {
   if (upgrading_.size() < limits::max_upgrading) return;
   const auto it = served_.find(*upgrading_.begin());
+  // Its request head was complete (the gate saw to it): one still in its upgrade a
+  // second later is stuck (a stalled TLS handshake), while a burst of fresh ones (100
+  // clients at once on 2 cores) is only busy, and none of it is dropped.
+  if (it != served_.end() && clock::now() - it->second.accepted_at < limits::upgrade_stuck) return;
   upgrading_.erase(upgrading_.begin());
   if (it == served_.end()) return;
   served& oldest = it->second;
