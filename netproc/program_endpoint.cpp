@@ -40,9 +40,7 @@ int status_code(int wait_status) {
 bool frames_program_here(const net_settings& cfg) { return cfg.server() && cfg.frames_program; }
 
 program_endpoint::program_endpoint(boost::asio::io_context& ioc, const net_settings& cfg, status_board& board)
-    : ioc_(ioc),
-      cfg_(cfg),
-      io_(cfg.program_io),
+    : io_(cfg.program_io),
       board_(board),
       who_(cfg.program_io.who()),
       from_outbox_(ioc),

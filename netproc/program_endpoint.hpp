@@ -83,8 +83,6 @@ class program_endpoint {
   void leave_if_done();
   void say(const std::string& line) const;
 
-  boost::asio::io_context& ioc_;
-  const net_settings& cfg_;
   const io_settings& io_;
   status_board& board_;
   session_parts* parts_ = nullptr;

@@ -79,10 +79,6 @@ connection_state board_file::state(std::size_t slot) const {
   return static_cast<connection_state>(read_field<std::uint32_t>(slot, offsetof(status_board, state)));
 }
 
-bool board_file::opened(std::size_t slot) const {
-  return read_field<std::uint32_t>(slot, offsetof(status_board, opened)) != 0;
-}
-
 std::int32_t board_file::sandbox_syscall(std::size_t slot) const {
   return read_field<std::int32_t>(slot, offsetof(status_board, sandbox_syscall));
 }
@@ -90,10 +86,6 @@ std::int32_t board_file::sandbox_syscall(std::size_t slot) const {
 status_board* board_file::map(int fd, std::size_t slot) {
   void* p = ::mmap(nullptr, board_page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, static_cast<off_t>(slot * board_page));
   return p == MAP_FAILED ? nullptr : static_cast<status_board*>(p);
-}
-
-void status_board_mapping::keep_from_later_forks() {
-  if (board_) ::madvise(region_.get_address(), region_.get_size(), MADV_DONTFORK);
 }
 
 }  // namespace wsbridge

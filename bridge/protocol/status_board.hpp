@@ -67,11 +67,6 @@ class status_board_mapping {
 
   status_board* get() const { return board_; }
 
-  /// Processes forked from now on do not inherit the mapping (MADV_DONTFORK): a
-  /// listener's later connections never see this one's board, and each fork copies one
-  /// mapping fewer.
-  void keep_from_later_forks();
-
  private:
   boost::interprocess::mapped_region region_;
   status_board* board_ = nullptr;
@@ -94,7 +89,6 @@ class board_file {
 
   /// The fields the listener reads (netproc writes them; untrusted).
   connection_state state(std::size_t slot) const;
-  bool opened(std::size_t slot) const;
   std::int32_t sandbox_syscall(std::size_t slot) const;
 
   /// In the child: maps `slot` of the file at `fd`; null on failure.

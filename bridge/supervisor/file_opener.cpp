@@ -52,4 +52,14 @@ opened_file open_static_file(const std::string& dir, std::string_view path) {
   return out;
 }
 
+void answer_file_request(int channel, const std::string& dir, std::string_view path) {
+  opened_file file;
+  file.answer = std::string(ipc::file_missing);
+  if (!dir.empty()) file = open_static_file(dir, path);
+  std::string frame;
+  ipc::append_frame(frame, ipc::frame_type::file_answer, file.answer);
+  if (file.fd) send_with_fd(channel, frame, file.fd.get());
+  else write_all(channel, frame);
+}
+
 }  // namespace wsbridge

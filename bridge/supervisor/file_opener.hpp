@@ -24,4 +24,9 @@ struct opened_file {
 /// keeps a FIFO's open from waiting for a writer).
 opened_file open_static_file(const std::string& dir, std::string_view path);
 
+/// Answers netproc's `file_request` for `path` on `channel` (a Unix socket): the file
+/// beneath `dir` with its descriptor attached, or file_missing without --static-dir
+/// (empty `dir`). A netproc gone meanwhile is the caller's to find (it reaps).
+void answer_file_request(int channel, const std::string& dir, std::string_view path);
+
 }  // namespace wsbridge

@@ -710,14 +710,7 @@ void listener::tell_net(served& c, ipc::frame_type type, std::string_view payloa
 void listener::answer_file(served& c) {
   const std::string path = std::move(*c.reports.file_request);
   c.reports.file_request.reset();
-  if (!c.channel) return;
-  opened_file file;
-  file.answer = std::string(ipc::file_missing);
-  if (!cfg_.static_dir.empty()) file = open_static_file(cfg_.static_dir, path);
-  std::string frame;
-  ipc::append_frame(frame, ipc::frame_type::file_answer, file.answer);
-  if (file.fd) send_with_fd(c.channel.get(), frame, file.fd.get());
-  else write_all(c.channel.get(), frame);
+  if (c.channel) answer_file_request(c.channel.get(), cfg_.static_dir, path);
 }
 
 void listener::start_program(served& c) {

@@ -282,15 +282,7 @@ bool supervisor::follow_redirect() {
 void supervisor::answer_file_request() {
   const std::string path = std::move(*reports_.file_request);
   reports_.file_request.reset();
-  if (!net_.control) return;
-  opened_file file;
-  file.answer = std::string(ipc::file_missing);
-  if (!cfg_.static_dir.empty()) file = open_static_file(cfg_.static_dir, path);
-  std::string frame;
-  ipc::append_frame(frame, ipc::frame_type::file_answer, file.answer);
-  // A netproc gone meanwhile is found by reap(); nothing to report here.
-  if (file.fd) send_with_fd(net_.control.get(), frame, file.fd.get());
-  else write_all(net_.control.get(), frame);
+  if (net_.control) wsbridge::answer_file_request(net_.control.get(), cfg_.static_dir, path);
 }
 
 void supervisor::read_reports(bool to_end) {
