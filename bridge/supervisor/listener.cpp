@@ -849,14 +849,17 @@ void listener::interrupt_served(served& c, int sig) {
     c.program_signalled = true;
   }
   if (c.net <= 0) return;
-  if (boards_.state(c.board) == connection_state::open) {
+  if (const auto state = boards_.state(c.board); state == connection_state::open || state == connection_state::upgrading) {
     // Tell the client why we leave (1001, going away), but wait only a short grace.
+    // One in its upgrade may have sent its 101 already, which the client may have read
+    // before netproc's board says open: netproc keeps the request for then, or ends
+    // the attempt if no 101 went out (session_parts).
     std::string frame;
     ipc::append_frame(frame, ipc::frame_type::close_request, ipc::encode_close({close_going_away, false, ""}));
     if (c.channel) write_all(c.channel.get(), frame);
     c.kill_net_at = clock::now() + limits::interrupt_grace;
   } else {
-    // Nothing to say before the connection is open, and a closing one has said it.
+    // Nothing to say before the upgrade, and a closing connection has said it.
     ::kill(c.net, SIGKILL);
     c.net_killed_by_us = true;
   }

@@ -450,7 +450,11 @@ void supervisor::on_signal(const signalfd_siginfo& si) {
       program > 0 && io_.pid > 0 && parent_of(program) == io_.pid)
     ::kill(-program, sig);
   const auto state = board_.get()->state.load(std::memory_order_acquire);
-  if (state == connection_state::open && net_.pid > 0) {
+  // A server in its upgrade may have sent its 101 already, which its client may have
+  // read before netproc's board says open: it is owed a Close too, and netproc keeps
+  // the request for then (or ends the attempt if no 101 went out).
+  const bool owes_close = state == connection_state::open || (cfg_.server() && state == connection_state::upgrading);
+  if (owes_close && net_.pid > 0) {
     // Tell the peer why we leave (a client: 1000; a server: 1001, going away), but
     // wait only a short grace.
     std::string frame;

@@ -7,6 +7,7 @@
 #include <boost/beast/websocket.hpp>
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "bridge/protocol/close_codes.hpp"
 #include "bridge/protocol/exit_codes.hpp"
@@ -89,6 +90,10 @@ void relay<Layer>::start(std::string_view replay) {
     consume_io_frames();  // the previous connection's unsent messages go first
   }
   do_io_read();
+  if (const auto kept = std::exchange(parts_.kept_close, std::nullopt)) {
+    interrupted_ = true;  // asked for while our 101 was on its way (session_parts)
+    request_close(kept->code, kept->reason);
+  }
 }
 
 // ---- peer -> ioproc ------------------------------------------------------------------

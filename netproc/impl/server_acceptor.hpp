@@ -156,6 +156,7 @@ void server_acceptor<Layer>::on_request(error_code ec, std::size_t) {
   ws_.set_option(websocket::stream_base::decorator([this, chosen](websocket::response_type& res) {
     res.set(http::field::server, std::string("wsbridge/") + version_string);
     if (res.result() != http::status::switching_protocols) return;
+    parts_.answer_sent = true;
     if (!chosen.empty()) res.set(http::field::sec_websocket_protocol, chosen);
     response_ = res;
     if (parts_.cfg.verbose) show_headers(parts_.out, ">", res);

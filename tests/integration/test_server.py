@@ -231,6 +231,35 @@ def test_sigterm_closes_every_connection_with_1001_and_leaves_nothing(listen):
     wait_for(lambda: not server.processes(spares=True), 10, "the server's processes to be gone")
 
 
+def test_sigterm_during_upgrades_gives_1001_to_every_client_that_read_a_101(listen):
+    # A client may read its 101 before its netproc's board says open; the signal then
+    # finds the connection upgrading, and that client is still owed a Close.
+    server = listen("--exec", "sh", "-c", "exec cat")
+    socks = [socket.create_connection(("127.0.0.1", server.port), timeout=20) for _ in range(12)]
+    for s in socks:
+        s.sendall(UPGRADE)
+    first = socks[0].recv(1)  # the first 101 on its way: the rest are mid-upgrade
+    assert first == b"H"
+    server.proc.send_signal(signal.SIGTERM)
+    answered = 0
+    for i, s in enumerate(socks):
+        data = first if i == 0 else b""
+        try:
+            while chunk := s.recv(4096):
+                data += chunk
+        except ConnectionResetError:
+            pass
+        s.close()
+        if not data.startswith(b"HTTP/1.1 101"):
+            assert data == b"", data  # never answered: dropped before its 101
+            continue
+        answered += 1
+        frame = data.split(b"\r\n\r\n", 1)[1]
+        assert frame[:1] == b"\x88" and int.from_bytes(frame[2:4], "big") == 1001, (i, frame)
+    assert answered >= 1
+    assert server.proc.wait(timeout=30) == EXIT_SIGTERM
+
+
 def test_a_killed_listener_leaves_no_process_behind(listen):
     server = listen("--exec", "sh", "-c", "cat")
 
