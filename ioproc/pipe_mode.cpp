@@ -31,6 +31,7 @@
 #include "bridge/framing/input_framer.hpp"
 #include "ioproc/net_frames.hpp"
 #include "bridge/framing/output_framer.hpp"
+#include "bridge/framing/program_report.hpp"
 #include "ioproc/pipe_sender.hpp"
 #include "ioproc/wrapped_program.hpp"
 
@@ -109,7 +110,7 @@ class input_pump {
     }
     if (!program_) return {};
     const auto status = program_->peek_exit(limits::exec_grace);
-    if (!status || wrapped_program::status_code(*status) == 0) return {};
+    if (!status || exit_status_code(*status) == 0) return {};
     return ipc::encode_close({close_internal_error, false, ""});
   }
 
@@ -188,22 +189,12 @@ struct relay_end {
 /// may pass on what a client sent (`cat >&2`): the lines are made terminal-safe like
 /// every other line that may hold a peer's bytes.
 void relay_program_errors(int fd, relay_end& finished) {
-  std::string pending;
+  error_lines lines(say_prefix);
   char buf[4096];
   for (;;) {
     const ssize_t n = read_some(fd, buf, sizeof buf);
-    if (n > 0) pending.append(buf, static_cast<std::size_t>(n));
-    // Whole lines, and a long line in pieces; at the end, what is left.
-    std::size_t start = 0;
-    for (std::size_t nl; (nl = pending.find('\n', start)) != std::string::npos || pending.size() - start >= sizeof buf;) {
-      const std::size_t end = nl == std::string::npos ? start + sizeof buf : nl;
-      std::string line = say_prefix + safe_text(std::string_view(pending).substr(start, end - start)) + "\n";
-      write_all(STDERR_FILENO, line);
-      start = nl == std::string::npos ? end : nl + 1;
-    }
-    pending.erase(0, start);
+    write_all(STDERR_FILENO, n > 0 ? lines.add({buf, static_cast<std::size_t>(n)}) : lines.finish());
     if (n <= 0) {
-      if (!pending.empty()) write_all(STDERR_FILENO, say_prefix + safe_text(pending) + "\n");
       std::lock_guard lock(finished.mutex);
       finished.done = true;
       finished.cv.notify_all();
@@ -444,7 +435,7 @@ int finish_program(wrapped_program& program, status_board& board, int status, st
     say("the program did not exit after its input ended; it was stopped with a signal");
     return status;
   }
-  const int code = wrapped_program::status_code(wait_status);
+  const int code = exit_status_code(wait_status);
   // Server mode: a program that failed is always said, with its connection (-q or not),
   // as a web server logs a CGI script's failure.
   if (code != 0 && say_prefix.size() != 0) {

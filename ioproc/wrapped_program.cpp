@@ -211,9 +211,4 @@ void wrapped_program::end_group(std::chrono::milliseconds grace) {
   while (::waitpid(-pid_, nullptr, 0) > 0) {}
 }
 
-int wrapped_program::status_code(int wait_status) {
-  if (WIFSIGNALED(wait_status)) return 128 + WTERMSIG(wait_status);
-  return WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 0;
-}
-
 }  // namespace wsbridge

@@ -54,9 +54,6 @@ class wrapped_program {
   /// *killed_by_us tells whether our signal ended the program.
   int finish(std::chrono::milliseconds grace, bool* killed_by_us);
 
-  /// The shell's convention for a wait status: the exit code, or 128 + signal.
-  static int status_code(int wait_status);
-
   bool reaped() const { return reaped_; }
   int wait_status() const { return wait_status_; }
 

@@ -19,8 +19,9 @@ namespace wsbridge::netproc {
 namespace {
 
 /// How long the process stays, once the session has ended, for the program to take its
-/// last messages and write its last stderr lines: the supervisor gives the program the
-/// same (EOF, then SIGTERM and SIGKILL after limits::exec_grace each).
+/// last messages; once it has them (EOF), it has limits::exec_grace to write its last
+/// stderr lines and end, as a client's --exec program has. The listener's SIGTERM, then
+/// SIGKILL, follow at that grace each after this process has gone.
 constexpr auto wind_down = 2 * limits::exec_grace + std::chrono::seconds(1);
 
 /// Above this much gathered for the program's stdin, the outbox is not read: its pipe
@@ -29,11 +30,6 @@ constexpr auto wind_down = 2 * limits::exec_grace + std::chrono::seconds(1);
 constexpr std::size_t max_program_backlog = limits::max_receive_backlog;
 
 constexpr std::size_t output_read = 64u << 10;
-
-int status_code(int wait_status) {
-  if (WIFSIGNALED(wait_status)) return 128 + WTERMSIG(wait_status);
-  return WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : 0;
-}
 
 }  // namespace
 
@@ -74,16 +70,22 @@ void program_endpoint::start(session_parts& parts) {
     if (leaving_) return;
     leaving_ = true;
     leave_status_ = status;
-    wind_down_.expires_after(wind_down);
-    wind_down_.async_wait([this](error_code ec) {
-      if (ec) return;
-      if (dropped_ + messages_gathered_ + messages_in_flight_ != 0) drop_program_input();
-      std::fflush(stderr);
-      ::_exit(leave_status_);
-    });
+    wind_down_within(wind_down);
     leave_if_done();
   };
   read_outbox();
+}
+
+void program_endpoint::wind_down_within(std::chrono::steady_clock::duration limit) {
+  if (wind_down_armed_ && wind_down_.expiry() <= std::chrono::steady_clock::now() + limit) return;
+  wind_down_armed_ = true;
+  wind_down_.expires_after(limit);  // a wait already set ends with operation_aborted
+  wind_down_.async_wait([this](error_code ec) {
+    if (ec) return;
+    if (dropped_ + messages_gathered_ + messages_in_flight_ != 0) drop_program_input();
+    std::fflush(stderr);
+    ::_exit(leave_status_);
+  });
 }
 
 // ---- relay -> program ----------------------------------------------------------------
@@ -280,19 +282,10 @@ void program_endpoint::read_errors() {
 }
 
 void program_endpoint::on_errors(error_code, std::size_t n, bool at_end) {
-  // Many programs share the server's stderr: each line carries its connection, made
-  // terminal-safe (a program may pass on what a client sent: `cat >&2`).
-  error_line_.append(error_buf_.data(), n);
-  std::size_t start = 0;
-  for (std::size_t nl; (nl = error_line_.find('\n', start)) != std::string::npos || error_line_.size() - start >= 4096;) {
-    const std::size_t end = nl == std::string::npos ? start + 4096 : nl;
-    write_all(STDERR_FILENO, who_ + safe_text(std::string_view(error_line_).substr(start, end - start)) + "\n");
-    start = nl == std::string::npos ? end : nl + 1;
-  }
-  error_line_.erase(0, start);
+  // Many programs share the server's stderr: each line carries its connection.
+  write_all(STDERR_FILENO, error_lines_.add({reinterpret_cast<const char*>(error_buf_.data()), n}));
   if (!at_end) return read_errors();
-  if (!error_line_.empty()) write_all(STDERR_FILENO, who_ + safe_text(error_line_) + "\n");
-  error_line_.clear();
+  write_all(STDERR_FILENO, error_lines_.finish());
   errors_done_ = true;
   leave_if_done();
 }
@@ -308,7 +301,7 @@ void program_endpoint::on_program_exit(int wait_status) {
   }
   if (!output_ended_ || input_end_sent_) return;  // its output is still coming: on_output_end
   if (!refusal_.empty()) return;
-  end_input(status_code(wait_status) != 0 ? ipc::encode_close({close_internal_error, false, ""}) : std::string());
+  end_input(exit_status_code(wait_status) != 0 ? ipc::encode_close({close_internal_error, false, ""}) : std::string());
 }
 
 void program_endpoint::on_closed(std::string_view payload) {
@@ -336,7 +329,10 @@ void program_endpoint::leave_if_done() {
   if (have_pipes_ && !program_input_gone_ && (writing_program_ || !to_program_.empty())) return;
   // All it will get is written: EOF on its stdin tells it so.
   error_code ignored;
-  if (program_in_.is_open()) program_in_.close(ignored);
+  if (program_in_.is_open()) {
+    program_in_.close(ignored);
+    wind_down_within(limits::exec_grace);
+  }
   if (!errors_done_) return;  // its last lines, written as it ends
   if (dropped_ != 0)
     say(count_text(dropped_, "received message") + (dropped_ == 1 ? " was" : " were") +

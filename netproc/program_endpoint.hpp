@@ -24,6 +24,7 @@
 #include "bridge/protocol/byte_buffer.hpp"
 #include "bridge/framing/input_framer.hpp"
 #include "bridge/framing/output_framer.hpp"
+#include "bridge/framing/program_report.hpp"
 #include "bridge/protocol/ipc.hpp"
 #include "bridge/protocol/settings.hpp"
 #include "bridge/protocol/status_board.hpp"
@@ -78,6 +79,8 @@ class program_endpoint {
   // ---- the end -------------------------------------------------------------------
   void on_program_exit(int wait_status);
   void on_closed(std::string_view payload);
+  /// Leaves (with the session's status) within `limit` from now, or sooner if already set.
+  void wind_down_within(std::chrono::steady_clock::duration limit);
   /// Leaves once the session has ended, the `closed` frame is read, the program has its
   /// input (or cannot take it), and its stderr has ended; or at the wind-down's end.
   void leave_if_done();
@@ -118,7 +121,7 @@ class program_endpoint {
 
   // stderr
   byte_buffer error_buf_;
-  std::string error_line_;
+  error_lines error_lines_{who_};
   bool errors_done_ = true;         ///< no stderr to relay (yet), or it ended
 
   // the end
@@ -127,6 +130,7 @@ class program_endpoint {
   bool leaving_ = false;
   int leave_status_ = 0;
   boost::asio::steady_timer wind_down_;
+  bool wind_down_armed_ = false;
 };
 
 /// Server mode with --exec: the process's session with the program's end in it.

@@ -11,6 +11,9 @@ figure is the median of its rounds. Workloads, each bounded by its counts:
   size (Pss, which shares library pages fairly), programs excluded, measured as
   (total with K open - total before) / K. Beside it, the floor: what one idle forked
   process of the server costs here (a spare network process, before its connection).
+Below the table, what no server here can beat: the same load against an echo server in
+node's own process (no program, no other process), and what starting `cat`, passing it
+one line and reaping it costs (posix_spawn, as a vfork launcher does).
 --hold N (wsbridge only) opens N idle connections and says how long that took, what the
 server's processes use in all, and what limits the count.
 """
@@ -26,6 +29,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LOAD = os.path.join(ROOT, "tests", "bench", "server_load.js")
+FLOOR = os.path.join(ROOT, "tests", "bench", "floor_server.js")
 
 
 def start(kind, wsbridge, max_connections):
@@ -157,6 +161,44 @@ def one_round(kind, args, s):
             "echo": echo["per_second"], "mem": mem, "floor": floor}
 
 
+def floor_round(s):
+    """The same connection loads against node's in-process echo server."""
+    srv = subprocess.Popen(["node", FLOOR], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        url = f"ws://127.0.0.1:{json.loads(srv.stdout.readline())['port']}/"
+        seq = load("connect", url, s["n"], 1)
+        par = load("connect", url, s["n"] * 2, 8)
+        echo = load("echo", url, 100, s["m"], 100)
+    finally:
+        srv.stdin.close()
+        srv.wait(timeout=30)
+    return {"seq": seq["per_second"], "p50": seq["p50_ms"], "p99": seq["p99_ms"], "par": par["per_second"],
+            "echo": echo["per_second"]}
+
+
+def program_cost_ms(n):
+    """Median ms to start `cat` with pipes, pass it one line and back, close its input
+    and reap it: what every connection of a program-per-connection server pays."""
+    cat = shutil.which("cat")
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        in_r, in_w = os.pipe()
+        out_r, out_w = os.pipe()
+        pid = os.posix_spawn(cat, ["cat"], os.environ, file_actions=[
+            (os.POSIX_SPAWN_DUP2, in_r, 0), (os.POSIX_SPAWN_DUP2, out_w, 1),
+            (os.POSIX_SPAWN_CLOSE, in_w), (os.POSIX_SPAWN_CLOSE, out_r)])
+        os.close(in_r)
+        os.close(out_w)
+        os.write(in_w, b"hello\n")
+        assert os.read(out_r, 64) == b"hello\n"
+        os.close(in_w)
+        os.waitpid(pid, 0)
+        os.close(out_r)
+        times.append((time.perf_counter() - t) * 1000)
+    return statistics.median(times)
+
+
 def hold_run(args, n):
     """--hold: n idle connections to wsbridge."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -190,9 +232,11 @@ def main():
     s = {"n": max(10, int(500 * args.scale)), "m": max(20, int(2000 * args.scale)), "k": max(10, int(1000 * args.scale))}
     kinds = ["wsbridge"] + (["websocketd"] if shutil.which("websocketd") else [])
     results = {k: [] for k in kinds}
+    floors = []
     for r in range(args.rounds):
         for kind in (kinds if r % 2 == 0 else kinds[::-1]):
             results[kind].append(one_round(kind, args, s))
+        floors.append(floor_round(s))
     med = {k: {f: statistics.median(x[f] for x in v) for f in v[0] if v[0][f] is not None} for k, v in results.items()}
     print(f"| server (`--exec cat` / `websocketd cat`), median of {args.rounds} | connections/s, one at a time "
           f"({s['n']}) | p50 / p99 | connections/s, 8 at a time ({s['n'] * 2}) | echo, 100 connections × "
@@ -210,6 +254,11 @@ def main():
               f"{a['mem'] / b['mem']:.1f} |")
     else:
         print("\n(websocketd is not installed: ./scripts/bench --server installs it)", file=sys.stderr)
+    f = {k: statistics.median(x[k] for x in floors) for k in floors[0]}
+    print(f"| floor: node `ws` echoing in its own process (no program) | {f['seq']:,.0f} | {f['p50']:.1f} / "
+          f"{f['p99']:.1f} ms | {f['par']:,.0f} | {f['echo']:,.0f} msg/s | |")
+    print(f"\nStarting `cat`, one line through it and back, and reaping it (posix_spawn, median of "
+          f"{s['n']}): {program_cost_ms(s['n']):.2f} ms.")
 
 
 if __name__ == "__main__":

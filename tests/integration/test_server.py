@@ -117,6 +117,17 @@ def receive_all(url, timeout=20):
     return asyncio.run(run())
 
 
+def receive_all_after_close(url):
+    """Connects, reads one message, closes; returns the messages and the close code."""
+
+    async def run():
+        async with websockets.connect(url, open_timeout=10, close_timeout=10) as ws:
+            got = [await asyncio.wait_for(ws.recv(), 10)]
+        return got, ws.close_code
+
+    return asyncio.run(run())
+
+
 def raw_request(port, request, read_until=b"\r\n\r\n", timeout=10):
     """Sends bytes on a plain socket and returns what comes back up to `read_until`
     (or to EOF)."""
@@ -545,6 +556,16 @@ def test_the_program_s_stderr_lines_carry_the_connection(listen):
     ours = wait_for(lambda: len(program_lines()) == 2 and program_lines(), 10, "the program's two stderr lines")
     assert [l.rsplit(": ", 1)[1] for l in ours] == ["first", "second"]
     assert all(l.startswith("127.0.0.1:") for l in ours), ours
+
+
+def test_a_program_that_ignores_its_input_s_end_and_sigterm_is_killed_with_its_group(listen):
+    # EOF when the connection ends, SIGTERM after the grace, SIGKILL after another.
+    server = listen("--exec", "sh", "-c", "trap '' TERM; echo ready; while :; do sleep 0.2; done")
+    got, _ = receive_all_after_close(server.url)
+    assert got == ["ready"]
+    said = "the program did not exit after its input ended; it was stopped with a signal"
+    wait_for(lambda: any(said in l for l in server.stderr_lines()), 20, "the program to be stopped")
+    wait_for(lambda: not server.processes(), 10, "the connection's processes and its program to be gone")
 
 
 def test_listen_on_a_unix_socket(listen, tmp_path):

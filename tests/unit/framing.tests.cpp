@@ -6,6 +6,8 @@
 #include "bridge/common/base64.hpp"
 #include "bridge/framing/input_framer.hpp"
 #include "bridge/framing/output_framer.hpp"
+#include "bridge/framing/program_report.hpp"
+#include <csignal>
 
 using namespace wsbridge;
 
@@ -347,4 +349,17 @@ TEST_CASE("typed output: the length's top bit, and the prefixes with base64 bina
     const char sep = mode == framing::lines ? '\n' : '\0';
     CHECK(out == std::string("T:hi") + sep + "B:AP8K" + sep + "B:" + sep);
   }
+}
+
+TEST_CASE("a program's stderr: whole lines prefixed and made safe, long lines in pieces, the rest at the end",
+          "[program_report]") {
+  error_lines lines("client 1.2.3.4:5: ", 8);
+  CHECK(lines.add("one\ntw") == "client 1.2.3.4:5: one\n");
+  CHECK(lines.add("o\x1b[2J\n") == "client 1.2.3.4:5: two\\x1b[2J\n");
+  CHECK(lines.add("0123456789") == "client 1.2.3.4:5: 01234567\n");  // a piece of `piece` bytes
+  CHECK(lines.finish() == "client 1.2.3.4:5: 89\n");
+  CHECK(lines.finish().empty());
+  CHECK(exit_status_code(0) == 0);
+  CHECK(exit_status_code(3 << 8) == 3);
+  CHECK(exit_status_code(SIGTERM) == 128 + SIGTERM);
 }
