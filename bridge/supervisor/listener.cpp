@@ -41,6 +41,7 @@
 #include "bridge/protocol/child_fd.hpp"
 #include "bridge/protocol/status_board.hpp"
 #include "bridge/supervisor/request_gate.hpp"
+#include "bridge/supervisor/spare_factory.hpp"
 
 namespace wsbridge {
 namespace {
@@ -195,8 +196,11 @@ class listener {
 
   // ---- --exec: the monitor of every connection --------------------------------------
   void start_served(unique_fd fd, const std::string& peer);
-  /// Forks a netproc that waits for its connection; false and *err on failure.
+  /// Forks a netproc that waits for its connection (from the spare factory while it
+  /// runs, else from here); false and *err on failure.
   bool spawn_pooled(pooled_net& out, std::string* err);
+  /// A spare's life, from its board's page on (in the spare).
+  int run_spare(std::size_t page);
   /// Tops the pool up to its size (after the loop's events: off a connection's way).
   void refill_pool();
   /// Reads netproc's reports; a frame out of place ends it as a crash would.
@@ -243,6 +247,7 @@ class listener {
   std::set<std::uint64_t> upgrading_;  ///< --exec: connections in their upgrade, oldest first
   std::size_t open_count_ = 0;         ///< --exec: upgraded connections whose netproc runs
   std::deque<pooled_net> pool_;   ///< --exec: netprocs waiting for a connection
+  spare_factory factory_;         ///< --exec: where they are forked from
   std::size_t pool_size_ = 0;
   net_settings pool_settings_;    ///< what each of them is given (the peer comes later)
 };
@@ -273,6 +278,10 @@ int listener::run() {
     pool_settings_ = net_settings_of(cfg_, "");
     pool_settings_.pooled = true;
     pool_size_ = std::min<std::size_t>(limits::netproc_pool, cfg_.max_connections);
+    // Forked now, while our heap is small (spare_factory.hpp). Without it (it could not
+    // start, or has died), spares are forked from here.
+    if (!factory_.start(boards_.fd(), [this](std::size_t page) { return run_spare(page); }, &err) && cfg_.verbose)
+      std::fprintf(stderr, "wsbridge: %s; spares are forked by the listener\n", err.c_str());
     refill_pool();
   }
   for (;;) {
@@ -559,6 +568,7 @@ void listener::on_signal(int sig, bool from_terminal) {
   for (auto& [id, c] : served_) interrupt_served(c, sig);
   for (const auto& n : pool_) ::kill(n.pid, SIGKILL);  // they serve nobody yet
   pool_.clear();  // their boards are not needed again: nothing new starts
+  factory_.stop();
   deadline_ = clock::now() + cfg_.close_timeout + 2 * limits::exec_grace + std::chrono::seconds(2);
 }
 
@@ -589,19 +599,23 @@ bool listener::spawn_pooled(pooled_net& n, std::string* err) {
   // descriptor of ours is closed in it (the listening socket, other channels).
   // Named "wsbridge-spare" until its connection comes (then "wsbridge-net"): ps shows
   // which ones serve a client.
-  const child_spec spec{"wsbridge-spare", {-1, -1, theirs.get(), theirs.get(), -1, boards_.fd()}, SIGKILL};
   const std::size_t page = n.board;
-  n.pid = spawn_child(
-      spec,
-      [&] {
-        status_board* board = board_file::map(child_fd::boards, page);
-        ::close(child_fd::boards);  // its own page only, from here on
-        return board ? roles_.netproc(pool_settings_, {}, *board) : exit_failure;
-      },
-      err);
+  if (factory_.running()) {
+    n.pid = factory_.spawn(theirs.get(), page, err);
+    if (n.pid > 0) return true;
+    if (cfg_.verbose) std::fprintf(stderr, "wsbridge: %s; spares are forked by the listener\n", err->c_str());
+  }
+  const child_spec spec{"wsbridge-spare", {-1, -1, theirs.get(), theirs.get(), -1, boards_.fd()}, SIGKILL};
+  n.pid = spawn_child(spec, [&] { return run_spare(page); }, err);
   if (n.pid > 0) return true;
   boards_.give_back(n.board);
   return false;
+}
+
+int listener::run_spare(std::size_t page) {
+  status_board* board = board_file::map(child_fd::boards, page);
+  ::close(child_fd::boards);  // its own page only, from here on
+  return board ? roles_.netproc(pool_settings_, {}, *board) : exit_failure;
 }
 
 void listener::refill_pool() {
@@ -737,6 +751,7 @@ void listener::start_program(served& c) {
 
 void listener::on_served_exit(pid_t pid, int status) {
   const auto at = served_pids_.find(pid);
+  if (pid == factory_.pid()) return factory_.forget();  // spares are forked here from now on
   if (at == served_pids_.end()) {  // a netproc of the pool, or a program's orphan (we are the subreaper)
     std::erase_if(pool_, [&](const pooled_net& n) { return n.pid == pid && (boards_.give_back(n.board), true); });
     if (auto d = dying_spares_.find(pid); d != dying_spares_.end()) {

@@ -2,6 +2,7 @@
 the network. Normal traffic under the sandbox is covered by every other test (it is
 on by default); these check the sandbox itself, with the test-build probes."""
 import os
+import socket
 import subprocess
 
 import pytest
@@ -91,6 +92,27 @@ def test_an_abort_in_the_network_process_is_reported_as_one(servers):
     assert "wsbridge: network process aborted (out of memory, or an internal check failed)" in err, err
     assert "stopped by its sandbox" not in err
     assert_no_processes_left(server.url)
+
+
+def test_an_abort_in_a_server_s_network_process_is_reported_with_its_client():
+    """A server's network processes are forked by its pool process, but are the
+    listener's children: it still sees how one ended."""
+    server = subprocess.Popen([WSBRIDGE, "--listen", "127.0.0.1:0", "--exec", "cat"], stderr=subprocess.PIPE,
+                              env={**os.environ, "WSBRIDGE_TEST_NETPROC_PROBE": "abort"})
+    try:
+        port = int(server.stderr.readline().decode().split("127.0.0.1:")[1].split("/")[0])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+            try:
+                assert s.recv(4096) == b""  # it aborted before answering
+            except ConnectionResetError:
+                pass  # the same, with the request unread
+        line = server.stderr.readline().decode()
+        assert "network process aborted (out of memory, or an internal check failed)" in line, line
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def test_terminal_process_cannot_open_a_socket(servers):

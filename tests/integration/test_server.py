@@ -56,11 +56,12 @@ class Listener:
 
     def processes(self, spares=False):
         """PIDs of every process of this server but the listener (connections, programs),
-        and with `spares` the network processes forked ahead, waiting for a connection."""
+        and with `spares` the network processes forked ahead, waiting for a connection,
+        and the process they are forked from."""
         from conftest import process_name
         return [pid for pid, cmd in _processes("cmdline", "rb")
                 if self.tag.encode() in cmd and pid != self.proc.pid
-                and (spares or process_name(pid) != "wsbridge-spare")]
+                and (spares or process_name(pid) not in ("wsbridge-spare", "wsbridge-pool"))]
 
     def stop(self, sig=signal.SIGTERM):
         if self.proc.poll() is None:
@@ -295,9 +296,12 @@ def test_a_killed_listener_leaves_no_process_behind(listen):
 def test_each_connection_is_one_network_process_beside_its_program(listen):
     from conftest import process_name
     server = listen("--exec", "sh", "-c", "cat")
-    # Spares wait ahead of any connection, forked by the listener.
+    # Spares wait ahead of any connection, forked by the pool process, but the listener's
+    # children (it reaps them).
     wait_for(lambda: len([p for p in server.processes(spares=True) if process_name(p) == "wsbridge-spare"]) >= 1,
              10, "a spare network process")
+    ahead = {process_name(p): _parent(p) for p in server.processes(spares=True)}
+    assert ahead == {"wsbridge-spare": server.proc.pid, "wsbridge-pool": server.proc.pid}, ahead
 
     async def two():
         a = await websockets.connect(server.url)
@@ -316,6 +320,19 @@ def test_each_connection_is_one_network_process_beside_its_program(listen):
     assert names.count("wsbridge-net") == 2 and len(names) == 4, names
     assert not [n for n in names if n.startswith("wsbridge") and n != "wsbridge-net"], names
     assert parents == {server.proc.pid}, parents
+
+
+def test_connections_go_on_when_the_spares_factory_is_killed(listen):
+    from conftest import process_name
+    server = listen("--exec", "sh", "-c", "cat")
+    pool = wait_for(lambda: [p for p in server.processes(spares=True) if process_name(p) == "wsbridge-pool"], 10,
+                    "the process the spares are forked from")
+    os.kill(pool[0], signal.SIGKILL)
+    # More connections than the spares forked ahead: the listener forks the rest itself.
+    for i in range(6):
+        assert exchange(server.url, [f"m{i}"])[0] == [f"m{i}"]
+    wait_for(lambda: not server.processes(), 10, "the connections' processes to be gone")
+    assert server.stop() == EXIT_SIGTERM
 
 
 def _parent(pid):
