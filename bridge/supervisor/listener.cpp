@@ -280,7 +280,7 @@ int listener::run() {
     pool_size_ = std::min<std::size_t>(limits::netproc_pool, cfg_.max_connections);
     // Forked now, while our heap is small (spare_factory.hpp). Without it (it could not
     // start, or has died), spares are forked from here.
-    if (!factory_.start(boards_.fd(), [this](std::size_t page) { return run_spare(page); }, &err) && cfg_.verbose)
+    if (!factory_.start(boards_.fd(), roles_.prepare_netprocs, [this](std::size_t page) { return run_spare(page); }, &err) && cfg_.verbose)
       std::fprintf(stderr, "wsbridge: %s; spares are forked by the listener\n", err.c_str());
     refill_pool();
   }

@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
       break;
   }
   for (const std::string& line : cfg.warnings) std::fprintf(stderr, "wsbridge: warning: %s\n", line.c_str());
-  const child_roles roles{run_netproc, run_ioproc};
+  const child_roles roles{run_netproc, run_ioproc, prepare_netprocs};
   if (cfg.server() && cfg.target.tls && !check_server_tls(net_settings_of(cfg), &text)) {
     std::fprintf(stderr, "wsbridge: tls: %s\n", text.c_str());
     return exit_usage;

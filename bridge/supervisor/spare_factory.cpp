@@ -48,8 +48,9 @@ using page_word = std::uint64_t;
 
 /// The factory's loop: a request at a time, until the listener's end of the socket
 /// closes. Single-threaded, so a raw clone leaves no lock of libc's held in the child.
-int serve(const spare_factory::spare_body& body) {
+int serve(void (*prepare)(), const spare_factory::spare_body& body) {
   const pid_t listener = ::getppid();
+  if (prepare) prepare();
   for (;;) {
     page_word page = 0;
     iovec iov{&page, sizeof page};
@@ -85,13 +86,13 @@ int serve(const spare_factory::spare_body& body) {
 
 }  // namespace
 
-bool spare_factory::start(int boards, spare_body body, std::string* err) {
+bool spare_factory::start(int boards, void (*prepare)(), spare_body body, std::string* err) {
   unique_fd theirs;
   if (!make_socket_pair(socket_, theirs, err)) return false;
   // The factory: the socket at control_in, the board file at boards; its parent-death
   // signal ends it with the listener. It reads no client's byte.
   const child_spec spec{"wsbridge-pool", {-1, -1, theirs.get(), -1, -1, boards}, SIGKILL};
-  pid_ = spawn_child(spec, [&] { return serve(body); }, err);
+  pid_ = spawn_child(spec, [&] { return serve(prepare, body); }, err);
   if (pid_ > 0) return true;
   socket_.reset();
   return false;

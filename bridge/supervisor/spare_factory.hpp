@@ -28,9 +28,10 @@ class spare_factory {
   /// child_fd::control_in and child_fd::to_supervisor, the board file at child_fd::boards.
   using spare_body = std::function<int(std::size_t page)>;
 
-  /// Forks the factory, which keeps `boards` (the board file) for the spares. The
-  /// caller's other descriptors are closed in it.
-  bool start(int boards, spare_body body, std::string* err);
+  /// Forks the factory, which keeps `boards` (the board file) for the spares and runs
+  /// `prepare` (if given) once before the first. The caller's other descriptors are
+  /// closed in it.
+  bool start(int boards, void (*prepare)(), spare_body body, std::string* err);
 
   /// A new spare, the caller's child, holding `channel` and board page `page`: its pid,
   /// or -1 (err says why; the factory is then stopped, and the caller forks its own).

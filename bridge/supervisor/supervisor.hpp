@@ -16,6 +16,7 @@ namespace wsbridge {
 struct child_roles {
   int (*netproc)(const net_settings&, std::string_view replay, status_board&);
   int (*ioproc)(const io_settings&, status_board&);
+  void (*prepare_netprocs)() = nullptr;  ///< before forking many netprocs from one process
 };
 
 /// Server mode: the connection a listener accepted, for the supervisor it starts.
