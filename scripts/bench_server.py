@@ -10,7 +10,8 @@ figure is the median of its rounds. Workloads, each bounded by its counts:
 - memory: K idle connections held open; the server's own processes' proportional set
   size (Pss, which shares library pages fairly), programs excluded, measured as
   (total with K open - total before) / K. Beside it, the floor: what one idle forked
-  process of the server costs here (a spare network process, before its connection).
+  process of the server costs here (a spare network process's own pages, before its
+  connection).
 Below the table, what no server here can beat: the same load against an echo server in
 node's own process (no program, no other process), and what starting `cat`, passing it
 one line and reaping it costs (posix_spawn, as a vfork launcher does).
@@ -103,13 +104,13 @@ def server_pids(root):
     return out
 
 
-def pss_kib(pids):
+def pss_kib(pids, fields=("Pss:",)):
     total = 0
     for p in pids:
         try:
             with open(f"/proc/{p}/smaps_rollup") as f:
                 for line in f:
-                    if line.startswith("Pss:"):
+                    if line.startswith(fields):
                         total += int(line.split()[1])
         except OSError:
             pass
@@ -138,7 +139,9 @@ def memory(proc, port, k):
     before_pids = server_pids(proc.pid)
     before = pss_kib(before_pids)
     spares = [p for p in before_pids if processes().get(p, (0, ""))[1] == "wsbridge-spare"]
-    floor = statistics.mean(pss_kib([p]) for p in spares) if spares else None
+    # A spare's own pages (private, clean or dirty): what one more forked, idle process
+    # of the server costs before its connection adds anything.
+    floor = statistics.mean(pss_kib([p], ("Private_Clean:", "Private_Dirty:")) for p in spares) if spares else None
     gen, _ = hold(port, k)
     try:
         after = pss_kib(server_pids(proc.pid))
@@ -244,7 +247,7 @@ def main():
     print("| --- | --- | --- | --- | --- | --- |")
     for kind in kinds:
         m = med[kind]
-        floor = f" (floor: one idle forked process, {m['floor']:.0f} kB)" if "floor" in m else ""
+        floor = f" (a spare, forked and idle: {m['floor']:.0f} kB of its own)" if "floor" in m else ""
         print(f"| {kind} | {m['seq']:,.0f} | {m['p50']:.1f} / {m['p99']:.1f} ms | {m['par']:,.0f} | "
               f"{m['echo']:,.0f} msg/s | {m['mem']:.0f} kB{floor} |")
     if "websocketd" in med:
