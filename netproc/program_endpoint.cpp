@@ -4,6 +4,7 @@
 #include <csignal>
 #include <cstdio>
 #include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -48,7 +49,8 @@ program_endpoint::program_endpoint(boost::asio::io_context& ioc, const net_setti
       out_framer_(io_, false),
       outbox_decoder_(limits::max_ipc_payload),
       exit_wait_(ioc),
-      wind_down_(ioc) {}
+      wind_down_(ioc),
+      idle_hint_(ioc) {}
 
 bool program_endpoint::make_pipes(std::string* err) {
   unique_fd outbox_read, relay_write;
@@ -170,6 +172,7 @@ void program_endpoint::on_program_written(error_code ec, std::size_t) {
     drop_program_input();
   } else {
     board_.output_messages.fetch_add(std::exchange(messages_in_flight_, 0), std::memory_order_relaxed);
+    watch_idle();
     write_program();
   }
   read_outbox();
@@ -206,12 +209,28 @@ void program_endpoint::read_program() {
 
 void program_endpoint::on_program_output(error_code ec, std::size_t n) {
   if (ec) return on_output_end();
+  idle_hint_.cancel();  // it writes: not idle
   std::string err;
   const bool ok = in_framer_.feed(std::string_view(output_buf_.data(), n), relay_frames_, &err);
   count_input();
   if (!ok) return refuse(err);  // the messages before it still go
   send_to_relay();
   read_program();
+}
+
+void program_endpoint::watch_idle() {
+  if (!io_.verbose || idle_hint_given_ || output_ended_) return;
+  idle_hint_.expires_after(limits::program_idle_hint);  // a wait already set ends with operation_aborted
+  idle_hint_.async_wait([this](error_code ec) {
+    if (ec || output_ended_) return;
+    int unread = 0;  // bytes we wrote that it has not read yet: then it is busy, not idle
+    if (!program_in_.is_open() || ::ioctl(program_in_.native_handle(), FIONREAD, &unread) != 0) return;
+    if (unread > 0) return watch_idle();
+    idle_hint_given_ = true;
+    say("program: it has read its input but written nothing for " +
+        std::to_string(std::chrono::seconds(limits::program_idle_hint).count()) +
+        " s; if it holds its output in a buffer, try stdbuf -oL CMD, or PYTHONUNBUFFERED=1 for python");
+  });
 }
 
 void program_endpoint::count_input() {
@@ -283,9 +302,9 @@ void program_endpoint::read_errors() {
 
 void program_endpoint::on_errors(error_code, std::size_t n, bool at_end) {
   // Many programs share the server's stderr: each line carries its connection.
-  write_all(STDERR_FILENO, error_lines_.add({reinterpret_cast<const char*>(error_buf_.data()), n}));
+  log(error_lines_.add({reinterpret_cast<const char*>(error_buf_.data()), n}));
   if (!at_end) return read_errors();
-  write_all(STDERR_FILENO, error_lines_.finish());
+  log(error_lines_.finish());
   errors_done_ = true;
   leave_if_done();
 }
@@ -341,8 +360,16 @@ void program_endpoint::leave_if_done() {
   ::_exit(leave_status_);
 }
 
-void program_endpoint::say(const std::string& line) const {
-  std::fprintf(stderr, "wsbridge: %s%s\n", who_.c_str(), line.c_str());
+void program_endpoint::say(const std::string& line) const { log("wsbridge: " + who_ + line); }
+
+void program_endpoint::log(std::string lines) const {
+  // To the listener, which writes them to its stderr: ours may be a file, which the
+  // sandbox's RLIMIT_FSIZE of 0 refuses (EFBIG), and lines from many connections are
+  // written whole there. Only if it is gone, to our stderr directly.
+  if (lines.empty()) return;
+  if (lines.back() == '\n') lines.pop_back();
+  if (parts_ && parts_->link.tell(ipc::frame_type::notice, lines)) return;
+  write_all(STDERR_FILENO, lines + "\n");
 }
 
 }  // namespace wsbridge::netproc

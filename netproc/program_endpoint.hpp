@@ -84,7 +84,16 @@ class program_endpoint {
   /// Leaves once the session has ended, the `closed` frame is read, the program has its
   /// input (or cannot take it), and its stderr has ended; or at the wind-down's end.
   void leave_if_done();
+  /// -v: a program that has read everything it was sent and written nothing for
+  /// limits::program_idle_hint probably holds its output in a buffer (C's stdio and
+  /// Python buffer whole blocks when stdout is a pipe): said once, as ioproc does for
+  /// the client's program. Each write to it starts the wait again; its output ends it.
+  void watch_idle();
+  /// One line for the user, with the connection's address (as ioproc's say).
   void say(const std::string& line) const;
+  /// Lines (each ending in a newline, the last one's optional) for the server's
+  /// stderr, through the listener.
+  void log(std::string lines) const;
 
   const io_settings& io_;
   status_board& board_;
@@ -131,6 +140,10 @@ class program_endpoint {
   int leave_status_ = 0;
   boost::asio::steady_timer wind_down_;
   bool wind_down_armed_ = false;
+
+  // -v: the hint for a program that holds its output in a buffer (watch_idle)
+  boost::asio::steady_timer idle_hint_;
+  bool idle_hint_given_ = false;
 };
 
 /// Server mode with --exec: the process's session with the program's end in it.

@@ -1,5 +1,6 @@
 #include "netproc/supervisor_link.hpp"
 
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -123,7 +124,22 @@ bool supervisor_link::start_program(std::string_view opened) {
 bool supervisor_link::tell(ipc::frame_type type, std::string_view payload) {
   std::string frame;
   ipc::append_frame(frame, type, payload);
-  return write_all(reports_fd_, frame) == 0;
+  // The channel may be non-blocking (a server's channel is also the requests' socket,
+  // which Asio watches): a full socket waits for the supervisor to read, as a blocking
+  // write would.
+  std::string_view rest = frame;
+  while (!rest.empty()) {
+    const ssize_t n = ::write(reports_fd_, rest.data(), rest.size());
+    if (n > 0) {
+      rest.remove_prefix(static_cast<std::size_t>(n));
+    } else if (n < 0 && errno == EAGAIN) {
+      pollfd p{reports_fd_, POLLOUT, 0};
+      ::poll(&p, 1, -1);
+    } else if (!(n < 0 && errno == EINTR)) {
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace wsbridge::netproc

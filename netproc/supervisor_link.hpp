@@ -40,7 +40,8 @@ class supervisor_link {
   bool start_program(std::string_view opened);
   bool program_asked() const { return program_asked_; }
 
-  /// One frame to the supervisor, written at once; false if it is gone.
+  /// One frame to the supervisor, written at once (waiting while its socket is full);
+  /// false if it is gone.
   bool tell(ipc::frame_type type, std::string_view payload);
 
  private:

@@ -25,6 +25,7 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <utility>
 #include <vector>
 
 #include "bridge/common/fd_util.hpp"
@@ -655,6 +656,7 @@ void listener::start_served(unique_fd fd, const std::string& peer) {
   c.accepted_at = clock::now();
   c.board = std::move(n.board);
   c.channel = std::move(n.channel);
+  c.reports.notices_allowed = true;
   c.net = n.pid;
   const std::uint64_t id = next_served_++;
   c.id = id;
@@ -710,6 +712,10 @@ void listener::read_channel(served& c) {
       c.net_killed_by_us = true;
       return;
     }
+  }
+  if (!c.reports.notices.empty()) {
+    // Made safe by netproc already; again here, as netproc is not trusted to have.
+    write_all(STDERR_FILENO, safe_text(std::exchange(c.reports.notices, {}), /*keep_newlines=*/true));
   }
   if (c.reports.file_request) answer_file(c);
   if (c.reports.program_start) {

@@ -40,6 +40,10 @@ bool net_reports::on_frame(const ipc::frame& f, std::string* err) {
       if (!first || file_request) break;
       file_request.emplace(f.payload);
       return true;
+    case ipc::frame_type::notice:
+      if (!notices_allowed) break;
+      notices.append(f.payload).push_back('\n');
+      return true;
     case ipc::frame_type::program_start:
       if (!first || program_asked_) break;  // one program per connection
       program_asked_ = true;

@@ -18,7 +18,7 @@ class net_reports {
   /// Takes bytes read from the channel. Returns false and fills *err at a frame that
   /// is malformed or out of place: `redirect` alone, or `ended` then `unsent` pieces,
   /// each at most once but the pieces; `file_request`s, one at a time, and one
-  /// `program_start`, before either;
+  /// `program_start`, before either; where `notices_allowed`, `notice`s at any time;
   /// and nothing else.
   bool take(std::string_view bytes, std::string* err);
 
@@ -33,6 +33,10 @@ class net_reports {
   /// Server mode with --exec: the `opened` payload to start the program with, until
   /// taken (once per connection).
   std::optional<std::string> program_start;
+  /// Server mode with --exec, where no ioproc shows netproc's lines: they come here
+  /// (`notice`, lines without their last newline), for the listener to write out.
+  bool notices_allowed = false;
+  std::string notices;  ///< gathered lines, each ending in a newline, until taken
 
  private:
   bool program_asked_ = false;

@@ -585,6 +585,44 @@ def test_a_program_that_ignores_its_input_s_end_and_sigterm_is_killed_with_its_g
     wait_for(lambda: not server.processes(), 10, "the connection's processes and its program to be gone")
 
 
+def test_v_says_when_a_program_seems_to_hold_its_output_in_a_buffer(listen):
+    # python on a pipe buffers stdout: its answer sits in its buffer.
+    buffering = "import sys\nfor line in sys.stdin:\n    print('answer to ' + line.strip())\n"
+    server = listen("-v", "--exec", "env", "-u", "PYTHONUNBUFFERED", "/usr/bin/python3", "-c", buffering)
+
+    async def one():
+        async with websockets.connect(server.url) as ws:
+            await ws.send("tick")
+            said = "program: it has read its input but written nothing for 3 s; if it holds its output in a buffer"
+            await asyncio.to_thread(wait_for, lambda: any(said in l for l in server.stderr_lines()), 20, "the hint")
+
+    asyncio.run(one())
+    hint = [l for l in server.stderr_lines() if "written nothing" in l]
+    assert len(hint) == 1 and hint[0].startswith("wsbridge: 127.0.0.1:"), hint
+
+
+def test_with_stderr_a_file_the_connections_lines_reach_it(tmp_path):
+    # The network processes may not write files (RLIMIT_FSIZE 0): their lines reach a
+    # log file through the listener.
+    log = tmp_path / "server.log"
+    with open(log, "wb") as err:
+        server = subprocess.Popen([WSBRIDGE, "-v", "--listen", "127.0.0.1:0", "--exec", "sh", "-c",
+                                   "echo to-stderr >&2; printf 'esc \\033[2J\\n' >&2; cat"],
+                                  stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        port = wait_for(lambda: "listening on" in log.read_text() and
+                        int(log.read_text().split("127.0.0.1:")[1].split("/")[0]), 10, "the server to listen")
+        assert exchange(f"ws://127.0.0.1:{port}/", ["hi"])[0] == ["hi"]
+        wait_for(lambda: "connection closed by client: 1000" in log.read_text(), 10, "the close in the log")
+        text = log.read_text()
+        assert ": to-stderr\n" in text and ": esc \\x1b[2J\n" in text, text
+        assert ": handshake: open;" in text, text
+        assert "\x1b" not in text
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def test_listen_on_a_unix_socket(listen, tmp_path):
     path = tmp_path / "ws.sock"
     server = listen("--exec", "sh", "-c", 'echo "[$REMOTE_ADDR] $PATH_INFO"; cat', address=f"unix:{path}")

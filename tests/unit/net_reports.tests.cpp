@@ -78,3 +78,17 @@ TEST_CASE("net reports: anything out of place is refused", "[net_reports]") {
     CHECK_FALSE(err.empty());
   }
 }
+
+TEST_CASE("net reports: notices only where the listener takes them", "[net_reports]") {
+  std::string err;
+  net_reports supervisor;  // a connection's supervisor: notices go to ioproc, never here
+  CHECK_FALSE(supervisor.take(frame(ipc::frame_type::notice, "wsbridge: x"), &err));
+  net_reports listener;
+  listener.notices_allowed = true;
+  REQUIRE(listener.take(frame(ipc::frame_type::notice, "wsbridge: 1.2.3.4:5: one") +
+                            frame(ipc::frame_type::program_start, "\n\n") +
+                            frame(ipc::frame_type::notice, "1.2.3.4:5: a\n1.2.3.4:5: b"),
+                        &err));
+  CHECK(listener.notices == "wsbridge: 1.2.3.4:5: one\n1.2.3.4:5: a\n1.2.3.4:5: b\n");
+  CHECK(listener.program_start);
+}
