@@ -204,8 +204,9 @@ class listener {
   int run_spare(std::size_t page);
   /// Tops the pool up to its size (after the loop's events: off a connection's way).
   void refill_pool();
-  /// Reads netproc's reports; a frame out of place ends it as a crash would.
-  void read_channel(served& s);
+  /// Reads netproc's reports (a bounded amount, or `to_end` all there is); a frame out
+  /// of place ends it as a crash would.
+  void read_channel(served& s, bool to_end = false);
   /// Every channel epoll says is readable.
   void read_channels();
   /// Stops watching the channel and closes it (netproc has ended, or broke the protocol).
@@ -693,9 +694,12 @@ void listener::close_channel(served& c) {
   c.channel.reset();
 }
 
-void listener::read_channel(served& c) {
+void listener::read_channel(served& c, bool to_end) {
   char buf[16384];
-  for (;;) {
+  // At most 16 reads (256 KiB) a wake-up: a program writing its stderr without pause
+  // (its lines come here as notices) must not hold the loop from other connections.
+  // epoll is level-triggered, so the rest is read on the next turn.
+  for (int reads = 0; to_end || reads < 16; ++reads) {
     const ssize_t n = ::read(c.channel.get(), buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) break;
@@ -790,7 +794,7 @@ void listener::on_net_exit(served& c, int status) {
   c.kill_net_at.reset();
   // What it said last (a file request cannot be answered now; a program not started
   // will not be).
-  if (c.channel) read_channel(c);
+  if (c.channel) read_channel(c, /*to_end=*/true);
   close_channel(c);
   if (const int nr = boards_.sandbox_syscall(c.board); nr != 0) {
     std::fprintf(stderr, "wsbridge: %s: network process stopped by its sandbox (system call %s)\n", c.peer.c_str(),

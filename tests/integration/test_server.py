@@ -623,6 +623,26 @@ def test_with_stderr_a_file_the_connections_lines_reach_it(tmp_path):
         server.wait(timeout=30)
 
 
+def test_a_program_flooding_its_stderr_does_not_hold_up_other_connections(listen):
+    # Its lines reach the listener's stderr through the listener, which must go on
+    # serving the others meanwhile.
+    server = listen("--exec", "sh", "-c", 'if [ "$QUERY_STRING" = noisy ]; then '
+                    'while :; do echo noise noise noise noise noise noise >&2; done & fi; exec cat')
+
+    async def both():
+        async with websockets.connect(server.url + "?noisy") as noisy:
+            await noisy.send("a")
+            assert await noisy.recv() == "a"
+            wait_for(lambda: sum("noise" in l for l in server.stderr_lines()) > 1000, 20, "the noise")
+            for i in range(5):
+                got, code, _ = await asyncio.to_thread(exchange, server.url, [f"m{i}"])
+                assert got == [f"m{i}"] and code == 1000
+
+    asyncio.run(both())
+    assert server.stop() == EXIT_SIGTERM
+    wait_for(lambda: not server.processes(spares=True), 10, "every process, the noise's loop included, to be gone")
+
+
 def test_listen_on_a_unix_socket(listen, tmp_path):
     path = tmp_path / "ws.sock"
     server = listen("--exec", "sh", "-c", 'echo "[$REMOTE_ADDR] $PATH_INFO"; cat', address=f"unix:{path}")
