@@ -6,10 +6,12 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <vector>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "bridge/common/fd_util.hpp"
 #include "bridge/protocol/exit_codes.hpp"
 #include "bridge/protocol/child_fd.hpp"
 #include "bridge/protocol/ipc.hpp"
@@ -26,33 +28,22 @@ namespace {
 /// read nothing from any client. False: the listener is gone, or broke the protocol.
 bool take_connection(net_settings& cfg) {
   ipc::frame_decoder decoder(4096);
-  int socket = -1;
+  std::vector<int> fds;
   for (;;) {
     auto space = decoder.prepare(4096);
-    iovec iov{space.data(), space.size()};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    const ssize_t n = ::recvmsg(child_fd::control_in, &msg, MSG_CMSG_CLOEXEC);
-    if (n < 0 && errno == EINTR) continue;
+    const ssize_t n = recv_with_fds(child_fd::control_in, space.data(), space.size(), fds);
     if (n <= 0) return false;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
-      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)) &&
-          socket < 0)
-        std::memcpy(&socket, CMSG_DATA(c), sizeof socket);
     decoder.commit(static_cast<std::size_t>(n));
     ipc::frame f;
     std::string err;
     const auto r = decoder.next(f, &err);
     if (r == ipc::frame_decoder::result::need_more) continue;
-    if (r == ipc::frame_decoder::result::error || f.type != ipc::frame_type::connection || socket < 0 ||
+    // One frame, with one descriptor: the socket.
+    if (r == ipc::frame_decoder::result::error || f.type != ipc::frame_type::connection || fds.size() != 1 ||
         !decoder.empty())
       return false;
-    if (::dup2(socket, child_fd::socket) < 0) return false;
-    ::close(socket);
+    if (::dup2(fds[0], child_fd::socket) < 0) return false;
+    ::close(fds[0]);
     cfg.side.peer = std::string(f.payload);
     cfg.program_io.side.peer = cfg.side.peer;
     cfg.program_io.display = "client " + cfg.side.peer;

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "bridge/common/fd_util.hpp"
 #include "bridge/protocol/exit_codes.hpp"
@@ -34,28 +35,12 @@ bool supervisor_link::read_ready() {
     auto space = decoder_.prepare(4096);
     // recvmsg on the server's socket (a descriptor may come with a file answer), read
     // on the client's pipe.
-    iovec iov{space.data(), space.size()};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * max_fds_per_message)];
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    ssize_t n = ::recvmsg(requests_.native_handle(), &msg, MSG_CMSG_CLOEXEC);
-    if (n < 0 && errno == ENOTSOCK) {
-      msg.msg_controllen = 0;
-      n = ::read(requests_.native_handle(), space.data(), space.size());
-    }
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errno == EAGAIN;
+    std::vector<int> got;
+    ssize_t n = recv_with_fds(requests_.native_handle(), space.data(), space.size(), got);
+    fds_.insert(fds_.end(), got.begin(), got.end());
+    if (n == -ENOTSOCK) n = read_some(requests_.native_handle(), space.data(), space.size());
+    if (n < 0) return n == -EAGAIN;
     if (n == 0) return false;
-    for (cmsghdr* c = msg.msg_controllen ? CMSG_FIRSTHDR(&msg) : nullptr; c; c = CMSG_NXTHDR(&msg, c))
-      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-        for (std::size_t i = 0; CMSG_LEN(sizeof(int) * (i + 1)) <= c->cmsg_len; ++i) {
-          int fd;
-          std::memcpy(&fd, CMSG_DATA(c) + sizeof(int) * i, sizeof fd);
-          fds_.push_back(fd);
-        }
     decoder_.commit(static_cast<std::size_t>(n));
     ipc::frame f;
     std::string err;

@@ -64,6 +64,28 @@ int send_with_fds(int sock, std::string_view data, std::span<const int> fds) {
   return write_all(sock, data.substr(static_cast<std::size_t>(n)));
 }
 
+ssize_t recv_with_fds(int sock, void* buf, std::size_t len, std::vector<int>& fds) {
+  iovec iov{buf, len};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * max_fds_per_message)];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n;
+  do n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return -errno;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+      for (std::size_t i = 0; CMSG_LEN(sizeof(int) * (i + 1)) <= c->cmsg_len; ++i) {
+        int fd;
+        std::memcpy(&fd, CMSG_DATA(c) + sizeof(int) * i, sizeof fd);
+        fds.push_back(fd);
+      }
+  return n;
+}
+
 int send_with_fd(int sock, std::string_view data, int fd) { return send_with_fds(sock, data, std::span<const int>(&fd, 1)); }
 
 bool make_pipe(unique_fd& read_end, unique_fd& write_end, std::string* err) {

@@ -7,6 +7,7 @@
 #include <span>
 #include <string_view>
 #include <sys/types.h>
+#include <vector>
 
 namespace wsbridge {
 
@@ -64,6 +65,11 @@ int send_with_fd(int sock, std::string_view data, int fd);
 /// The same with up to max_fds_per_message descriptors (a program's three pipes).
 inline constexpr std::size_t max_fds_per_message = 4;
 int send_with_fds(int sock, std::string_view data, std::span<const int> fds);
+
+/// One recvmsg(2) on a Unix socket, retried on EINTR: up to `len` bytes into `buf`, and
+/// every descriptor that came with them appended to `fds` (close-on-exec; the caller
+/// owns them). Returns bytes read, 0 at EOF, -errno on error.
+ssize_t recv_with_fds(int sock, void* buf, std::size_t len, std::vector<int>& fds);
 
 /// "Broken pipe" style text for an errno.
 std::string errno_text(int err);

@@ -53,21 +53,11 @@ int serve(void (*prepare)(), const spare_factory::spare_body& body) {
   if (prepare) prepare();
   for (;;) {
     page_word page = 0;
-    iovec iov{&page, sizeof page};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    const ssize_t n = ::recvmsg(child_fd::control_in, &msg, MSG_CMSG_CLOEXEC);
-    if (n < 0 && errno == EINTR) continue;
+    std::vector<int> fds;
+    const ssize_t n = recv_with_fds(child_fd::control_in, &page, sizeof page, fds);
     if (n <= 0) return 0;  // the listener is gone, or done with us
-    int received = -1;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
-      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
-        std::memcpy(&received, CMSG_DATA(c), sizeof received);
-    if (n != sizeof page || received < 0) return limits::child_setup_failed;  // not the listener's request
+    if (n != sizeof page || fds.size() != 1) return limits::child_setup_failed;  // not the listener's request
+    const int received = fds[0];
     // Above every fixed number, so that placing it cannot overwrite another.
     const int channel = ::fcntl(received, F_DUPFD_CLOEXEC, child_fd::boards + 1);
     ::close(received);
